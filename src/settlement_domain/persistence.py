@@ -1,0 +1,75 @@
+"""Store configuration: one database URL chooses SQLite (embedded default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.persistence import Transcoding
+
+DEFAULT_DATABASE_URL = "sqlite:///var/settlement.db"
+
+
+class StoreConfigurationError(ValueError):
+    """The database URL cannot be turned into a store configuration."""
+
+
+class DateAsISO(Transcoding):
+    """Business dates (``settlement_date``, ``decided_on``) as ISO strings in the stored events."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def store_environment(database_url: str, *, cipher_key: str | None = None) -> dict[str, str]:
+    """The eventsourcing environment for ``database_url``.
+
+    ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``;
+    ``postgresql://user:password@host:port/dbname?schema=name``. The library's
+    ``POSTGRES_ENABLE_DB_FUNCTIONS`` is always switched off: that insert path skips the table lock
+    and a reader tailing the log can miss events.
+    """
+    parts = urlsplit(database_url)
+    env: dict[str, str]
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise StoreConfigurationError("A SQLite URL names a file: sqlite:///var/settlement.db")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+        env["SQLITE_LOCK_TIMEOUT"] = "10"
+    elif parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        query = parse_qs(parts.query)
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname or not parts.hostname:
+            raise StoreConfigurationError(
+                "A PostgreSQL URL names host and database: postgresql://user@host:5432/db"
+            )
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname,
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+    else:
+        raise StoreConfigurationError(
+            f"Unknown database URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
+        )
+    if cipher_key:
+        env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+        env["CIPHER_KEY"] = cipher_key
+    return env

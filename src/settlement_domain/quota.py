@@ -1,0 +1,126 @@
+"""Quota year: IMDi's request (anmodning) and the municipality's decision (vedtak) for one year."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from settlement_domain.errors import RuleViolation
+from settlement_domain.ids import natural_id
+
+
+class QuotaYear(Aggregate):
+    """One municipality's places for one year: request (R1), quota decision (R2), places taken (R5).
+
+    Every revision is its own event; the latest request and decision stand (R10).
+    """
+
+    @staticmethod
+    def create_id(municipality: str, year: int) -> UUID:
+        return natural_id("quota-year", municipality, year)
+
+    @event("QuotaYearOpened")
+    def __init__(self, meta: dict[str, Any], municipality: str, year: int) -> None:
+        self.municipality = municipality
+        self.year = year
+        self.requested: tuple[int, int] | None = None  # (persons, minors)
+        self.decided: tuple[int, int] | None = None
+        self.request_revisions = 0
+        self.decision_revisions = 0
+        self.places_taken = 0  # persons with a settlement decision for this year (R5)
+        self.minor_places_taken = 0
+
+    def request(self, meta: dict[str, Any], persons: int, minors: int, reason: str | None) -> None:
+        """R1: the first request, or a revision that gives its reason."""
+        if self.requested is not None and not (reason and reason.strip()):
+            raise RuleViolation(
+                "R1",
+                f"A request for {self.year} was already sent; a revision must give a reason.",
+                field="reason",
+            )
+        self._settlement_requested(
+            meta=meta,
+            persons=persons,
+            unaccompanied_minors=minors,
+            reason=reason,
+            revision=self.request_revisions + (self.requested is not None),
+        )
+
+    @event("SettlementRequested")
+    def _settlement_requested(
+        self,
+        meta: dict[str, Any],
+        persons: int,
+        unaccompanied_minors: int,
+        reason: str | None,
+        revision: int,
+    ) -> None:
+        self.requested = (persons, unaccompanied_minors)
+        self.request_revisions = revision
+
+    def decide(
+        self, meta: dict[str, Any], persons: int, minors: int, decided_on: date, on_behalf: bool
+    ) -> None:
+        """R2: the municipality's decision; a later one revises it and all are kept."""
+        self._quota_decided(
+            meta=meta,
+            persons=persons,
+            unaccompanied_minors=minors,
+            decided_on=decided_on,
+            recorded_by_imdi=on_behalf,
+            revision=self.decision_revisions + (self.decided is not None),
+        )
+
+    @event("QuotaDecided")
+    def _quota_decided(
+        self,
+        meta: dict[str, Any],
+        persons: int,
+        unaccompanied_minors: int,
+        decided_on: date,
+        recorded_by_imdi: bool,
+        revision: int,
+    ) -> None:
+        self.decided = (persons, unaccompanied_minors)
+        self.decision_revisions = revision
+
+    def check_place_available(self, minor: bool, override_reason: str | None) -> None:
+        """R5: a settlement decision takes a decided place, unless IMDi overrides with a reason."""
+        if override_reason and override_reason.strip():
+            return
+        if self.decided is None:
+            raise RuleViolation(
+                "R5",
+                f"Municipality {self.municipality} has recorded no quota decision for {self.year}; "
+                "a settlement decision needs an override reason.",
+                field="override_reason",
+            )
+        persons, minors = self.decided
+        if self.places_taken + 1 > persons:
+            raise RuleViolation(
+                "R5",
+                f"All {persons} decided places of {self.municipality} for {self.year} are used; "
+                "a further decision needs an override reason.",
+                field="override_reason",
+            )
+        if minor and self.minor_places_taken + 1 > minors:
+            raise RuleViolation(
+                "R5",
+                f"All {minors} decided places for unaccompanied minors of {self.municipality} "
+                f"for {self.year} are used; a further decision needs an override reason.",
+                field="override_reason",
+            )
+
+    @event("SettlementPlaceTaken")
+    def take_place(
+        self,
+        meta: dict[str, Any],
+        refugee_id: UUID,
+        unaccompanied_minor: bool,
+        override_reason: str | None,
+    ) -> None:
+        self.places_taken += 1
+        self.minor_places_taken += int(unaccompanied_minor)

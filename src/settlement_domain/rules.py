@@ -1,0 +1,114 @@
+"""The numbered rules of DOMAIN.md (R1..R17) as named checks shared by the aggregates and the service.
+
+Each check raises :class:`RuleViolation` carrying its rule code; checks that need the state of one
+aggregate live on that aggregate as ``check_*`` methods, and the ones here are the stateless ones.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from settlement_domain.context import MUNICIPALITY_NUMBER, Actor, Role
+from settlement_domain.errors import Refusal, RuleViolation
+
+DEFAULT_SETTLEMENT_CUTOFF = date(2016, 1, 1)  # R7e, configurable
+FIRST_YEAR = 2000  # R1
+MINOR_MIN_AGE, MINOR_MAX_AGE = 15, 17  # R11: minors over 15 are settled through IMDi
+ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def refuse_input(rule: str, message: str, field: str | None = None) -> RuleViolation:
+    return RuleViolation(rule, message, refusal=Refusal.INPUT, field=field)
+
+
+def require_role(rule: str, actor: Actor, *roles: Role, action: str) -> None:
+    """Refuse (403) unless the actor has one of ``roles``."""
+    if actor.role not in roles:
+        allowed = " or ".join(r.value for r in roles)
+        raise RuleViolation(
+            rule, f"Only {allowed} may {action}.", refusal=Refusal.FORBIDDEN, field="role"
+        )
+
+
+def require_own_municipality(rule: str, actor: Actor, municipality: str, action: str) -> None:
+    """A municipality user acts for its own municipality only (403 on the municipality resource)."""
+    if actor.role is Role.MUNICIPALITY and actor.municipality != municipality:
+        raise RuleViolation(
+            rule,
+            f"A municipality user may only {action} for its own municipality.",
+            refusal=Refusal.FORBIDDEN,
+            field="municipality",
+        )
+
+
+def check_municipality_number(number: str, field: str = "number") -> None:
+    if not isinstance(number, str) or not MUNICIPALITY_NUMBER.match(number):
+        raise refuse_input("roles", "A municipality number has 4 digits, like 0301.", field)
+
+
+def check_text(rule: str, value: str | None, field: str, *, max_length: int = 10_000) -> str:
+    """A required free-text field: not blank, not huge. Returns it stripped."""
+    text = (value or "").strip()
+    if not text:
+        raise refuse_input(rule, f"{field} must not be empty.", field)
+    if len(text) > max_length:
+        raise refuse_input(rule, f"{field} is longer than {max_length} characters.", field)
+    return text
+
+
+def check_place_counts(rule: str, year: int, persons: int, minors: int, today: date) -> None:
+    """R1/R2 bounds: persons >= 0, 0 <= minors <= persons, year in 2000..current+2."""
+    if not FIRST_YEAR <= year <= today.year + 2:
+        raise refuse_input(rule, f"The year must be between {FIRST_YEAR} and {today.year + 2}.", "year")
+    if persons < 0:
+        raise refuse_input(rule, "The number of persons cannot be negative.", "persons")
+    if minors < 0:
+        raise refuse_input(
+            rule, "The number of unaccompanied minors cannot be negative.", "unaccompanied_minors"
+        )
+    if minors > persons:
+        raise refuse_input(
+            rule,
+            "Unaccompanied minors are counted among the persons, so they cannot outnumber them.",
+            "unaccompanied_minors",
+        )
+
+
+def parse_iso_week(value: str) -> tuple[date, date]:
+    """The Monday and Sunday of an ISO week written ``2025-W14`` (R11)."""
+    match = ISO_WEEK.match(value or "")
+    if not match:
+        raise refuse_input("R11", "The expected week is written like 2025-W14.", "expected_week")
+    try:
+        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise refuse_input("R11", f"{value} is not a week of that year.", "expected_week") from None
+    return monday, monday + timedelta(days=6)
+
+
+def check_minor_capacity(
+    places: int, expected_week: str, min_age: int, max_age: int, today: date
+) -> None:
+    """R11: at least one place, a week not in the past, an age group within 15..17."""
+    if places < 1:
+        raise refuse_input("R11", "A capacity report offers at least one place.", "places")
+    if min_age < MINOR_MIN_AGE:
+        raise refuse_input(
+            "R11",
+            "Unaccompanied minors under 15 are settled through Bufetat, not IMDi; "
+            "report that capacity to Bufetat.",
+            "min_age",
+        )
+    if max_age > MINOR_MAX_AGE:
+        raise refuse_input("R11", "Unaccompanied minors are at most 17 years old.", "max_age")
+    if min_age > max_age:
+        raise refuse_input("R11", "The lowest age cannot be above the highest.", "min_age")
+    _, sunday = parse_iso_week(expected_week)
+    if sunday < today:
+        raise refuse_input("R11", "The expected week is in the past.", "expected_week")
+
+
+def age_on(birth_date: date, day: date) -> int:
+    years = day.year - birth_date.year
+    return years - ((day.month, day.day) < (birth_date.month, birth_date.day))

@@ -1,0 +1,132 @@
+"""Shared fixtures: the store backends (SQLite and PostgreSQL) every application test runs on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from settlement_domain.application import SettlementApp
+from settlement_domain.context import Actor, CommandContext, Role
+from settlement_domain.persistence import store_environment
+
+TODAY = date(2025, 6, 16)  # a Monday; the application's clock in tests
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("select 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _throwaway_server() -> tuple[str, callable] | None:
+    """Start a private PostgreSQL server from the installed binaries, if there are any."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    initdb = shutil.which("initdb") or (str(candidates[0]) if candidates else None)
+    if not initdb:
+        return None
+    bindir = Path(initdb).parent
+    datadir = Path(tempfile.mkdtemp(prefix="settlement-pg-"))
+    port = _free_port()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        prefix = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(datadir, "postgres")
+    subprocess.run([*prefix, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(datadir)],
+                   check=True, capture_output=True)
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-w", "-l", str(datadir / "log"),
+         "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1", "start"],
+        check=True, capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """The URL of a PostgreSQL server for this run, or None (then PostgreSQL tests skip, visibly)."""
+    url = os.environ.get("SETTLEMENT_TEST_POSTGRES_URL")
+    stop = None
+    if not url and _answers(DEFAULT_POSTGRES_URL):
+        url = DEFAULT_POSTGRES_URL
+    if not url:
+        try:
+            started = _throwaway_server()
+        except (OSError, subprocess.CalledProcessError) as error:
+            warnings.warn(f"could not start a throwaway PostgreSQL: {error}", stacklevel=1)
+            started = None
+        if started:
+            url, stop = started
+            for _ in range(50):
+                if _answers(url):
+                    break
+                time.sleep(0.1)
+    yield url
+    if stop:
+        stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str | None) -> Iterator[str]:
+    """A fresh schema of its own for one test, dropped afterwards, so that runs never collide."""
+    if postgres_server is None:
+        message = "PostgreSQL is not reachable and could not be started: PostgreSQL tests skipped"
+        if os.environ.get("SETTLEMENT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (SETTLEMENT_REQUIRE_POSTGRES=1)")
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_server}?schema={schema}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every application test runs once on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'settlement.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[SettlementApp]:
+    application = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    yield application
+    application.close()
+
+
+def ctx_for(role: Role, municipality: str | None = None, sub: str | None = None) -> CommandContext:
+    actor = Actor(sub or f"{role.value}-user", role, municipality)
+    return CommandContext(actor=actor, correlation_id=f"test-{uuid.uuid4().hex[:8]}")
