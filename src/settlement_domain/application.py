@@ -451,7 +451,7 @@ class SettlementApp(Application):
         reason = rules.check_text("R3", reason, "reason")
         dlist = self.distribution_list(list_id)
         dlist.check_open("R3")
-        dlist.withdraw(meta=ctx.meta(), reason=reason)
+        dlist.withdraw(meta=ctx.meta(), municipality=dlist.municipality, reason=reason)
         changed: list[Aggregate] = []
         for refugee_id in dlist.refugee_ids:
             refugee = self.refugee(refugee_id)
@@ -479,6 +479,7 @@ class SettlementApp(Application):
         today = self.clock()
         dlist.approve(
             meta=ctx.meta(),
+            municipality=dlist.municipality,
             accepted=accepted_ids,
             declined=[{"refugee_id": r, "reason": reason.strip()} for r, reason in declined_ids.items()],
             approved_on=today,

@@ -78,6 +78,7 @@ class DistributionList(Aggregate):
     def approve(
         self,
         meta: dict[str, Any],
+        municipality: str,
         accepted: list[UUID],
         declined: list[dict[str, Any]],
         approved_on: date,
@@ -85,5 +86,5 @@ class DistributionList(Aggregate):
         self.status = ListStatus.APPROVED
 
     @event("DistributionListWithdrawn")
-    def withdraw(self, meta: dict[str, Any], reason: str) -> None:
+    def withdraw(self, meta: dict[str, Any], municipality: str, reason: str) -> None:
         self.status = ListStatus.WITHDRAWN

@@ -43,6 +43,8 @@ class QuotaYear(Aggregate):
             )
         self._settlement_requested(
             meta=meta,
+            municipality=self.municipality,
+            year=self.year,
             persons=persons,
             unaccompanied_minors=minors,
             reason=reason,
@@ -53,6 +55,8 @@ class QuotaYear(Aggregate):
     def _settlement_requested(
         self,
         meta: dict[str, Any],
+        municipality: str,
+        year: int,
         persons: int,
         unaccompanied_minors: int,
         reason: str | None,
@@ -67,6 +71,8 @@ class QuotaYear(Aggregate):
         """R2: the municipality's decision; a later one revises it and all are kept."""
         self._quota_decided(
             meta=meta,
+            municipality=self.municipality,
+            year=self.year,
             persons=persons,
             unaccompanied_minors=minors,
             decided_on=decided_on,
@@ -78,6 +84,8 @@ class QuotaYear(Aggregate):
     def _quota_decided(
         self,
         meta: dict[str, Any],
+        municipality: str,
+        year: int,
         persons: int,
         unaccompanied_minors: int,
         decided_on: date,
@@ -114,10 +122,25 @@ class QuotaYear(Aggregate):
                 field="override_reason",
             )
 
-    @event("SettlementPlaceTaken")
     def take_place(
+        self, meta: dict[str, Any], refugee_id: UUID, unaccompanied_minor: bool, override_reason: str | None
+    ) -> None:
+        """R5: the settlement decision of ``refugee_id`` uses one place (and one minor's place)."""
+        self._place_taken(
+            meta=meta,
+            municipality=self.municipality,
+            year=self.year,
+            refugee_id=refugee_id,
+            unaccompanied_minor=unaccompanied_minor,
+            override_reason=override_reason,
+        )
+
+    @event("SettlementPlaceTaken")
+    def _place_taken(
         self,
         meta: dict[str, Any],
+        municipality: str,
+        year: int,
         refugee_id: UUID,
         unaccompanied_minor: bool,
         override_reason: str | None,
