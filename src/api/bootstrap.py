@@ -1,0 +1,14 @@
+"""Composition root shared by the command line and the HTTP app: settings in, application out."""
+
+from __future__ import annotations
+
+from api.settings import Settings
+from settlement_domain.application import SettlementApp
+from settlement_domain.persistence import store_environment
+
+
+def open_application(settings: Settings) -> SettlementApp:
+    """The write side on the configured store (created on first use)."""
+    cipher_key = settings.cipher_key.get_secret_value() if settings.cipher_key else None
+    env = store_environment(settings.database_url, cipher_key=cipher_key)
+    return SettlementApp(env, settlement_cutoff=settings.settlement_cutoff)
