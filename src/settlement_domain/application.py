@@ -7,11 +7,14 @@ changed, the letters it issued and, when an idempotency key was given, the answe
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import inspect
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -89,6 +92,60 @@ def command(method: Callable[..., Outcome]) -> Callable[..., CommandResult]:
     return wrapper
 
 
+class UnitOfWork:
+    """Bulk mode: many commands, one transaction per ``flush()`` (imports, the demo generator).
+
+    Aggregates are kept in an identity map for the whole unit, so that later commands see the
+    changes of earlier unflushed ones without reading the store. A refused command leaves no trace:
+    the aggregates it touched are put back as they were before it ran.
+    """
+
+    def __init__(self, app: SettlementApp) -> None:
+        self.app = app
+        self.identity: dict[UUID, Aggregate] = {}
+        self.dirty: dict[UUID, Aggregate] = {}
+        self.backups: dict[UUID, Aggregate] = {}
+        self.commands = 0
+
+    def get(self, aggregate_id: UUID) -> Aggregate:
+        aggregate = self.identity.get(aggregate_id)
+        if aggregate is None:
+            aggregate = self.app.repository.get(aggregate_id)
+            self.identity[aggregate_id] = aggregate
+        if aggregate_id not in self.backups:
+            self.backups[aggregate_id] = copy.deepcopy(aggregate)
+        return aggregate
+
+    def run(self, body: Callable[[], Outcome]) -> Outcome:
+        self.backups = {}
+        try:
+            outcome = body()
+        except BaseException:
+            self.identity.update(self.backups)
+            raise
+        finally:
+            self.backups = {}
+        for aggregate in (outcome.primary, *outcome.changed):
+            self.identity[aggregate.id] = aggregate
+            self.dirty[aggregate.id] = aggregate
+        self.commands += 1
+        return outcome
+
+    def flush(self) -> int:
+        """Saves everything changed since the last flush in one transaction; returns the log position."""
+        if not self.dirty:
+            return self.app.position()
+        try:
+            recordings = self.app.save(*self.dirty.values())
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                "Another writer changed the same aggregates during the bulk run; nothing of this batch was stored."
+            ) from None
+        finally:
+            self.dirty = {}
+        return recordings[-1].notification.id if recordings else self.app.position()
+
+
 def _fingerprint(name: str, arguments: dict[str, Any]) -> str:
     payload = json.dumps([name, arguments], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -109,6 +166,7 @@ class SettlementApp(Application):
         super().__init__(env)
         self.clock = clock
         self.settlement_cutoff = settlement_cutoff
+        self._unit: ContextVar[UnitOfWork | None] = ContextVar(f"settlement-uow-{id(self)}", default=None)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -116,9 +174,34 @@ class SettlementApp(Application):
 
     # Plumbing ------------------------------------------------------------------------------
 
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """Commands inside are stored on ``flush()`` (and at the end), many per transaction.
+
+        Results carry position 0 until flushed. Idempotency keys are not accepted in a unit.
+        On an error leaving the block, unflushed work is dropped, never half-stored.
+        """
+        if self._unit.get() is not None:
+            raise RuntimeError("units of work do not nest")
+        unit = UnitOfWork(self)
+        token = self._unit.set(unit)
+        try:
+            yield unit
+            unit.flush()
+        finally:
+            self._unit.reset(token)
+
     def _execute(
         self, ctx: CommandContext, name: str, arguments: dict[str, Any], body: Callable[[], Outcome]
     ) -> CommandResult:
+        unit = self._unit.get()
+        if unit is not None:
+            if ctx.idempotency_key:
+                raise ValueError("Idempotency keys are not accepted inside a unit of work.")
+            outcome = unit.run(body)
+            return CommandResult(
+                str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra
+            )
         record_id = None
         fingerprint = ""
         if ctx.idempotency_key:
@@ -178,9 +261,10 @@ class SettlementApp(Application):
         return self.recorder.max_notification_id() or 0
 
     def _get(self, cls: type[A], aggregate_id: UUID | str, kind: str) -> A:
+        unit = self._unit.get()
         try:
             aggregate_id = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = unit.get(aggregate_id) if unit else self.repository.get(aggregate_id)
         except (AggregateNotFoundError, ValueError):
             raise NotFound(kind, aggregate_id) from None
         if not isinstance(aggregate, cls):
