@@ -29,6 +29,7 @@ from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.distribution_list import DistributionList
 from settlement_domain.errors import (
     ConcurrencyConflict,
+    DomainError,
     IdempotencyKeyReused,
     NotFound,
     Refusal,
@@ -210,7 +211,14 @@ class SettlementApp(Application):
             earlier = self._replay(record_id, fingerprint)
             if earlier is not None:
                 return earlier
-        outcome = body()
+        try:
+            outcome = body()
+        except DomainError:
+            # A retry racing its own first attempt may see the first attempt's effects (and be
+            # refused by them) before it sees the idempotency record: answer it as a retry.
+            if record_id is not None and (earlier := self._replay(record_id, fingerprint)) is not None:
+                return earlier
+            raise
         result = CommandResult(
             id=str(outcome.primary.id), version=outcome.primary.version, position=0, extra=outcome.extra
         )
