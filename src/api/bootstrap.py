@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
+
 from api.settings import Settings
 from settlement_domain.application import SettlementApp
 from settlement_domain.persistence import store_environment
 
 
-def open_application(settings: Settings) -> SettlementApp:
-    """The write side on the configured store (created on first use)."""
+def open_application(settings: Settings, *, clock: Callable[[], date] | None = None) -> SettlementApp:
+    """The write side on the configured store (created on first use); ``clock`` fixes "today" in tests."""
     cipher_key = settings.cipher_key.get_secret_value() if settings.cipher_key else None
     env = store_environment(settings.database_url, cipher_key=cipher_key)
-    return SettlementApp(env, settlement_cutoff=settings.settlement_cutoff)
+    return SettlementApp(env, clock=clock or date.today, settlement_cutoff=settings.settlement_cutoff)

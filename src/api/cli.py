@@ -15,6 +15,7 @@ from settlement_domain.errors import DomainError, RuleViolation
 # Each module registers its subcommands and sets ``func`` on them: func(args) -> exit code.
 COMMAND_MODULES = (
     "api.commands.demo",
+    "api.commands.token",
 )
 
 

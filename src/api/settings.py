@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,3 +23,14 @@ class Settings(BaseSettings):
     """Encrypts the stored events at rest (AES-GCM, base64 key of 16, 24 or 32 bytes)."""
     settlement_cutoff: date = DEFAULT_SETTLEMENT_CUTOFF
     """R7e: no settlement date before this day."""
+
+    jwt_secret: SecretStr | None = None
+    """HS256 secret for local use; unset (and no JWKS) means a random one kept in ``jwt_secret_file``."""
+    jwt_jwks: str | None = None
+    """A JWKS file path or ``https://`` URL with the RS256/ES256 keys of an OIDC provider."""
+    jwt_issuer: str = "settlement"
+    jwt_audience: str = "settlement-api"
+    jwt_secret_file: Path = Path("var/jwt-secret")
+    """Where the local HS256 secret is created (mode 0600) when neither a secret nor a JWKS is set."""
+    jwt_leeway_seconds: int = 30
+    """Clock skew tolerated on ``exp`` between the token issuer and this server."""

@@ -1,0 +1,75 @@
+"""Per-request plumbing: correlation ids, the command context of a write, and the answer a write gives."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import ValidationException
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.schemas import Written
+from settlement_domain.application import CommandResult, SettlementApp
+from settlement_domain.context import Actor, CommandContext
+
+# Correlation ids and idempotency keys end up in stored events: accept only short, plain tokens.
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def correlation_middleware(app: ASGIApp) -> ASGIApp:
+    """Gives every request a correlation id (the caller's, when it sent a usable one) and echoes it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-correlation-id"), "")
+        correlation_id = sent if TOKEN_PATTERN.match(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)[CORRELATION_HEADER] = correlation_id
+            await send(message)
+
+        await app(scope, receive, send_with_header)
+
+    return middleware
+
+
+def correlation_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("correlation_id") or uuid.uuid4().hex
+
+
+def current_actor(request: Request) -> Actor:
+    """The signed-in actor (the authentication middleware put it there)."""
+    return request.user
+
+
+def command_context(request: Request) -> CommandContext:
+    """Who writes, for which request, under which idempotency key."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not TOKEN_PATTERN.match(key):
+        raise ValidationException(
+            "Idempotency-Key is 1-128 letters, digits or . _ : -",
+            extra=[{"key": "Idempotency-Key", "message": "1-128 letters, digits or . _ : -"}],
+        )
+    return CommandContext(actor=request.user, correlation_id=correlation_id(request), idempotency_key=key)
+
+
+def settlement_app(request: Request) -> SettlementApp:
+    return request.app.state.settlement
+
+
+def written(result: CommandResult, model: type[Written] = Written) -> Response[Any]:
+    """201 with the new id and version (200 for an idempotent repeat) and the log position reached."""
+    body = model(id=result.id, version=result.version, position=result.position, **result.extra)
+    return Response(
+        body,
+        status_code=200 if result.replayed else 201,
+        headers={"X-Event-Position": str(result.position)},
+    )

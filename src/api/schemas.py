@@ -1,0 +1,62 @@
+"""Pydantic shapes shared by several controllers: the base model, safe text, addresses and write answers."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_COUNT = 1_000_000  # far above any real quota; keeps numbers within the read models' integer columns
+
+
+def _storable(value: str) -> str:
+    # NUL and lone surrogates cannot be stored as PostgreSQL text or encoded as UTF-8.
+    if any(ch == "\x00" or unicodedata.category(ch) == "Cs" for ch in value):
+        raise ValueError("contains a character that cannot be stored (NUL or a lone surrogate)")
+    return value
+
+
+Text = Annotated[str, Field(max_length=10_000), AfterValidator(_storable)]
+ShortText = Annotated[str, Field(max_length=300), AfterValidator(_storable)]
+Id = Annotated[str, Field(max_length=100, description="A UUID string the API returned")]
+Count = Annotated[int, Field(le=MAX_COUNT)]
+Year = Annotated[int, Field(ge=-MAX_COUNT, le=MAX_COUNT, description="Calendar year, like 2025")]
+MunicipalityNumber = Annotated[str, Field(max_length=20, description="4-digit kommunenummer, like 0301")]
+
+
+class Model(BaseModel):
+    """Base of every request and response shape: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PostalAddress(Model):
+    """A Norwegian postal address."""
+
+    street: ShortText
+    postal_code: Annotated[str, Field(max_length=20)]
+    city: ShortText
+
+
+class Written(Model):
+    """The answer to every write: the resource's id and version, and the log position reached."""
+
+    id: str
+    version: int
+    position: int = Field(description="Log position reached; pass it as ?min_position= to read your write")
+
+
+class WrittenWithLetter(Written):
+    """A write that issued a letter (R9)."""
+
+    letter_id: str
+
+
+class Page(Model):
+    """Cursor pagination shared by list answers."""
+
+    next_cursor: str | None = None
+
+
+ListLimit = Annotated[int, Field(ge=1, le=500)]
