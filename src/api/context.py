@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,3 +74,9 @@ def written(result: CommandResult, model: type[Written] = Written) -> Response[A
         status_code=200 if result.replayed else 201,
         headers={"X-Event-Position": str(result.position)},
     )
+
+
+# Handler parameter types: the named dependencies the API router provides.
+Ctx = NamedDependency[CommandContext]
+Settlement = NamedDependency[SettlementApp]
+CurrentActor = NamedDependency[Actor]

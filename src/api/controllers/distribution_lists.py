@@ -6,13 +6,12 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Response, post
+from litestar.params import FromPath, JSONBody
 from pydantic import Field, model_validator
 
 from api.access import IMDI, MUNICIPALITY, allowed
-from api.context import written
+from api.context import Ctx, Settlement, written
 from api.schemas import Id, Model, MunicipalityNumber, Text, Written
-from settlement_domain.application import SettlementApp
-from settlement_domain.context import CommandContext
 
 MAX_PERSONS = 500
 
@@ -34,7 +33,7 @@ class Withdrawal(Model):
 class Declined(Model):
     """A person declined, with the reason."""
 
-    refugee_id: Id
+    refugee_id: FromPath[Id]
     reason: Text
 
 
@@ -67,20 +66,20 @@ class DistributionListController(Controller):
     tags = ("distribution lists",)
 
     @post("/", operation_id="createDistributionList", sync_to_thread=True, opt=allowed(IMDI))
-    def create(self, ctx: CommandContext, app: SettlementApp, data: NewDistributionList) -> Response[Written]:
+    def create(self, ctx: Ctx, app: Settlement, data: JSONBody[NewDistributionList]) -> Response[Written]:
         """Propose registered, available persons to one municipality; families whole (R3)."""
         return written(app.create_distribution_list(ctx, data.municipality, data.refugee_ids, data.respond_by))
 
     @post("/{list_id:str}/withdrawal", operation_id="withdrawDistributionList", sync_to_thread=True,
           opt=allowed(IMDI))
-    def withdraw(self, ctx: CommandContext, app: SettlementApp, list_id: Id, data: Withdrawal) -> Response[Written]:
+    def withdraw(self, ctx: Ctx, app: Settlement, list_id: FromPath[Id], data: JSONBody[Withdrawal]) -> Response[Written]:
         """Withdraw an open list; its persons become free again (R3)."""
         return written(app.withdraw_distribution_list(ctx, list_id, data.reason))
 
     @post("/{list_id:str}/approval", operation_id="approveDistributionList", sync_to_thread=True,
           opt=allowed(MUNICIPALITY))
     def approve(
-        self, ctx: CommandContext, app: SettlementApp, list_id: Id, data: Approval
+        self, ctx: Ctx, app: Settlement, list_id: FromPath[Id], data: JSONBody[Approval]
     ) -> Response[ApprovalWritten]:
         """Accept or decline every person on the list; accepting selects the person (R4)."""
         declined = {d.refugee_id: d.reason for d in data.declined}

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, post
+from litestar.params import FromPath, JSONBody
 from pydantic import Field
 
 from api.access import MUNICIPALITY, allowed
-from api.context import written
+from api.context import Ctx, Settlement, written
 from api.controllers.distribution_lists import Withdrawal
 from api.schemas import Count, Id, Model, Text, Written
-from settlement_domain.application import SettlementApp
-from settlement_domain.context import CommandContext
 
 
 class CapacityReport(Model):
@@ -34,7 +33,7 @@ class MinorCapacityController(Controller):
 
     @post("/municipalities/{number:str}/minor-capacity", operation_id="reportMinorCapacity",
           sync_to_thread=True, opt=allowed(MUNICIPALITY))
-    def report(self, ctx: CommandContext, app: SettlementApp, number: str, data: CapacityReport) -> Response[Written]:
+    def report(self, ctx: Ctx, app: Settlement, number: FromPath[str], data: JSONBody[CapacityReport]) -> Response[Written]:
         """Report vacant capacity for unaccompanied minors over 15 (the municipality itself, R11)."""
         result = app.report_minor_capacity(
             ctx, number, data.places, data.expected_week, data.min_age, data.max_age,
@@ -44,12 +43,12 @@ class MinorCapacityController(Controller):
 
     @post("/minor-capacity/{capacity_id:str}/withdrawal", operation_id="withdrawMinorCapacity",
           sync_to_thread=True, opt=allowed(MUNICIPALITY))
-    def withdraw(self, ctx: CommandContext, app: SettlementApp, capacity_id: Id, data: Withdrawal) -> Response[Written]:
+    def withdraw(self, ctx: Ctx, app: Settlement, capacity_id: FromPath[Id], data: JSONBody[Withdrawal]) -> Response[Written]:
         """Withdraw an open capacity report (R11)."""
         return written(app.withdraw_minor_capacity(ctx, capacity_id, data.reason))
 
     @post("/minor-capacity/{capacity_id:str}/filled", operation_id="markMinorCapacityFilled",
           sync_to_thread=True, opt=allowed(MUNICIPALITY))
-    def mark_filled(self, ctx: CommandContext, app: SettlementApp, capacity_id: Id) -> Response[Written]:
+    def mark_filled(self, ctx: Ctx, app: Settlement, capacity_id: FromPath[Id]) -> Response[Written]:
         """Mark an open capacity report as filled (R11)."""
         return written(app.mark_minor_capacity_filled(ctx, capacity_id))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from litestar import Controller, Response, post, put
+from litestar.params import FromPath, JSONBody
 
 from api.access import IMDI, MUNICIPALITY, allowed
-from api.context import written
+from api.context import Ctx, Settlement, written
 from api.schemas import (
     Count,
     Model,
@@ -19,8 +20,6 @@ from api.schemas import (
     WrittenWithLetter,
     Year,
 )
-from settlement_domain.application import SettlementApp
-from settlement_domain.context import CommandContext
 
 
 class NewMunicipality(Model):
@@ -65,13 +64,13 @@ class MunicipalityController(Controller):
     tags = ("municipalities",)
 
     @post("/", operation_id="registerMunicipality", sync_to_thread=True, opt=allowed(IMDI))
-    def register(self, ctx: CommandContext, app: SettlementApp, data: NewMunicipality) -> Response[Written]:
+    def register(self, ctx: Ctx, app: Settlement, data: JSONBody[NewMunicipality]) -> Response[Written]:
         """Register a municipality by its 4-digit number (imdi)."""
         return written(app.register_municipality(ctx, data.number, data.name, data.county))
 
     @put("/{number:str}/contact", operation_id="updateContact", sync_to_thread=True,
          opt=allowed(MUNICIPALITY, IMDI))
-    def update_contact(self, ctx: CommandContext, app: SettlementApp, number: str, data: Contact) -> Response[Written]:
+    def update_contact(self, ctx: Ctx, app: Settlement, number: FromPath[str], data: JSONBody[Contact]) -> Response[Written]:
         """Update the municipality's contact information (the municipality itself, or imdi)."""
         result = app.update_contact(
             ctx, number, data.contact_person, data.email, data.phone, data.postal_address.model_dump()
@@ -80,7 +79,7 @@ class MunicipalityController(Controller):
 
     @post("/{number:str}/requests", operation_id="requestSettlement", sync_to_thread=True, opt=allowed(IMDI))
     def request_settlement(
-        self, ctx: CommandContext, app: SettlementApp, number: str, data: SettlementRequest
+        self, ctx: Ctx, app: Settlement, number: FromPath[str], data: JSONBody[SettlementRequest]
     ) -> Response[WrittenWithLetter]:
         """Send (or revise, with a reason) the yearly settlement request; issues a request letter (R1)."""
         result = app.request_settlement(
@@ -91,7 +90,7 @@ class MunicipalityController(Controller):
     @post("/{number:str}/quota-decisions", operation_id="decideQuota", sync_to_thread=True,
           opt=allowed(MUNICIPALITY, IMDI))
     def decide_quota(
-        self, ctx: CommandContext, app: SettlementApp, number: str, data: QuotaDecision
+        self, ctx: Ctx, app: Settlement, number: FromPath[str], data: JSONBody[QuotaDecision]
     ) -> Response[Written]:
         """Record the municipality's quota decision for a year; a later one revises it (R2)."""
         result = app.decide_quota(

@@ -6,13 +6,12 @@ from datetime import date
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, post
+from litestar.params import FromPath, JSONBody
 from pydantic import Field
 
 from api.access import IMDI, MUNICIPALITY, RECEPTION, allowed
-from api.context import written
+from api.context import Ctx, Settlement, written
 from api.schemas import Id, Model, MunicipalityNumber, PostalAddress, ShortText, Text, Written, Year
-from settlement_domain.application import SettlementApp
-from settlement_domain.context import CommandContext
 from settlement_domain.refugee import Category
 
 
@@ -98,7 +97,7 @@ class DecisionWritten(Written):
 class DeviationWritten(Written):
     """A deviation opened or resolved; ``id`` is the person's, ``deviation_id`` the deviation's."""
 
-    deviation_id: str
+    deviation_id: FromPath[str]
 
 
 class RefugeeController(Controller):
@@ -108,7 +107,7 @@ class RefugeeController(Controller):
     tags = ("refugees",)
 
     @post("/", operation_id="registerRefugee", sync_to_thread=True, opt=allowed(IMDI, RECEPTION))
-    def register(self, ctx: CommandContext, app: SettlementApp, data: NewRefugee) -> Response[Written]:
+    def register(self, ctx: Ctx, app: Settlement, data: JSONBody[NewRefugee]) -> Response[Written]:
         """Register a refugee (reception system, or imdi for resettlement refugees)."""
         result = app.register_refugee(
             ctx,
@@ -125,7 +124,7 @@ class RefugeeController(Controller):
     @post("/{refugee_id:str}/mapping", operation_id="recordMapping", sync_to_thread=True,
           opt=allowed(RECEPTION, IMDI))
     def record_mapping(
-        self, ctx: CommandContext, app: SettlementApp, refugee_id: Id, data: Mapping
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[Mapping]
     ) -> Response[Written]:
         """Record the reception centre's mapping of the person (reception, imdi)."""
         result = app.record_mapping(
@@ -136,7 +135,7 @@ class RefugeeController(Controller):
     @post("/{refugee_id:str}/settlement-decision", operation_id="decideSettlement", sync_to_thread=True,
           opt=allowed(IMDI))
     def decide_settlement(
-        self, ctx: CommandContext, app: SettlementApp, refugee_id: Id, data: SettlementDecision
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[SettlementDecision]
     ) -> Response[DecisionWritten]:
         """Decide that a selected person is settled in the municipality; issues two letters (R5, R9)."""
         result = app.decide_settlement(ctx, refugee_id, data.municipality, data.year, data.override_reason)
@@ -145,7 +144,7 @@ class RefugeeController(Controller):
     @post("/{refugee_id:str}/settlement-date", operation_id="registerSettlementDate", sync_to_thread=True,
           opt=allowed(MUNICIPALITY, RECEPTION))
     def register_settlement_date(
-        self, ctx: CommandContext, app: SettlementApp, refugee_id: Id, data: SettlementDate
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[SettlementDate]
     ) -> Response[Written]:
         """Register the settlement date: the municipality for persons who lived privately (R7), the reception system otherwise (R8)."""
         return written(app.register_settlement_date(ctx, refugee_id, data.date))
@@ -153,14 +152,14 @@ class RefugeeController(Controller):
     @post("/{refugee_id:str}/settlement-date/correction", operation_id="correctSettlementDate",
           sync_to_thread=True, opt=allowed(IMDI))
     def correct_settlement_date(
-        self, ctx: CommandContext, app: SettlementApp, refugee_id: Id, data: SettlementDateCorrection
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[SettlementDateCorrection]
     ) -> Response[Written]:
         """Correct a settlement date, with a reason (imdi, R7f)."""
         return written(app.correct_settlement_date(ctx, refugee_id, data.date, data.reason))
 
     @post("/{refugee_id:str}/deviations", operation_id="openDeviation", sync_to_thread=True, opt=allowed(IMDI))
     def open_deviation(
-        self, ctx: CommandContext, app: SettlementApp, refugee_id: Id, data: NewDeviation
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[NewDeviation]
     ) -> Response[DeviationWritten]:
         """Open a deviation on the person's case; it blocks R7 until resolved (R12)."""
         result = app.open_deviation(
@@ -171,7 +170,7 @@ class RefugeeController(Controller):
     @post("/{refugee_id:str}/deviations/{deviation_id:str}/resolution", operation_id="resolveDeviation",
           sync_to_thread=True, opt=allowed(IMDI))
     def resolve_deviation(
-        self, ctx: CommandContext, app: SettlementApp, refugee_id: Id, deviation_id: Id, data: Resolution
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], deviation_id: FromPath[Id], data: JSONBody[Resolution]
     ) -> Response[DeviationWritten]:
         """Resolve an open deviation (R12)."""
         return written(app.resolve_deviation(ctx, refugee_id, deviation_id, data.note), DeviationWritten)

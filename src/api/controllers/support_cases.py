@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, post
+from litestar.params import FromPath, JSONBody
 
 from api.access import IMDI, MUNICIPALITY, allowed
-from api.context import written
+from api.context import Ctx, Settlement, written
 from api.schemas import Id, Model, ShortText, Text, Written
-from settlement_domain.application import SettlementApp
-from settlement_domain.context import CommandContext
 
 
 class NewSupportCase(Model):
@@ -32,11 +31,11 @@ class SupportCaseController(Controller):
     tags = ("support cases",)
 
     @post("/", operation_id="fileSupportCase", sync_to_thread=True, opt=allowed(MUNICIPALITY))
-    def file(self, ctx: CommandContext, app: SettlementApp, data: NewSupportCase) -> Response[Written]:
+    def file(self, ctx: Ctx, app: Settlement, data: JSONBody[NewSupportCase]) -> Response[Written]:
         """File a support case to IMDi (municipality, R16)."""
         return written(app.file_support_case(ctx, data.subject, data.text))
 
     @post("/{case_id:str}/answer", operation_id="answerSupportCase", sync_to_thread=True, opt=allowed(IMDI))
-    def answer(self, ctx: CommandContext, app: SettlementApp, case_id: Id, data: Answer) -> Response[Written]:
+    def answer(self, ctx: Ctx, app: Settlement, case_id: FromPath[Id], data: JSONBody[Answer]) -> Response[Written]:
         """Answer a support case, and close it if ``close`` (imdi, R16)."""
         return written(app.answer_support_case(ctx, case_id, data.text, data.close))
