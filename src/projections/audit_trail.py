@@ -1,0 +1,366 @@
+"""Who did what to which case, and when (R14)? Every event, indexed and searchable, without personal data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, String, Text, and_, exists, func, or_, select, text
+
+from projections.base import Projection, Rows, TableSpec
+from projections.store import UTCDateTime
+from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+
+# On SQLite an INTEGER primary key is the rowid itself, which the full-text index points at.
+POSITION = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _event_columns() -> list[Column[Any]]:
+    return [
+        Column("position", POSITION,
+               primary_key=True, autoincrement=False),
+        Column("recorded_at", UTCDateTime, nullable=False),
+        Column("type", String(60), nullable=False),
+        Column("aggregate_id", String(36), nullable=False),
+        Column("person_id", String(36), nullable=True),
+        Column("municipality", String(4), nullable=True),
+        Column("actor_sub", Text, nullable=True),
+        Column("actor_role", String(20), nullable=True),
+        Column("actor_municipality", String(4), nullable=True),
+        Column("correlation_id", Text, nullable=True),
+        Column("summary", Text, nullable=False),
+    ]
+
+
+def _event_person_columns() -> list[Column[Any]]:
+    # Every person an event concerns (a list or a selection letter names several).
+    return [
+        Column("person_id", String(36), primary_key=True),
+        Column("position", POSITION,
+               primary_key=True, autoincrement=False),
+    ]
+
+
+def _access_columns() -> list[Column[Any]]:
+    # A municipality's "own cases" include the whole history of the persons it selected (R6).
+    return [
+        Column("person_id", String(36), primary_key=True),
+        Column("municipality", String(4), primary_key=True),
+    ]
+
+
+def _case_columns() -> list[Column[Any]]:
+    # Events that do not name their municipality take it from their case (aggregate).
+    return [
+        Column("aggregate_id", String(36), primary_key=True),
+        Column("municipality", String(4), nullable=False),
+    ]
+
+
+def _words(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+
+
+def _minors(count: int) -> str:
+    return f"{count} unaccompanied minor" + ("" if count == 1 else "s")
+
+
+# One line per event type. Only ids, numbers, dates, enums and municipality numbers: never a name,
+# birth date, address, mapping, health detail or free text (reasons, descriptions, subjects may hold any).
+SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "MunicipalityRegistered": lambda e: f"Municipality {e.number} {e.name} registered in {e.county}",
+    "ContactInformationUpdated": lambda e: "Contact information updated",
+    "QuotaYearOpened": lambda e: f"Quota year {e.year} opened for {e.municipality}",
+    "SettlementRequested": lambda e: (
+        f"Settlement request for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
+        + (f" (revision {e.revision})" if e.revision else "")
+    ),
+    "QuotaDecided": lambda e: (
+        f"Quota decision for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}, "
+        f"decided on {e.decided_on.isoformat()}"
+        + (" (recorded by IMDi)" if e.recorded_by_imdi else "")
+        + (f" (revision {e.revision})" if e.revision else "")
+    ),
+    "SettlementPlaceTaken": lambda e: (
+        f"Place of {e.year} taken in {e.municipality}"
+        + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
+        + (" by override" if e.override_reason else "")
+    ),
+    "RefugeeRegistered": lambda e: (
+        f"Person registered: {e.category.replace('_', ' ')}, "
+        + ("reception centre" if e.residence.get("kind") == "reception_centre" else "private residence")
+        + (", unaccompanied minor" if e.unaccompanied_minor else "")
+        + (", in a family" if e.family_id else "")
+    ),
+    "MappingRecorded": lambda e: "Mapping recorded",
+    "RefugeeProposed": lambda e: f"Proposed to {e.municipality} on distribution list {e.list_id}",
+    "ProposalWithdrawn": lambda e: f"Proposal withdrawn with distribution list {e.list_id}",
+    "RefugeeDeclined": lambda e: f"Declined by {e.municipality} on distribution list {e.list_id}",
+    "RefugeeSelected": lambda e: (
+        f"Selected by {e.municipality} for {e.year} on {e.selected_on.isoformat()}"
+    ),
+    "SettlementDecided": lambda e: (
+        f"Settlement in {e.municipality} decided for {e.year} on {e.decided_on.isoformat()}"
+        + (" by override" if e.override_reason else "")
+    ),
+    "SettlementDateRegistered": lambda e: (
+        f"Settlement date {e.settlement_date.isoformat()} registered in {e.municipality} "
+        f"(from {e.source})"
+    ),
+    "SettlementDateCorrected": lambda e: (
+        f"Settlement date corrected from {e.previous_date.isoformat()} to {e.settlement_date.isoformat()}"
+    ),
+    "DeviationOpened": lambda e: (
+        "Deviation opened" + (" (registered as private by a known deviation)"
+                              if e.registered_private_by_known_deviation else "")
+    ),
+    "DeviationResolved": lambda e: "Deviation resolved",
+    "DistributionListCreated": lambda e: (
+        f"Distribution list for {e.municipality} created with {len(e.refugee_ids)} persons, "
+        f"respond by {e.respond_by.isoformat()}"
+    ),
+    "DistributionListApproved": lambda e: (
+        f"Distribution list approved by {e.municipality}: {len(e.accepted)} accepted, "
+        f"{len(e.declined)} declined"
+    ),
+    "DistributionListWithdrawn": lambda e: f"Distribution list for {e.municipality} withdrawn",
+    "MinorCapacityReported": lambda e: (
+        f"Capacity for {e.places} unaccompanied minors aged {e.min_age}-{e.max_age} reported for "
+        f"{e.expected_week}" + (", staffed around the clock" if e.round_the_clock_staffing else "")
+    ),
+    "MinorCapacityWithdrawn": lambda e: "Capacity report withdrawn",
+    "MinorCapacityFilled": lambda e: "Capacity report filled",
+    "SupportCaseFiled": lambda e: f"Support case filed by {e.municipality}",
+    "SupportCaseAnswered": lambda e: "Support case answered" + (" and closed" if e.closed else ""),
+    "LetterIssued": lambda e: (
+        f"{e.kind.replace('_', ' ').capitalize()} letter"
+        + (f" for {e.year}" if e.year else "")
+        + f" issued by {'digital post' if e.channel == 'digital' else 'post'}"
+    ),
+    "PersonFolderViewed": lambda e: "Person folder viewed",
+    "FamilyFormed": lambda e: "Family formed",
+    "FamilyMemberAdded": lambda e: "Family member added",
+    "IdempotencyKeyRecorded": lambda e: "Idempotency key recorded",
+}
+
+REFUGEE_EVENTS = frozenset(
+    {
+        "RefugeeRegistered", "MappingRecorded", "RefugeeProposed", "ProposalWithdrawn", "RefugeeDeclined",
+        "RefugeeSelected", "SettlementDecided", "SettlementDateRegistered", "SettlementDateCorrected",
+        "DeviationOpened", "DeviationResolved",
+    }
+)
+# Events whose aggregate keeps the municipality they name: later events of the case inherit it.
+OPENS_CASE = frozenset(
+    {"MunicipalityRegistered", "MinorCapacityReported", "SupportCaseFiled", "RefugeeProposed",
+     "RefugeeSelected", "SettlementDecided"}
+)
+# After these a person belongs to no municipality until proposed again.
+CLOSES_CASE = frozenset({"ProposalWithdrawn", "RefugeeDeclined"})
+# These open a person's whole history to the municipality (R6).
+GRANTS_ACCESS = frozenset({"RefugeeSelected", "SettlementDecided"})
+
+
+def persons_of(name: str, e: Any) -> list[str]:
+    """The persons an event concerns."""
+    if name in REFUGEE_EVENTS:
+        return [str(e.originator_id)]
+    if name in ("SettlementPlaceTaken", "PersonFolderViewed", "FamilyMemberAdded"):
+        return [str(e.refugee_id)]
+    if name == "LetterIssued":
+        return [str(p) for p in e.person_ids]
+    if name == "DistributionListCreated":
+        return [str(p) for p in e.refugee_ids]
+    if name == "DistributionListApproved":
+        return [str(p) for p in e.accepted] + [str(d["refugee_id"]) for d in e.declined]
+    return []
+
+
+class AuditTrailProjection(Projection):
+    """The audit index (R14): one row per event, every event, with a summary free of personal data."""
+
+    name = "audit_trail"
+    version = 1
+    tables = (
+        TableSpec(
+            "events", _event_columns, ("position",),
+            indexes=(("type", "position"), ("municipality", "position"), ("actor_sub", "position"),
+                     ("aggregate_id", "position"), ("correlation_id",), ("recorded_at",)),
+        ),
+        TableSpec("event_persons", _event_person_columns, ("person_id", "position")),
+        TableSpec("person_access", _access_columns, ("person_id", "municipality")),
+        TableSpec("cases", _case_columns, ("aggregate_id",)),
+    )
+    handles = frozenset(SUMMARIES)
+
+    def apply(self, event: Any, position: int, rows: Rows) -> None:
+        name = type(event).__name__
+        summarize = SUMMARIES.get(name)
+        summary = summarize(event) if summarize else _words(name).capitalize()
+        aggregate_id = str(event.originator_id)
+        municipality = getattr(event, "municipality", None)
+        if municipality is None and name not in OPENS_CASE:
+            case = rows.get("cases", (aggregate_id,))
+            municipality = case["municipality"] if case else None
+        if name in OPENS_CASE:
+            number = event.number if name == "MunicipalityRegistered" else event.municipality
+            municipality = number
+            rows.put("cases", {"aggregate_id": aggregate_id, "municipality": number})
+        elif name in CLOSES_CASE:
+            rows.delete("cases", (aggregate_id,))
+        persons = persons_of(name, event)
+        if name in GRANTS_ACCESS:
+            rows.put("person_access", {"person_id": aggregate_id, "municipality": event.municipality})
+        for person in persons:
+            rows.append("event_persons", {"person_id": person, "position": position})
+        meta = event.meta
+        rows.append(
+            "events",
+            {
+                "position": position, "recorded_at": event.timestamp, "type": name,
+                "aggregate_id": aggregate_id, "person_id": persons[0] if len(persons) == 1 else None,
+                "municipality": municipality, "actor_sub": meta.get("sub"), "actor_role": meta.get("role"),
+                "actor_municipality": meta.get("municipality"), "correlation_id": meta.get("correlation_id"),
+                "summary": summary,
+            },
+        )
+
+    def handler_for(self, event_type: str) -> Callable[[Any, int, Rows], None]:
+        return self.apply  # every event, known type or not: the audit trail never skips
+
+    def extra_ddl(self, generation: int, dialect: str) -> list[str]:
+        events = self.table_name("events", generation)
+        if dialect == "sqlite":
+            return [
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {events}_fts USING fts5("
+                f"summary, content='{events}', content_rowid='position', tokenize='unicode61')",
+                f"INSERT INTO {events}_fts({events}_fts) VALUES ('rebuild')",
+                f"CREATE TRIGGER IF NOT EXISTS {events}_fts_insert AFTER INSERT ON {events} BEGIN "
+                f"INSERT INTO {events}_fts(rowid, summary) VALUES (new.position, new.summary); END",
+            ]
+        return [
+            f"CREATE INDEX IF NOT EXISTS ix_{events}_summary_fts ON {events} "
+            f"USING gin (to_tsvector('simple', summary))"
+        ]
+
+    def drop_ddl(self, generation: int, dialect: str) -> list[str]:
+        events = self.table_name("events", generation)
+        if dialect == "sqlite":
+            return [f"DROP TRIGGER IF EXISTS {events}_fts_insert", f"DROP TABLE IF EXISTS {events}_fts"]
+        return []
+
+
+PROJECTION = AuditTrailProjection()
+
+
+def _fts_query(q: str) -> str:
+    """The user's words as an FTS5 query: every word must occur (quoted, so no operator syntax leaks)."""
+    words = re.findall(r"\w+", q)
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def audit_events(
+    source: Source,
+    *,
+    person: str | None = None,
+    municipality: str | None = None,
+    own_cases_of: str | None = None,
+    actor: str | None = None,
+    actor_role: str | None = None,
+    type: str | Iterable[str] | None = None,
+    aggregate_id: str | None = None,
+    correlation_id: str | None = None,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """The audit trail, newest first, ``{"items", "next_cursor"}`` in API.md's audit event shape.
+
+    ``own_cases_of`` is tenancy for a municipality user: events whose case is that municipality's,
+    and the events of persons it has selected or been decided (except those naming another
+    municipality). ``recorded_to`` is exclusive.
+    """
+    check_limit(limit)
+    with reading(source) as conn:
+        tables = serving_tables(conn, PROJECTION)
+        events, event_persons, access = tables["events"], tables["event_persons"], tables["person_access"]
+        conditions: list[Any] = []
+        if person is not None:
+            conditions.append(
+                events.c.position.in_(
+                    select(event_persons.c.position).where(event_persons.c.person_id == str(person))
+                )
+            )
+        if municipality is not None:
+            conditions.append(events.c.municipality == municipality)
+        if own_cases_of is not None:
+            selected = exists().where(
+                event_persons.c.position == events.c.position,
+                access.c.person_id == event_persons.c.person_id,
+                access.c.municipality == own_cases_of,
+            )
+            conditions.append(
+                or_(events.c.municipality == own_cases_of, and_(events.c.municipality.is_(None), selected))
+            )
+        if actor is not None:
+            conditions.append(events.c.actor_sub == actor)
+        if actor_role is not None:
+            conditions.append(events.c.actor_role == actor_role)
+        types = _as_list(type)
+        if types:
+            conditions.append(events.c.type.in_(types))
+        if aggregate_id is not None:
+            conditions.append(events.c.aggregate_id == str(aggregate_id))
+        if correlation_id is not None:
+            conditions.append(events.c.correlation_id == correlation_id)
+        if recorded_from is not None:
+            conditions.append(events.c.recorded_at >= recorded_from)
+        if recorded_to is not None:
+            conditions.append(events.c.recorded_at < recorded_to)
+        if cursor:
+            (before,) = decode_cursor(cursor, 1)
+            conditions.append(events.c.position < int(before))
+        query = select(events)
+        if q and q.strip():
+            if conn.dialect.name == "sqlite":
+                fts = f"{events.name}_fts"
+                # Driven from the full-text index in rowid order, so the newest matches come first
+                # without collecting every match.
+                query = query.join(
+                    text(fts), text(f"{fts}.rowid = {events.name}.position")
+                ).where(text(f"{fts} MATCH :fts_query").bindparams(fts_query=_fts_query(q)))
+            else:
+                conditions.append(
+                    func.to_tsvector(text("'simple'"), events.c.summary).op("@@")(
+                        func.plainto_tsquery(text("'simple'"), q)
+                    )
+                )
+        rows = conn.execute(
+            query.where(*conditions).order_by(events.c.position.desc()).limit(limit + 1)
+        ).mappings().all()
+    return page([audit_item(r) for r in rows], limit, lambda item: [item["position"]])
+
+
+def audit_item(row: Any) -> dict[str, Any]:
+    """One audit row in API.md's shape."""
+    return {
+        "position": row["position"],
+        "recorded_at": row["recorded_at"].isoformat(),
+        "type": row["type"],
+        "aggregate_id": row["aggregate_id"],
+        "person_id": row["person_id"],
+        "municipality": row["municipality"],
+        "actor": {"sub": row["actor_sub"], "role": row["actor_role"], "municipality": row["actor_municipality"]},
+        "correlation_id": row["correlation_id"],
+        "summary": row["summary"],
+    }

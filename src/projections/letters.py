@@ -1,0 +1,83 @@
+"""Which letters went to a municipality, through which channel, and were they delivered (R9)?"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Integer, String
+
+from projections.base import Projection, Rows, TableSpec
+from projections.store import JSONValue, UTCDateTime
+from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+
+
+def _columns() -> list[Column[Any]]:
+    return [
+        Column("letter_id", String(36), primary_key=True),
+        Column("kind", String(30), nullable=False),
+        Column("municipality", String(4), nullable=False),
+        Column("channel", String(10), nullable=False),
+        Column("status", String(10), nullable=False),
+        Column("person_ids", JSONValue, nullable=False),
+        Column("year", Integer, nullable=True),
+        Column("cause_id", String(36), nullable=False),
+        Column("cause_version", Integer, nullable=False),
+        Column("issued_at", UTCDateTime, nullable=False),
+        Column("opened_at", UTCDateTime, nullable=True),
+        Column("posted_at", UTCDateTime, nullable=True),
+    ]
+
+
+class LettersProjection(Projection):
+    """Letters and their delivery state: ``digital`` (sent, not yet opened), ``opened`` or ``posted``."""
+
+    name = "letters"
+    version = 1
+    tables = (TableSpec("letters", _columns, ("letter_id",), indexes=(("municipality", "issued_at"),)),)
+    handles = frozenset({"LetterIssued"})
+
+    def on_LetterIssued(self, e: Any, position: int, rows: Rows) -> None:
+        by_post = e.channel == "post"
+        rows.put(
+            "letters",
+            {
+                "letter_id": str(e.originator_id), "kind": e.kind, "municipality": e.municipality,
+                "channel": e.channel, "status": "posted" if by_post else "digital",
+                "person_ids": [str(p) for p in e.person_ids], "year": e.year,
+                "cause_id": str(e.cause_id), "cause_version": e.cause_version,
+                "issued_at": e.timestamp, "opened_at": None, "posted_at": e.timestamp if by_post else None,
+            },
+        )
+
+
+PROJECTION = LettersProjection()
+
+
+def letters(
+    source: Source,
+    municipality: str | None = None,
+    *,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Letters, newest first, of one municipality (or all), optionally by delivery state."""
+    check_limit(limit)
+    with reading(source) as conn:
+        table = serving_tables(conn, PROJECTION)["letters"]
+        query = table.select()
+        if municipality is not None:
+            query = query.where(table.c.municipality == municipality)
+        if status is not None:
+            query = query.where(table.c.status == status)
+        if cursor:
+            issued, letter_id = decode_cursor(cursor, 2)
+            issued_at = datetime.fromisoformat(issued)
+            query = query.where(
+                (table.c.issued_at < issued_at) | ((table.c.issued_at == issued_at) & (table.c.letter_id < letter_id))
+            )
+        rows = conn.execute(
+            query.order_by(table.c.issued_at.desc(), table.c.letter_id.desc()).limit(limit + 1)
+        ).mappings().all()
+    return page([dict(r) for r in rows], limit, lambda item: [item["issued_at"].isoformat(), item["letter_id"]])

@@ -1,0 +1,74 @@
+"""Which municipalities are registered, in which county, and whom do we contact there?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, String, Text
+
+from projections.base import Projection, Rows, TableSpec
+from projections.store import JSONValue, UTCDateTime
+from projections.views import Source, reading, serving_tables
+
+
+def _columns() -> list[Column[Any]]:
+    return [
+        Column("number", String(4), primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("county", Text, nullable=False),
+        Column("contact", JSONValue, nullable=True),
+        Column("registered_at", UTCDateTime, nullable=False),
+        Column("contact_updated_at", UTCDateTime, nullable=True),
+    ]
+
+
+def _ids_columns() -> list[Column[Any]]:
+    # ContactInformationUpdated names only the aggregate id; this maps it back to the number.
+    return [Column("aggregate_id", String(36), primary_key=True), Column("number", String(4), nullable=False)]
+
+
+class MunicipalitiesProjection(Projection):
+    """The municipality registry with contact information (lifecycle 1)."""
+
+    name = "municipalities"
+    version = 1
+    tables = (
+        TableSpec("registry", _columns, ("number",)),
+        TableSpec("ids", _ids_columns, ("aggregate_id",)),
+    )
+    handles = frozenset({"MunicipalityRegistered", "ContactInformationUpdated"})
+
+    def on_MunicipalityRegistered(self, e: Any, position: int, rows: Rows) -> None:
+        rows.put("ids", {"aggregate_id": str(e.originator_id), "number": e.number})
+        rows.put(
+            "registry",
+            {"number": e.number, "name": e.name, "county": e.county, "contact": None,
+             "registered_at": e.timestamp, "contact_updated_at": None},
+        )
+
+    def on_ContactInformationUpdated(self, e: Any, position: int, rows: Rows) -> None:
+        ids = rows.get("ids", (str(e.originator_id),))
+        if ids is None:
+            raise LookupError(f"municipality {e.originator_id} was never registered")
+        row = rows.get("registry", (ids["number"],))
+        assert row is not None  # both rows are written by the same event
+        rows.put("registry", {**row, "contact": e.contact, "contact_updated_at": e.timestamp})
+
+
+PROJECTION = MunicipalitiesProjection()
+
+
+def municipalities(source: Source) -> list[dict[str, Any]]:
+    """Every registered municipality, by number (357 rows: no pagination needed)."""
+    with reading(source) as conn:
+        registry = serving_tables(conn, PROJECTION)["registry"]
+        rows = conn.execute(registry.select().order_by(registry.c.number)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def municipality(source: Source, number: str) -> dict[str, Any] | None:
+    """One municipality with its contact information, or None."""
+    with reading(source) as conn:
+        registry = serving_tables(conn, PROJECTION)["registry"]
+        row = conn.execute(registry.select().where(registry.c.number == number)).mappings().first()
+    return dict(row) if row else None

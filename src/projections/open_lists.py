@@ -1,0 +1,205 @@
+"""Which distribution lists are open for a municipality, and whom do they propose (R3, R4)?"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Date, Integer, String, Text
+
+from projections.base import Projection, Rows, TableSpec
+from projections.store import UTCDateTime
+from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from settlement_domain.rules import age_on
+
+
+def _list_columns() -> list[Column[Any]]:
+    return [
+        Column("list_id", String(36), primary_key=True),
+        Column("municipality", String(4), nullable=False),
+        Column("status", String(10), nullable=False),
+        Column("respond_by", Date, nullable=False),
+        Column("persons", Integer, nullable=False),
+        Column("accepted", Integer, nullable=True),
+        Column("declined", Integer, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("closed_at", UTCDateTime, nullable=True),
+    ]
+
+
+def _list_person_columns() -> list[Column[Any]]:
+    return [
+        Column("list_id", String(36), primary_key=True),
+        Column("refugee_id", String(36), primary_key=True),
+        Column("family_size", Integer, nullable=False),
+        Column("outcome", String(10), nullable=False),
+        Column("decline_reason", Text, nullable=True),
+    ]
+
+
+def _person_columns() -> list[Column[Any]]:
+    # What a list shows of a person; the name only once the person is selected (or to IMDi).
+    return [
+        Column("refugee_id", String(36), primary_key=True),
+        Column("full_name", Text, nullable=True),
+        Column("birth_date", Date, nullable=True),
+        Column("family_id", Text, nullable=True),
+        Column("unaccompanied_minor", Boolean, nullable=False),
+        Column("category", String(40), nullable=False),
+        Column("residence_kind", String(20), nullable=False),
+    ]
+
+
+class OpenListsProjection(Projection):
+    """Distribution lists with their persons and each person's outcome (R3, R4)."""
+
+    name = "open_lists"
+    version = 1
+    tables = (
+        TableSpec("lists", _list_columns, ("list_id",), indexes=(("municipality", "status"),)),
+        TableSpec("list_persons", _list_person_columns, ("list_id", "refugee_id")),
+        TableSpec("persons", _person_columns, ("refugee_id",)),
+    )
+    handles = frozenset(
+        {"RefugeeRegistered", "DistributionListCreated", "DistributionListApproved", "DistributionListWithdrawn"}
+    )
+
+    def on_RefugeeRegistered(self, e: Any, position: int, rows: Rows) -> None:
+        rows.put(
+            "persons",
+            {
+                "refugee_id": str(e.originator_id),
+                "full_name": e.personal.get("full_name"),
+                "birth_date": e.personal.get("birth_date"),
+                "family_id": e.family_id,
+                "unaccompanied_minor": bool(e.unaccompanied_minor),
+                "category": e.category,
+                "residence_kind": e.residence.get("kind"),
+            },
+        )
+
+    def on_DistributionListCreated(self, e: Any, position: int, rows: Rows) -> None:
+        list_id = str(e.originator_id)
+        family_sizes = {str(m): len(members) for members in e.families.values() for m in members}
+        rows.put(
+            "lists",
+            {
+                "list_id": list_id, "municipality": e.municipality, "status": "open",
+                "respond_by": e.respond_by, "persons": len(e.refugee_ids), "accepted": None, "declined": None,
+                "created_at": e.timestamp, "closed_at": None,
+            },
+        )
+        for refugee_id in map(str, e.refugee_ids):
+            rows.put(
+                "list_persons",
+                {
+                    "list_id": list_id, "refugee_id": refugee_id,
+                    "family_size": family_sizes.get(refugee_id, 1), "outcome": "proposed",
+                    "decline_reason": None,
+                },
+            )
+
+    def _close(self, rows: Rows, e: Any, **changes: Any) -> None:
+        found = rows.get("lists", (str(e.originator_id),))
+        if found is None:
+            raise LookupError(f"distribution list {e.originator_id} was never created")
+        rows.put("lists", {**found, **changes, "closed_at": e.timestamp})
+
+    def on_DistributionListApproved(self, e: Any, position: int, rows: Rows) -> None:
+        list_id = str(e.originator_id)
+        self._close(rows, e, status="approved", accepted=len(e.accepted), declined=len(e.declined))
+        outcomes = [(str(r), "accepted", None) for r in e.accepted]
+        outcomes += [(str(d["refugee_id"]), "declined", d["reason"]) for d in e.declined]
+        for refugee_id, outcome, reason in outcomes:
+            person = rows.get("list_persons", (list_id, refugee_id))
+            if person is None:
+                raise LookupError(f"person {refugee_id} is not on list {list_id}")
+            rows.put("list_persons", {**person, "outcome": outcome, "decline_reason": reason})
+
+    def on_DistributionListWithdrawn(self, e: Any, position: int, rows: Rows) -> None:
+        self._close(rows, e, status="withdrawn")
+
+
+PROJECTION = OpenListsProjection()
+
+
+def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
+    person = {
+        "refugee_id": row["refugee_id"],
+        "age": age_on(row["birth_date"], today) if row["birth_date"] else None,
+        "category": row["category"],
+        "unaccompanied_minor": row["unaccompanied_minor"],
+        "family_id": row["family_id"],
+        "family_size": row["family_size"],
+        "residence_kind": row["residence_kind"],
+        "outcome": row["outcome"],
+    }
+    # R6: personal details only for IMDi, and for the municipality once it has selected the person.
+    if not summary_only or row["outcome"] == "accepted":
+        person["full_name"] = row["full_name"]
+        person["decline_reason"] = row["decline_reason"]
+    return person
+
+
+def _with_persons(conn: Any, tables: dict[str, Any], lists: list[Any], summary_only: bool, today: date
+                  ) -> list[dict[str, Any]]:
+    if not lists:
+        return []
+    lp, persons = tables["list_persons"], tables["persons"]
+    ids = [row["list_id"] for row in lists]
+    found = conn.execute(
+        lp.join(persons, lp.c.refugee_id == persons.c.refugee_id)
+        .select()
+        .with_only_columns(lp, persons.c.full_name, persons.c.birth_date, persons.c.family_id,
+                           persons.c.unaccompanied_minor, persons.c.category, persons.c.residence_kind)
+        .where(lp.c.list_id.in_(ids))
+        .order_by(lp.c.list_id, lp.c.refugee_id)
+    ).mappings().all()
+    by_list: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for row in found:
+        by_list[row["list_id"]].append(_person(row, summary_only, today))
+    return [{**dict(row), "refugees": by_list[row["list_id"]]} for row in lists]
+
+
+def distribution_lists(
+    source: Source,
+    *,
+    today: date,
+    summary_only: bool,
+    municipality: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Lists (newest first) with their persons; ``summary_only`` hides names until selection."""
+    check_limit(limit)
+    with reading(source) as conn:
+        tables = serving_tables(conn, PROJECTION)
+        lists = tables["lists"]
+        query = lists.select()
+        if municipality is not None:
+            query = query.where(lists.c.municipality == municipality)
+        if status is not None:
+            query = query.where(lists.c.status == status)
+        if cursor:
+            created, list_id = decode_cursor(cursor, 2)
+            query = query.where(
+                (lists.c.created_at < datetime.fromisoformat(created))
+                | ((lists.c.created_at == datetime.fromisoformat(created)) & (lists.c.list_id < list_id))
+            )
+        found = conn.execute(
+            query.order_by(lists.c.created_at.desc(), lists.c.list_id.desc()).limit(limit + 1)
+        ).mappings().all()
+        items = _with_persons(conn, tables, list(found), summary_only, today)
+    return page(items, limit, lambda item: [item["created_at"].isoformat(), item["list_id"]])
+
+
+def distribution_list(source: Source, list_id: str, *, today: date, summary_only: bool) -> dict[str, Any] | None:
+    """One list with its persons, or None."""
+    with reading(source) as conn:
+        tables = serving_tables(conn, PROJECTION)
+        lists = tables["lists"]
+        row = conn.execute(lists.select().where(lists.c.list_id == str(list_id))).mappings().first()
+        if row is None:
+            return None
+        return _with_persons(conn, tables, [row], summary_only, today)[0]

@@ -1,0 +1,225 @@
+"""What do we know about this person, and who still awaits a settlement date (R6)?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Date, Integer, String, Text, and_, or_
+
+from projections.base import Projection, Rows, TableSpec
+from projections.store import JSONValue, UTCDateTime
+from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+
+
+def _folder_columns() -> list[Column[Any]]:
+    return [
+        Column("refugee_id", String(36), primary_key=True),
+        Column("full_name", Text, nullable=True),
+        Column("birth_date", Date, nullable=True),
+        Column("postal_address", JSONValue, nullable=True),
+        Column("family_id", Text, nullable=True),
+        Column("unaccompanied_minor", Boolean, nullable=False),
+        Column("residence", JSONValue, nullable=False),
+        Column("category", String(40), nullable=False),
+        Column("mapping", JSONValue, nullable=True),
+        Column("status", String(20), nullable=False),
+        Column("list_id", String(36), nullable=True),
+        Column("proposed_to", String(4), nullable=True),
+        Column("selected_by", String(4), nullable=True),
+        Column("selected_on", Date, nullable=True),
+        Column("selection_year", Integer, nullable=True),
+        Column("decided_for", String(4), nullable=True),
+        Column("decision_year", Integer, nullable=True),
+        Column("decided_on", Date, nullable=True),
+        Column("settlement_date", Date, nullable=True),
+        Column("date_source", String(20), nullable=True),
+        Column("open_deviations", Integer, nullable=False),
+        Column("registered_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    ]
+
+
+def _deviation_columns() -> list[Column[Any]]:
+    return [
+        Column("refugee_id", String(36), primary_key=True),
+        Column("deviation_id", String(36), primary_key=True),
+        Column("kind", Text, nullable=False),
+        Column("description", Text, nullable=False),
+        Column("registered_private_by_known_deviation", Boolean, nullable=False),
+        Column("status", String(10), nullable=False),
+        Column("opened_at", UTCDateTime, nullable=False),
+        Column("resolved_at", UTCDateTime, nullable=True),
+        Column("resolution_note", Text, nullable=True),
+    ]
+
+
+class PersonFoldersProjection(Projection):
+    """Person folders (personmappe) with deviations, for IMDi and the selecting municipality (R6)."""
+
+    name = "person_folders"
+    version = 1
+    tables = (
+        TableSpec(
+            "folders", _folder_columns, ("refugee_id",),
+            indexes=(("selected_by",), ("decided_for",)),
+        ),
+        TableSpec("deviations", _deviation_columns, ("refugee_id", "deviation_id")),
+    )
+    handles = frozenset(
+        {
+            "RefugeeRegistered", "MappingRecorded", "RefugeeProposed", "ProposalWithdrawn",
+            "RefugeeDeclined", "RefugeeSelected", "SettlementDecided", "SettlementDateRegistered",
+            "SettlementDateCorrected", "DeviationOpened", "DeviationResolved",
+        }
+    )
+
+    def on_RefugeeRegistered(self, e: Any, position: int, rows: Rows) -> None:
+        personal = e.personal
+        rows.put(
+            "folders",
+            {
+                "refugee_id": str(e.originator_id),
+                "full_name": personal.get("full_name"),
+                "birth_date": personal.get("birth_date"),
+                "postal_address": personal.get("postal_address"),
+                "family_id": e.family_id,
+                "unaccompanied_minor": bool(e.unaccompanied_minor),
+                "residence": e.residence,
+                "category": e.category,
+                "mapping": None,
+                "status": "registered",
+                "list_id": None, "proposed_to": None,
+                "selected_by": None, "selected_on": None, "selection_year": None,
+                "decided_for": None, "decision_year": None, "decided_on": None,
+                "settlement_date": None, "date_source": None,
+                "open_deviations": 0,
+                "registered_at": e.timestamp,
+                "updated_at": e.timestamp,
+            },
+        )
+
+    def _update(self, rows: Rows, e: Any, **changes: Any) -> dict[str, Any]:
+        folder = rows.get("folders", (str(e.originator_id),))
+        if folder is None:
+            raise LookupError(f"person {e.originator_id} was never registered")
+        folder = {**folder, **changes, "updated_at": e.timestamp}
+        rows.put("folders", folder)
+        return folder
+
+    def on_MappingRecorded(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(rows, e, mapping=e.personal)
+
+    def on_RefugeeProposed(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(rows, e, status="proposed", list_id=str(e.list_id), proposed_to=e.municipality)
+
+    def on_ProposalWithdrawn(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(rows, e, status="registered", list_id=None, proposed_to=None)
+
+    def on_RefugeeDeclined(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(rows, e, status="registered", list_id=None, proposed_to=None)
+
+    def on_RefugeeSelected(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(
+            rows, e, status="selected", list_id=None, selected_by=e.municipality,
+            selected_on=e.selected_on, selection_year=e.year,
+        )
+
+    def on_SettlementDecided(self, e: Any, position: int, rows: Rows) -> None:
+        folder = rows.get("folders", (str(e.originator_id),))
+        status = "settled" if folder and folder["settlement_date"] else "decided"
+        self._update(
+            rows, e, status=status, decided_for=e.municipality, decision_year=e.year, decided_on=e.decided_on
+        )
+
+    def on_SettlementDateRegistered(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(rows, e, status="settled", settlement_date=e.settlement_date, date_source=e.source)
+
+    def on_SettlementDateCorrected(self, e: Any, position: int, rows: Rows) -> None:
+        self._update(rows, e, status="settled", settlement_date=e.settlement_date, date_source="correction")
+
+    def on_DeviationOpened(self, e: Any, position: int, rows: Rows) -> None:
+        folder = rows.get("folders", (str(e.originator_id),))
+        self._update(rows, e, open_deviations=(folder or {}).get("open_deviations", 0) + 1)
+        rows.put(
+            "deviations",
+            {
+                "refugee_id": str(e.originator_id), "deviation_id": str(e.deviation_id),
+                "kind": e.kind, "description": e.description,
+                "registered_private_by_known_deviation": bool(e.registered_private_by_known_deviation),
+                "status": "open", "opened_at": e.timestamp, "resolved_at": None, "resolution_note": None,
+            },
+        )
+
+    def on_DeviationResolved(self, e: Any, position: int, rows: Rows) -> None:
+        key = (str(e.originator_id), str(e.deviation_id))
+        deviation = rows.get("deviations", key)
+        if deviation is None:
+            raise LookupError(f"deviation {e.deviation_id} was never opened")
+        rows.put("deviations", {**deviation, "status": "resolved", "resolved_at": e.timestamp,
+                                "resolution_note": e.note})
+        folder = rows.get("folders", key[:1])
+        self._update(rows, e, open_deviations=(folder or {}).get("open_deviations", 0) - 1)
+
+
+PROJECTION = PersonFoldersProjection()
+
+
+def _folder(row: Any, deviations: list[dict[str, Any]]) -> dict[str, Any]:
+    folder = dict(row)
+    folder["municipality"] = folder["decided_for"] or folder["selected_by"]
+    folder["deviations"] = deviations
+    return folder
+
+
+def person_folder(source: Source, refugee_id: str) -> dict[str, Any] | None:
+    """The whole folder of one person (personal details, mapping, status, deviations), or None.
+
+    ``proposed_to``, ``selected_by`` and ``decided_for`` let the caller apply R6 and tenancy.
+    """
+    with reading(source) as conn:
+        tables = serving_tables(conn, PROJECTION)
+        folders, deviations = tables["folders"], tables["deviations"]
+        row = conn.execute(folders.select().where(folders.c.refugee_id == str(refugee_id))).mappings().first()
+        if row is None:
+            return None
+        found = conn.execute(
+            deviations.select()
+            .where(deviations.c.refugee_id == str(refugee_id))
+            .order_by(deviations.c.opened_at, deviations.c.deviation_id)
+        ).mappings().all()
+    return _folder(row, [{k: v for k, v in d.items() if k != "refugee_id"} for d in found])
+
+
+def persons_awaiting_settlement_date(
+    source: Source, municipality: str | None = None, *, cursor: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """Persons selected by or decided for a municipality (or any) who have no settlement date yet."""
+    check_limit(limit)
+    with reading(source) as conn:
+        folders = serving_tables(conn, PROJECTION)["folders"]
+        query = folders.select().where(
+            folders.c.settlement_date.is_(None),
+            or_(folders.c.selected_by.is_not(None), folders.c.decided_for.is_not(None)),
+        )
+        if municipality is not None:
+            query = query.where(
+                or_(
+                    folders.c.decided_for == municipality,
+                    and_(folders.c.decided_for.is_(None), folders.c.selected_by == municipality),
+                )
+            )
+        if cursor:
+            (after,) = decode_cursor(cursor, 1)
+            query = query.where(folders.c.refugee_id > after)
+        rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
+    items = [
+        {
+            "refugee_id": r["refugee_id"], "full_name": r["full_name"],
+            "municipality": r["decided_for"] or r["selected_by"], "status": r["status"],
+            "selected_on": r["selected_on"], "decision_year": r["decision_year"],
+            "residence_kind": (r["residence"] or {}).get("kind"), "open_deviations": r["open_deviations"],
+            "unaccompanied_minor": r["unaccompanied_minor"],
+        }
+        for r in rows
+    ]
+    return page(items, limit, lambda item: [item["refugee_id"]])

@@ -1,0 +1,249 @@
+"""The batching runner: folds the global log into every read model, one transaction per batch."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+
+from projections.base import STATE, DatabaseRows, Projection, ProjectionError, Rows
+from projections.catalog import PROJECTIONS, install, lock_key
+from projections.store import write_transaction
+
+log = logging.getLogger(__name__)
+
+Decoded = list[tuple[int, Any]]
+
+
+def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
+    """Decodes a page of notifications once, for every projection (decoding dominates the cost)."""
+    to_domain_event = app.mapper.to_domain_event
+    return [(n.id, to_domain_event(n)) for n in notifications]
+
+
+class Dispatch:
+    """Which handlers want each event type, worked out once per type rather than once per event."""
+
+    def __init__(self, targets: Iterable[tuple[Projection, Rows]]) -> None:
+        self.targets = list(targets)
+        self._by_type: dict[str, list[tuple[Projection, Callable[..., None], Rows]]] = {}
+
+    def fold(self, events: Decoded, after: int = 0) -> None:
+        by_type = self._by_type
+        for position, event in events:
+            if position <= after:
+                continue
+            name = type(event).__name__
+            handlers = by_type.get(name)
+            if handlers is None:
+                handlers = by_type[name] = [
+                    (p, h, rows) for p, rows in self.targets if (h := p.handler_for(name)) is not None
+                ]
+            for projection, handler, rows in handlers:
+                try:
+                    handler(event, position, rows)
+                except Exception as error:
+                    raise ProjectionError(projection.name, position, name, error) from error
+
+
+def fold_into(conn: Connection, projection: Projection, generation: int, events: Decoded, after: int) -> None:
+    """Applies ``events`` after position ``after`` to one generation's tables, inside ``conn``."""
+    rows = DatabaseRows(conn, projection, generation)
+    Dispatch([(projection, rows)]).fold(events, after)
+    rows.flush()
+
+
+def lock_states(conn: Connection, names: Iterable[str]) -> dict[str, Any]:
+    """The state rows of ``names``, locked for this transaction (PostgreSQL; SQLite's write lock covers it)."""
+    query = select(STATE).where(STATE.c.name.in_(list(names))).order_by(STATE.c.name)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.name: row for row in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """One projection's state as ``settlement projections status`` and ``/health`` show it."""
+
+    name: str
+    version: int
+    code_version: int
+    generation: int
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "code_version": self.code_version,
+                "generation": self.generation, "position": self.position, "lag": self.lag}
+
+
+def status(app: Any, engine: Engine) -> list[ProjectionStatus]:
+    """Each installed projection's version, generation, position and lag behind the log's head."""
+    head = app.recorder.max_notification_id() or 0
+    with engine.connect() as conn:
+        rows = {row.name: row for row in conn.execute(select(STATE))}
+    return [
+        ProjectionStatus(name, rows[name].version, p.version, rows[name].generation, rows[name].position, head)
+        for name, p in PROJECTIONS.items()
+        if name in rows
+    ]
+
+
+class Runner:
+    """Follows the log and keeps the read models current.
+
+    Each batch reads one page of notifications, decodes it once, hands every event to the projections
+    that want its type and commits their rows together with their positions. A crash before the
+    commit leaves rows and positions as they were, so the batch is simply done again.
+
+    On PostgreSQL a session advisory lock per projection lets one worker own it; another runner
+    started beside it waits for the lock instead of doing the same work.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        engine: Engine,
+        projections: Iterable[Projection] | None = None,
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.projections = list(projections or PROJECTIONS.values())
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._owned: list[Projection] = []
+        self._lock_conn: Connection | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._progress = threading.Condition()
+        self.position = 0
+        self.error: BaseException | None = None
+        install(engine, self.projections)
+
+    # Ownership ---------------------------------------------------------------------------------
+
+    def owned(self) -> list[Projection]:
+        """The projections this runner may work on (on PostgreSQL, those whose lock it holds)."""
+        if self.engine.dialect.name != "postgresql":
+            return self.projections
+        if len(self._owned) < len(self.projections):
+            if self._lock_conn is None:
+                self._lock_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            for projection in self.projections:
+                if projection in self._owned:
+                    continue
+                got = self._lock_conn.execute(
+                    text("select pg_try_advisory_lock(:k)"), {"k": lock_key(self._lock_conn, projection.name)}
+                ).scalar_one()
+                if got:
+                    self._owned.append(projection)
+        return list(self._owned)
+
+    def release(self) -> None:
+        """Gives up the advisory locks (closing their session), so another worker may take over."""
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+            self._lock_conn = None
+        self._owned = []
+
+    # Work --------------------------------------------------------------------------------------
+
+    def run_batch(self) -> int:
+        """Processes one page of the log; answers how many events it read (0: nothing new)."""
+        owned = self.owned()
+        if not owned:
+            return 0
+        with self.engine.connect() as conn:
+            positions = {
+                row.name: row.position
+                for row in conn.execute(select(STATE).where(STATE.c.name.in_([p.name for p in owned])))
+            }
+        start = min(positions.values())
+        notifications = self.app.recorder.select_notifications(
+            start + 1, self.batch_size, inclusive_of_start=True
+        )
+        if not notifications:
+            self._advanced(start)
+            return 0
+        events = decode(self.app, notifications)
+        last = notifications[-1].id
+        now = datetime.now(UTC)
+        with write_transaction(self.engine) as conn:
+            states = lock_states(conn, positions)
+            # Positions are re-read under the lock: another worker or a rebuild may have moved them.
+            for projection in owned:
+                state = states[projection.name]
+                if state.position >= last:
+                    continue
+                fold_into(conn, projection, state.generation, events, state.position)
+                conn.execute(
+                    STATE.update().where(STATE.c.name == projection.name).values(position=last, updated_at=now)
+                )
+        self._advanced(last)
+        return len(events)
+
+    def catch_up(self, until: int | None = None) -> int:
+        """Runs batches until the log's head (or ``until``) is reached; answers events read."""
+        total = 0
+        while True:
+            count = self.run_batch()
+            total += count
+            if count == 0 or (until is not None and self.position >= until):
+                return total
+
+    def _advanced(self, position: int) -> None:
+        with self._progress:
+            self.position = max(self.position, position)
+            self._progress.notify_all()
+
+    # Live --------------------------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Follows the log until ``stop()``: batches while there is work, polls when there is none."""
+        try:
+            while not self._stop.is_set():
+                if self.run_batch() == 0:
+                    self._stop.wait(self.poll_interval)
+        except BaseException as error:
+            self.error = error
+            log.exception("projection runner stopped")
+            raise
+        finally:
+            self.release()
+
+    def start(self) -> threading.Thread:
+        """Runs the live loop in a daemon thread (the server's embedded runner)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="projection-runner", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_for(self, position: int, timeout: float = 2.0) -> bool:
+        """Read-your-writes: waits until every owned view has reached ``position`` (False on timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while self.position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.error is not None:
+                    return False
+                self._progress.wait(min(remaining, self.poll_interval))
+        return True
