@@ -155,6 +155,8 @@ class Runner:
     def release(self) -> None:
         """Gives up the advisory locks (closing their session), so another worker may take over."""
         if self._lock_conn is not None:
+            # Session locks outlive a connection returned to the pool: let go of them explicitly.
+            self._lock_conn.execute(text("select pg_advisory_unlock_all()"))
             self._lock_conn.close()
             self._lock_conn = None
         self._owned = []
