@@ -1,0 +1,28 @@
+"""A runner process for the crash test: announces each batch after writing it, before its commit."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from projections import base
+from projections.runner import Runner
+from projections.store import open_read_store
+from settlement_domain.application import SettlementApp
+from settlement_domain.persistence import store_environment
+
+flush = base.DatabaseRows.flush
+
+
+def slow_flush(self: base.DatabaseRows) -> None:
+    flush(self)
+    # Rows are written but not committed: a SIGKILL now lands in the middle of the batch.
+    print("flushed", flush=True)
+    time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    url = sys.argv[1]
+    base.DatabaseRows.flush = slow_flush  # type: ignore[method-assign]
+    Runner(SettlementApp(store_environment(url)), open_read_store(url), batch_size=5).catch_up()
+    print("done", flush=True)
