@@ -17,13 +17,22 @@ from api.access import role_guard
 from api.auth import TokenAuthenticationMiddleware, TokenVerifier
 from api.bootstrap import open_application
 from api.context import command_context, correlation_middleware, current_actor, settlement_app
+from api.controllers.audit import AuditController
 from api.controllers.distribution_lists import DistributionListController
+from api.controllers.health import HealthController
+from api.controllers.letters import LetterController
 from api.controllers.minor_capacity import MinorCapacityController
 from api.controllers.municipalities import MunicipalityController
 from api.controllers.refugees import RefugeeController
+from api.controllers.reports import ReportController
 from api.controllers.support_cases import SupportCaseController
 from api.errors import EXCEPTION_HANDLERS
 from api.settings import Settings
+from api.views import Views
+from api.views import views as read_views
+from projections.catalog import install
+from projections.runner import Runner
+from projections.store import open_read_store
 
 API_PREFIX = "/api/v1"
 
@@ -32,11 +41,23 @@ def create_app(
     settings: Settings | None = None,
     *,
     clock: Callable[[], date] | None = None,
+    live_projections: bool = True,
 ) -> Litestar:
-    """The litestar app on the configured store; ``clock`` fixes the application's "today" (tests)."""
+    """The litestar app on the configured store.
+
+    ``clock`` fixes the application's "today" (tests); ``live_projections`` runs the projection
+    runner in this process (the embedded default), else another process keeps the views.
+    """
     settings = settings or Settings()
-    settlement = open_application(settings, clock=clock)
     verifier = TokenVerifier(settings)
+    settlement = open_application(settings, clock=clock)
+    engine = open_read_store(settings.database_url)
+    runner = (
+        Runner(settlement, engine, poll_interval=settings.projection_poll_seconds) if live_projections else None
+    )
+    if runner is None:
+        install(engine)
+    views = Views(engine, runner)
 
     api = Router(
         path=API_PREFIX,
@@ -46,6 +67,9 @@ def create_app(
             DistributionListController,
             MinorCapacityController,
             SupportCaseController,
+            LetterController,
+            ReportController,
+            AuditController,
         ],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         guards=[role_guard],
@@ -53,18 +77,28 @@ def create_app(
             "ctx": Provide(command_context, sync_to_thread=False),
             "app": Provide(settlement_app, sync_to_thread=False),
             "actor": Provide(current_actor, sync_to_thread=False),
+            "views": Provide(read_views, sync_to_thread=True),
         },
         security=[{"bearer": []}],
     )
 
+    def start() -> None:
+        if runner is not None:
+            runner.start()
+
     def close() -> None:
+        if runner is not None:
+            runner.stop()
+        engine.dispose()
         settlement.close()
 
     return Litestar(
-        route_handlers=[api],
-        state=State({"settlement": settlement, "token_verifier": verifier, "settings": settings}),
+        route_handlers=[api, HealthController],
+        state=State({"settlement": settlement, "token_verifier": verifier, "settings": settings,
+                     "views": views, "runner": runner}),
         middleware=[correlation_middleware],
         exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[start],
         on_shutdown=[close],
         openapi_config=OpenAPIConfig(
             title="Settlement API",

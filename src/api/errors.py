@@ -70,6 +70,10 @@ class StaleRead(Exception):
         self.wanted, self.reached = wanted, reached
 
 
+class ViewsUnavailable(Exception):
+    """The views cannot answer now (not installed yet, or the projection runner stopped): 503."""
+
+
 class NotAcceptable(Exception):
     """The client accepts none of the formats a resource comes in."""
 
@@ -137,6 +141,11 @@ def stale_read(request: Request, error: StaleRead) -> Response:
                    headers={"Retry-After": "1"})
 
 
+def views_unavailable(request: Request, error: ViewsUnavailable) -> Response:
+    return problem(request, 503, str(error), title="Views not available", slug="views-unavailable",
+                   headers={"Retry-After": "5"})
+
+
 def not_acceptable(request: Request, error: NotAcceptable) -> Response:
     return problem(request, 406, str(error), slug="not-acceptable")
 
@@ -183,6 +192,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     Unauthenticated: unauthenticated,
     StaleRead: stale_read,
     NotAcceptable: not_acceptable,
+    ViewsUnavailable: views_unavailable,
     ValidationException: validation_error,
     HTTPException: http_error,
     Exception: unexpected,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any, Generic, Self, TypeVar
 
+from litestar.params import QueryParameter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+T = TypeVar("T")
 MAX_COUNT = 1_000_000  # far above any real quota; keeps numbers within the read models' integer columns
 
 
@@ -29,6 +32,11 @@ class Model(BaseModel):
     """Base of every request and response shape: unknown fields are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def from_view(cls, row: Mapping[str, Any]) -> Self:
+        """The answer from a view's row: the contract's fields only, so a view may grow without leaking."""
+        return cls.model_validate({name: row[name] for name in cls.model_fields if name in row})
 
 
 class PostalAddress(Model):
@@ -53,10 +61,16 @@ class WrittenWithLetter(Written):
     letter_id: str
 
 
-class Page(Model):
-    """Cursor pagination shared by list answers."""
-
-    next_cursor: str | None = None
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Items per page (at most 500)")]
+Cursor = Annotated[str | None, QueryParameter(max_length=500, description="next_cursor of the previous page")]
 
 
-ListLimit = Annotated[int, Field(ge=1, le=500)]
+class Page(Model, Generic[T]):
+    """One page of a list, newest or first items first; ``next_cursor`` fetches the next page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, found: Mapping[str, Any], item: type[Model]) -> Page[Any]:
+        return cls(items=[item.from_view(row) for row in found["items"]], next_cursor=found["next_cursor"])

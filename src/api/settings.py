@@ -34,3 +34,5 @@ class Settings(BaseSettings):
     """Where the local HS256 secret is created (mode 0600) when neither a secret nor a JWKS is set."""
     jwt_leeway_seconds: int = 30
     """Clock skew tolerated on ``exp`` between the token issuer and this server."""
+    projection_poll_seconds: float = 0.2
+    """How often the in-process projection runner looks for new events when it has caught up."""

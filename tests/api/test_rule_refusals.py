@@ -101,9 +101,10 @@ def test_settlement_dates_are_refused_by_each_part_of_r7_and_by_r8(api: Api) -> 
     problem(api.post(f"/refugees/{private}/deviations", {"kind": "x", "description": "y"}, MUNICIPALITY, OSLO),
             403, "R12")
     problem(date_by(private, OSLO, {"date": "2015-12-31"}), 409, "R7e")
+    problem(date_by(private, OSLO, {"date": YESTERDAY}), 409, "R7e")  # before the person was selected
     problem(date_by(private, OSLO, {"date": (TODAY + timedelta(days=1)).isoformat()}), 409, "R7e")
     api.ok(date_by(private, OSLO, {"date": TODAY.isoformat()}))
-    problem(date_by(private, OSLO), 409, "R7f")
+    problem(date_by(private, OSLO, {"date": TODAY.isoformat()}), 409, "R7f")
     problem(api.post(f"/refugees/{private}/settlement-date/correction", {"date": YESTERDAY, "reason": "typo"},
                      MUNICIPALITY, OSLO), 403, "R7f")
     api.ok(api.post(f"/refugees/{private}/settlement-date/correction", {"date": YESTERDAY, "reason": "typo"}, IMDI))
@@ -114,7 +115,7 @@ def test_settlement_dates_are_refused_by_each_part_of_r7_and_by_r8(api: Api) -> 
     problem(date_by(flagged, BERGEN), 409, "R7c")
 
     problem(api.post(f"/refugees/{private}/settlement-date", day, RECEPTION), 409, "R8")
-    api.ok(api.post(f"/refugees/{at_centre}/settlement-date", day, RECEPTION))
+    api.ok(api.post(f"/refugees/{at_centre}/settlement-date", {"date": TODAY.isoformat()}, RECEPTION))
     problem(api.post(f"/refugees/{at_centre}/settlement-date", day, IMDI), 403, "R7")
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import Field, model_validator
 
-from api.access import IMDI, MUNICIPALITY, allowed
-from api.context import Ctx, Settlement, written
-from api.schemas import Id, Model, MunicipalityNumber, Text, Written
+from api.access import IMDI, MUNICIPALITY, allowed, check_owner, municipality_scope
+from api.context import Ctx, CurrentActor, Settlement, written
+from api.schemas import Cursor, Id, Limit, Model, MunicipalityNumber, Page, Text, Written
+from api.views import ReadViews
+from projections.open_lists import distribution_list, distribution_lists
+from settlement_domain.errors import NotFound
 
 MAX_PERSONS = 500
 
@@ -59,6 +63,45 @@ class ApprovalWritten(Written):
     letter_id: str | None = None
 
 
+class ListedPerson(Model):
+    """A person on a list: summary fields; name and decline reason once selected (or for imdi)."""
+
+    refugee_id: str
+    age: int | None
+    category: str | None
+    unaccompanied_minor: bool | None
+    family_id: str | None
+    family_size: int | None
+    residence_kind: str | None
+    outcome: str | None
+    full_name: str | None = None
+    decline_reason: str | None = None
+
+
+class DistributionListView(Model):
+    """A distribution list and its persons."""
+
+    list_id: str
+    municipality: str
+    status: str
+    respond_by: date
+    persons: int
+    accepted: int
+    declined: int
+    created_at: datetime
+    closed_at: datetime | None
+    refugees: list[ListedPerson]
+
+    @classmethod
+    def from_view(cls, row: Mapping[str, Any]) -> DistributionListView:
+        return cls.model_validate({**{k: row[k] for k in cls.model_fields if k != "refugees"},
+                                   "refugees": [ListedPerson.from_view(p) for p in row["refugees"]]})
+
+
+ListStatus = Literal["open", "approved", "withdrawn"]
+READERS = allowed(MUNICIPALITY, IMDI)
+
+
 class DistributionListController(Controller):
     """Distribution lists."""
 
@@ -84,3 +127,28 @@ class DistributionListController(Controller):
         """Accept or decline every person on the list; accepting selects the person (R4)."""
         declined = {d.refugee_id: d.reason for d in data.declined}
         return written(app.approve_distribution_list(ctx, list_id, data.accepted, declined), ApprovalWritten)
+
+    @get("/", operation_id="listDistributionLists", sync_to_thread=True, opt=READERS)
+    def list_lists(
+        self, actor: CurrentActor, views: ReadViews, app: Settlement,
+        municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
+        status: FromQuery[ListStatus | None] = None, cursor: Cursor = None, limit: Limit = 100,
+    ) -> Page[DistributionListView]:
+        """Distribution lists, newest first; a municipality sees its own, with names only once selected."""
+        found = views.query(
+            distribution_lists, today=app.clock(), summary_only=actor.role is MUNICIPALITY,
+            municipality=municipality_scope(actor, municipality), status=status, cursor=cursor, limit=limit,
+        )
+        return Page[DistributionListView].of(found, DistributionListView)
+
+    @get("/{list_id:str}", operation_id="getDistributionList", sync_to_thread=True, opt=READERS)
+    def get_list(
+        self, actor: CurrentActor, views: ReadViews, app: Settlement, list_id: FromPath[Id]
+    ) -> DistributionListView:
+        """One distribution list with its persons (its own municipality, imdi)."""
+        found = views.query(distribution_list, list_id, today=app.clock(),
+                            summary_only=actor.role is MUNICIPALITY)
+        if found is None:
+            raise NotFound("distribution list", list_id)
+        check_owner(actor, found["municipality"], "distribution list", list_id)
+        return DistributionListView.from_view(found)

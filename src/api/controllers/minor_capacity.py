@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Response, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
 from pydantic import Field
 
-from api.access import MUNICIPALITY, allowed
-from api.context import Ctx, Settlement, written
+from api.access import IMDI, MUNICIPALITY, allowed, municipality_scope
+from api.context import Ctx, CurrentActor, Settlement, written
 from api.controllers.distribution_lists import Withdrawal
-from api.schemas import Count, Id, Model, Text, Written
+from api.schemas import Count, Cursor, Id, Limit, Model, MunicipalityNumber, Page, Text, Written
+from api.views import ReadViews
+from projections.minor_capacity import minor_capacity_reports
 
 
 class CapacityReport(Model):
@@ -23,6 +26,23 @@ class CapacityReport(Model):
     max_age: Count
     round_the_clock_staffing: bool
     special_conditions: Text
+
+
+class CapacityView(Model):
+    """A capacity report and its state (open, withdrawn, filled)."""
+
+    capacity_id: str
+    municipality: str
+    places: int
+    expected_week: str
+    min_age: int
+    max_age: int
+    round_the_clock_staffing: bool
+    special_conditions: str
+    status: str
+    withdrawal_reason: str | None
+    reported_at: datetime
+    closed_at: datetime | None
 
 
 class MinorCapacityController(Controller):
@@ -52,3 +72,16 @@ class MinorCapacityController(Controller):
     def mark_filled(self, ctx: Ctx, app: Settlement, capacity_id: FromPath[Id]) -> Response[Written]:
         """Mark an open capacity report as filled (R11)."""
         return written(app.mark_minor_capacity_filled(ctx, capacity_id))
+
+    @get("/minor-capacity", operation_id="listMinorCapacity", sync_to_thread=True,
+         opt=allowed(MUNICIPALITY, IMDI))
+    def list_reports(
+        self, actor: CurrentActor, views: ReadViews,
+        municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
+        open_only: Annotated[bool, QueryParameter(name="open", description="Only open reports")] = False,
+        cursor: Cursor = None, limit: Limit = 100,
+    ) -> Page[CapacityView]:
+        """Capacity reports by expected week (own municipality, imdi)."""
+        found = views.query(minor_capacity_reports, municipality_scope(actor, municipality),
+                            open_only=open_only, cursor=cursor, limit=limit)
+        return Page[CapacityView].of(found, CapacityView)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated
 
-from litestar import Controller, Response, post, put
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Response, get, post, put
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from api.access import IMDI, MUNICIPALITY, allowed
-from api.context import Ctx, Settlement, written
+from api.access import AUDITOR, EVERYONE, IMDI, MUNICIPALITY, allowed, municipality_scope
+from api.context import Ctx, CurrentActor, Settlement, written
 from api.schemas import (
     Count,
     Model,
@@ -20,6 +21,10 @@ from api.schemas import (
     WrittenWithLetter,
     Year,
 )
+from api.views import ReadViews
+from projections.municipalities import municipalities, municipality
+from projections.places import places_by_year, places_for_year
+from settlement_domain.errors import NotFound
 
 
 class NewMunicipality(Model):
@@ -55,6 +60,36 @@ class QuotaDecision(Model):
     persons: Count
     unaccompanied_minors: Count
     decided_on: date
+
+
+class MunicipalityView(Model):
+    """A registered municipality and its contact information."""
+
+    number: str
+    name: str
+    county: str
+    contact: Contact | None
+    contact_updated_at: datetime | None
+
+
+class PlaceCounts(Model):
+    """R10: requested and decided (null until recorded), settled + agreed = used, vacant = decided - used."""
+
+    requested: int | None
+    decided: int | None
+    settled: int
+    agreed: int
+    used: int
+    vacant: int | None
+
+
+class Places(Model):
+    """A municipality's places in one year, in persons and of those unaccompanied minors (R10)."""
+
+    municipality: str
+    year: int
+    persons: PlaceCounts
+    unaccompanied_minors: PlaceCounts
 
 
 class MunicipalityController(Controller):
@@ -97,3 +132,30 @@ class MunicipalityController(Controller):
             ctx, number, data.year, data.persons, data.unaccompanied_minors, data.decided_on
         )
         return written(result)
+
+    @get("/", operation_id="listMunicipalities", sync_to_thread=True, opt=allowed(*EVERYONE))
+    def list_municipalities(self, views: ReadViews) -> list[MunicipalityView]:
+        """The registry: every municipality with its contact information (everyone)."""
+        return [MunicipalityView.from_view(row) for row in views.query(municipalities)]
+
+    @get("/{number:str}", operation_id="getMunicipality", sync_to_thread=True, opt=allowed(*EVERYONE))
+    def get_municipality(self, views: ReadViews, number: FromPath[MunicipalityNumber]) -> MunicipalityView:
+        """One municipality with its contact information (everyone)."""
+        row = views.query(municipality, number)
+        if row is None:
+            raise NotFound("municipality", number)
+        return MunicipalityView.from_view(row)
+
+    @get("/{number:str}/places", operation_id="getPlaces", sync_to_thread=True,
+         opt=allowed(MUNICIPALITY, IMDI, AUDITOR))
+    def places(
+        self, actor: CurrentActor, views: ReadViews, number: FromPath[MunicipalityNumber],
+        year: Annotated[int | None, QueryParameter(ge=2000, le=2100, description="One year; all years if left out")] = None,
+    ) -> Places | list[Places]:
+        """Requested, decided, settled, agreed, used and vacant places per year, newest first (R10)."""
+        municipality_scope(actor, number)
+        if views.query(municipality, number) is None:
+            raise NotFound("municipality", number)
+        if year is not None:
+            return Places.from_view(views.query(places_for_year, number, year))
+        return [Places.from_view(row) for row in views.query(places_by_year, number)]

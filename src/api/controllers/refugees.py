@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from litestar import Controller, Response, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Response, get, post
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, JSONBody, QueryParameter
 from pydantic import Field
 
-from api.access import IMDI, MUNICIPALITY, RECEPTION, allowed
-from api.context import Ctx, Settlement, written
-from api.schemas import Id, Model, MunicipalityNumber, PostalAddress, ShortText, Text, Written, Year
+from api.access import AUDITOR, IMDI, MUNICIPALITY, RECEPTION, allowed, municipality_scope
+from api.context import Ctx, CurrentActor, Settlement, written
+from api.controllers.audit import AuditEvent
+from api.schemas import (
+    Cursor,
+    Id,
+    Limit,
+    Model,
+    MunicipalityNumber,
+    Page,
+    PostalAddress,
+    ShortText,
+    Text,
+    Written,
+    Year,
+)
+from api.views import ReadViews
+from projections.audit_trail import audit_events
+from projections.person_folders import person_folder, persons_awaiting_settlement_date
+from settlement_domain.application import SettlementApp
+from settlement_domain.errors import NotFound
 from settlement_domain.refugee import Category
 
 
@@ -43,7 +64,7 @@ class NewRefugee(Model):
     category: Category
 
 
-class Mapping(Model):
+class MappingRecord(Model):
     """The reception centre's mapping (kartlegging) of the person."""
 
     education: Text
@@ -100,6 +121,119 @@ class DeviationWritten(Written):
     deviation_id: FromPath[str]
 
 
+class DeviationView(Model):
+    """A deviation on the person's case and whether it is resolved."""
+
+    deviation_id: str
+    kind: str
+    description: str
+    registered_private_by_known_deviation: bool
+    status: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution_note: str | None
+
+
+class PersonFolder(Model):
+    """The person folder (personmappe): personal details, mapping, the case's status and deviations (R6)."""
+
+    refugee_id: str
+    full_name: str | None
+    birth_date: date | None
+    postal_address: dict[str, Any] | None
+    family_id: str | None
+    unaccompanied_minor: bool
+    residence: dict[str, Any] | None
+    category: str
+    mapping: dict[str, Any] | None
+    status: str
+    municipality: str | None
+    proposed_to: str | None
+    selected_by: str | None
+    selected_on: date | None
+    selection_year: int | None
+    decided_for: str | None
+    decision_year: int | None
+    decided_on: date | None
+    settlement_date: date | None
+    date_source: str | None
+    open_deviations: int
+    registered_at: datetime
+    updated_at: datetime | None
+    deviations: list[DeviationView]
+
+    @classmethod
+    def from_view(cls, row: Mapping[str, Any]) -> PersonFolder:
+        return cls.model_validate({**{k: row[k] for k in cls.model_fields if k != "deviations"},
+                                   "deviations": [DeviationView.from_view(d) for d in row["deviations"]]})
+
+
+class AwaitingPerson(Model):
+    """A selected or decided person without a settlement date yet."""
+
+    refugee_id: str
+    full_name: str | None
+    municipality: str | None
+    status: str
+    selected_on: date | None
+    decision_year: int | None
+    residence_kind: str | None
+    open_deviations: int
+    unaccompanied_minor: bool
+
+
+class CaseState(Model):
+    """The case as it stood at ``as_of``, replayed from the event log (R14)."""
+
+    version: int
+    lived_privately: bool
+    unaccompanied_minor: bool
+    family_id: str | None
+    proposed_to: str | None
+    selected_by: str | None
+    selected_on: date | None
+    decided_for: str | None
+    decision_year: int | None
+    settlement_date: date | None
+    open_deviations: list[str]
+    mapping_recorded: bool
+
+
+class CaseHistory(Model):
+    """The events of a person's case, newest first, and the case's state as of a moment."""
+
+    refugee_id: str
+    as_of: datetime | None
+    state: CaseState | None
+    items: list[AuditEvent]
+    next_cursor: str | None
+
+
+FOLDER_READERS = allowed(IMDI, AUDITOR, MUNICIPALITY)
+
+
+def case_state(app: SettlementApp, refugee_id: str, as_of: datetime | None) -> CaseState | None:
+    """Replays the person's events up to ``as_of`` (all of them without it); None before registration."""
+    aggregate_id = UUID(refugee_id)
+    version = None
+    for stored in app.repository.event_store.get(aggregate_id):
+        if as_of is not None and stored.timestamp > as_of:
+            break
+        version = stored.originator_version
+    if version is None:
+        return None
+    refugee = app.repository.get(aggregate_id, version=version)
+    return CaseState(
+        version=refugee.version, lived_privately=refugee.lived_privately,
+        unaccompanied_minor=refugee.unaccompanied_minor, family_id=refugee.family_id,
+        proposed_to=refugee.proposed_to, selected_by=refugee.selected_by, selected_on=refugee.selected_on,
+        decided_for=refugee.decided_for, decision_year=refugee.decision_year,
+        settlement_date=refugee.settlement_date,
+        open_deviations=sorted(d for d, is_open in refugee.deviations.items() if is_open),
+        mapping_recorded=refugee.mapping is not None,
+    )
+
+
 class RefugeeController(Controller):
     """Refugees and their settlement cases."""
 
@@ -124,7 +258,7 @@ class RefugeeController(Controller):
     @post("/{refugee_id:str}/mapping", operation_id="recordMapping", sync_to_thread=True,
           opt=allowed(RECEPTION, IMDI))
     def record_mapping(
-        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[Mapping]
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[MappingRecord]
     ) -> Response[Written]:
         """Record the reception centre's mapping of the person (reception, imdi)."""
         result = app.record_mapping(
@@ -174,3 +308,56 @@ class RefugeeController(Controller):
     ) -> Response[DeviationWritten]:
         """Resolve an open deviation (R12)."""
         return written(app.resolve_deviation(ctx, refugee_id, deviation_id, data.note), DeviationWritten)
+
+    @get("/", operation_id="listPersonsAwaitingSettlementDate", sync_to_thread=True,
+         opt=allowed(MUNICIPALITY, IMDI))
+    def awaiting(
+        self, actor: CurrentActor, views: ReadViews,
+        municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
+        without_settlement_date: Annotated[
+            bool, QueryParameter(description="Only true is served: persons awaiting a settlement date")
+        ] = True,
+        cursor: Cursor = None, limit: Limit = 100,
+    ) -> Page[AwaitingPerson]:
+        """Selected or decided persons still awaiting a settlement date (own municipality, imdi)."""
+        if not without_settlement_date:
+            raise ValidationException(
+                "Only persons awaiting a settlement date are listed here; settled persons are in "
+                "/reports/settled-persons.",
+                extra=[{"key": "without_settlement_date", "message": "only true is served"}],
+            )
+        found = views.query(persons_awaiting_settlement_date, municipality_scope(actor, municipality),
+                            cursor=cursor, limit=limit)
+        return Page[AwaitingPerson].of(found, AwaitingPerson)
+
+    @get("/{refugee_id:str}", operation_id="getPersonFolder", sync_to_thread=True, opt=FOLDER_READERS)
+    def folder(self, ctx: Ctx, app: Settlement, views: ReadViews, refugee_id: FromPath[Id]) -> PersonFolder:
+        """The person folder; a municipality sees it once it has selected the person. Every read is recorded (R6)."""
+        # The application checks tenancy and R6, and records the read in the audit trail.
+        app.record_folder_view(ctx, refugee_id)
+        found = views.query(person_folder, refugee_id)
+        if found is None:
+            raise NotFound("person", refugee_id)
+        return PersonFolder.from_view(found)
+
+    @get("/{refugee_id:str}/history", operation_id="getCaseHistory", sync_to_thread=True, opt=FOLDER_READERS)
+    def history(
+        self, ctx: Ctx, app: Settlement, views: ReadViews, refugee_id: FromPath[Id],
+        as_of: Annotated[datetime | None, QueryParameter(description="Show the state at this moment (ISO 8601)")] = None,
+        cursor: Cursor = None, limit: Limit = 100,
+    ) -> CaseHistory:
+        """The events of the person's case, newest first, and its state as of a moment (R14; recorded as R6)."""
+        app.record_folder_view(ctx, refugee_id)
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=UTC)
+        events = views.query(audit_events, person=str(UUID(refugee_id)), recorded_to=_after(as_of),
+                             cursor=cursor, limit=limit)
+        return CaseHistory(
+            refugee_id=refugee_id, as_of=as_of, state=case_state(app, refugee_id, as_of),
+            items=[AuditEvent.from_view(e) for e in events["items"]], next_cursor=events["next_cursor"],
+        )
+
+
+def _after(as_of: datetime | None) -> datetime | None:
+    # The audit query's upper bound is exclusive; the state includes events recorded exactly at as_of.
+    return None if as_of is None else as_of + timedelta(microseconds=1)

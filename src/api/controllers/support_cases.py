@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, post
-from litestar.params import FromPath, JSONBody
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from api.access import IMDI, MUNICIPALITY, allowed
-from api.context import Ctx, Settlement, written
-from api.schemas import Id, Model, ShortText, Text, Written
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from api.access import IMDI, MUNICIPALITY, allowed, check_owner, municipality_scope
+from api.context import Ctx, CurrentActor, Settlement, written
+from api.schemas import Cursor, Id, Limit, Model, MunicipalityNumber, Page, ShortText, Text, Written
+from api.views import ReadViews
+from projections.support_cases import support_case, support_cases
+from settlement_domain.errors import NotFound
 
 
 class NewSupportCase(Model):
@@ -22,6 +28,23 @@ class Answer(Model):
 
     text: Text
     close: bool
+
+
+class SupportCaseView(Model):
+    """A support case with IMDi's answers."""
+
+    case_id: str
+    municipality: str
+    subject: str
+    text: str
+    status: str
+    answers: list[dict[str, Any]]
+    filed_by: str | None
+    filed_at: datetime
+    updated_at: datetime | None
+
+
+READERS = allowed(MUNICIPALITY, IMDI)
 
 
 class SupportCaseController(Controller):
@@ -39,3 +62,24 @@ class SupportCaseController(Controller):
     def answer(self, ctx: Ctx, app: Settlement, case_id: FromPath[Id], data: JSONBody[Answer]) -> Response[Written]:
         """Answer a support case, and close it if ``close`` (imdi, R16)."""
         return written(app.answer_support_case(ctx, case_id, data.text, data.close))
+
+    @get("/", operation_id="listSupportCases", sync_to_thread=True, opt=READERS)
+    def list_cases(
+        self, actor: CurrentActor, views: ReadViews,
+        municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
+        status: FromQuery[Literal["open", "answered", "closed"] | None] = None,
+        cursor: Cursor = None, limit: Limit = 100,
+    ) -> Page[SupportCaseView]:
+        """Support cases, newest first (own municipality, imdi)."""
+        found = views.query(support_cases, municipality_scope(actor, municipality), status=status,
+                            cursor=cursor, limit=limit)
+        return Page[SupportCaseView].of(found, SupportCaseView)
+
+    @get("/{case_id:str}", operation_id="getSupportCase", sync_to_thread=True, opt=READERS)
+    def get_case(self, actor: CurrentActor, views: ReadViews, case_id: FromPath[Id]) -> SupportCaseView:
+        """One support case with its answers (own municipality, imdi)."""
+        found = views.query(support_case, case_id)
+        if found is None:
+            raise NotFound("support case", case_id)
+        check_owner(actor, found["municipality"], "support case", case_id)
+        return SupportCaseView.from_view(found)

@@ -1,0 +1,85 @@
+"""The audit trail (R14): every event, who caused it and when, searchable and newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, get
+from litestar.params import FromQuery, QueryParameter
+
+from api.access import AUDITOR, IMDI, MUNICIPALITY, allowed, municipality_scope
+from api.context import CurrentActor
+from api.schemas import Cursor, Limit, Model, MunicipalityNumber, Page
+from api.views import ReadViews
+from projections.audit_trail import audit_events
+from settlement_domain.context import Role
+
+SearchText = Annotated[str | None, QueryParameter(max_length=200)]
+
+
+class AuditActor(Model):
+    """Who caused an event."""
+
+    sub: str | None
+    role: str | None
+    municipality: str | None
+
+
+class AuditEvent(Model):
+    """One event of the log as the audit trail shows it."""
+
+    position: int
+    recorded_at: datetime
+    type: str
+    aggregate_id: str
+    person_id: str | None
+    municipality: str | None
+    actor: AuditActor
+    correlation_id: str | None
+    summary: str
+
+    @classmethod
+    def from_view(cls, row: Mapping[str, Any]) -> AuditEvent:
+        return cls.model_validate({**{k: row[k] for k in cls.model_fields if k != "actor"},
+                                   "actor": AuditActor.from_view(row["actor"])})
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+class AuditController(Controller):
+    """Audit trail search."""
+
+    path = "/audit"
+    tags = ("audit",)
+
+    @get("/events", operation_id="searchAuditEvents", sync_to_thread=True,
+         opt=allowed(IMDI, AUDITOR, MUNICIPALITY))
+    def events(
+        self, actor: CurrentActor, views: ReadViews,
+        person: Annotated[str | None, QueryParameter(max_length=100, description="A person's id")] = None,
+        municipality: FromQuery[MunicipalityNumber | None] = None,
+        actor_sub: Annotated[str | None, QueryParameter(name="actor", max_length=200,
+                                                   description="The subject (user id) who acted")] = None,
+        event_type: Annotated[str | None, QueryParameter(name="type", max_length=100,
+                                                    description="An event type, like SettlementDecided")] = None,
+        recorded_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        recorded_to: Annotated[datetime | None, QueryParameter(name="to", description="Exclusive")] = None,
+        q: SearchText = None,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Page[AuditEvent]:
+        """Search the audit trail, newest first (imdi, auditor; a municipality sees its own cases)."""
+        own = None
+        if actor.role is Role.MUNICIPALITY:
+            municipality_scope(actor, municipality)  # another municipality's number: 404
+            own = actor.municipality
+        found = views.query(
+            audit_events, person=person, municipality=municipality, own_cases_of=own, actor=actor_sub,
+            type=event_type, recorded_from=_utc(recorded_from), recorded_to=_utc(recorded_to), q=q,
+            cursor=cursor, limit=limit,
+        )
+        return Page[AuditEvent].of(found, AuditEvent)
