@@ -14,7 +14,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/settlement demo
+	$(BIN)/settlement serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

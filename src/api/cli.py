@@ -16,6 +16,7 @@ from settlement_domain.errors import DomainError, RuleViolation
 COMMAND_MODULES = (
     "api.commands.demo",
     "api.commands.token",
+    "api.commands.serve",
     "api.commands.projections",
     "api.commands.bench",
 )

@@ -71,5 +71,5 @@ def print_tokens(settings: Settings, console: Console, base_url: str) -> None:
                             issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         label = f"{role.value} {municipality or ''}".strip()
         console.print(f"[cyan]{label}[/cyan] ({sub}):\n{token}\n", soft_wrap=True)
-    console.print(f"OpenAPI: {base_url}/schema  (document: {base_url}/schema/openapi.json)")
-    console.print(f'Try: curl -H "Authorization: Bearer <token>" {base_url}/api/v1/municipalities\n')
+    console.print(f"OpenAPI: {base_url}/schema  (document: {base_url}/schema/openapi.json)", soft_wrap=True)
+    console.print(f'Try: curl -H "Authorization: Bearer <token>" {base_url}/api/v1/municipalities\n', soft_wrap=True)
