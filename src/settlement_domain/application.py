@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -156,6 +156,9 @@ class SettlementApp(Application):
     """Settlement's write side on the eventsourcing library (SQLite or PostgreSQL by environment)."""
 
     name = "settlement"
+    # A big municipality's quota year collects a place-taken event per settlement decision:
+    # snapshots keep loading it cheap however many persons it settles.
+    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {QuotaYear: 50}
 
     def __init__(
         self,

@@ -26,12 +26,29 @@ class QuotaYear(Aggregate):
     def __init__(self, meta: dict[str, Any], municipality: str, year: int) -> None:
         self.municipality = municipality
         self.year = year
-        self.requested: tuple[int, int] | None = None  # (persons, minors)
-        self.decided: tuple[int, int] | None = None
+        # Plain numbers (not tuples) so that a snapshot's JSON round trip keeps their types.
+        self.requested_persons: int | None = None
+        self.requested_minors: int | None = None
+        self.decided_persons: int | None = None
+        self.decided_minors: int | None = None
         self.request_revisions = 0
         self.decision_revisions = 0
         self.places_taken = 0  # persons with a settlement decision for this year (R5)
         self.minor_places_taken = 0
+
+    @property
+    def requested(self) -> tuple[int, int] | None:
+        """The latest request as (persons, unaccompanied minors), or None."""
+        if self.requested_persons is None:
+            return None
+        return (self.requested_persons, self.requested_minors or 0)
+
+    @property
+    def decided(self) -> tuple[int, int] | None:
+        """The latest quota decision as (persons, unaccompanied minors), or None (R10: null, not 0)."""
+        if self.decided_persons is None:
+            return None
+        return (self.decided_persons, self.decided_minors or 0)
 
     def request(self, meta: dict[str, Any], persons: int, minors: int, reason: str | None) -> None:
         """R1: the first request, or a revision that gives its reason."""
@@ -62,7 +79,7 @@ class QuotaYear(Aggregate):
         reason: str | None,
         revision: int,
     ) -> None:
-        self.requested = (persons, unaccompanied_minors)
+        self.requested_persons, self.requested_minors = persons, unaccompanied_minors
         self.request_revisions = revision
 
     def decide(
@@ -92,7 +109,7 @@ class QuotaYear(Aggregate):
         recorded_by_imdi: bool,
         revision: int,
     ) -> None:
-        self.decided = (persons, unaccompanied_minors)
+        self.decided_persons, self.decided_minors = persons, unaccompanied_minors
         self.decision_revisions = revision
 
     def check_place_available(self, minor: bool, override_reason: str | None) -> None:

@@ -142,3 +142,24 @@ def test_an_error_leaving_a_unit_drops_its_unflushed_work(app):
         raise RuntimeError("crash in the middle of an import")
     assert app.quota_year("0301", 2025) is None
     assert app.municipality("0301").name == "Oslo"
+
+
+def test_a_busy_quota_year_is_snapshotted_and_loads_the_same(app):
+    from settlement_domain.quota import QuotaYear
+    from tests.builders import quota, selected
+
+    municipalities(app)
+    quota(app, persons=60, minors=0)
+    people = [person(app) for _ in range(55)]
+    selected(app, OSLO, people)
+    for someone in people:
+        app.decide_settlement(IMDI, someone, "0301", 2025)
+    quota_id = QuotaYear.create_id("0301", 2025)
+    snapshots = list(app.snapshots.get(quota_id, desc=True, limit=1))
+    assert snapshots and snapshots[0].originator_version == 50
+    from_snapshot = app.repository.get(quota_id)
+    replayed = None
+    for event in app.events.get(quota_id):
+        replayed = event.mutate(replayed)
+    assert vars(from_snapshot) == vars(replayed)
+    assert from_snapshot.places_taken == 55 and from_snapshot.decided == (60, 0)
