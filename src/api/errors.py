@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from pydantic import ValidationError as PydanticValidationError
 
 from api.auth import Unauthenticated
 from api.context import CORRELATION_HEADER, correlation_id
@@ -174,9 +175,14 @@ def http_error(request: Request, error: HTTPException) -> Response:
 
 def unexpected(request: Request, error: Exception) -> Response:
     # Only the type and route are logged: messages may quote request data, which can be personal.
+    where = ""
+    if isinstance(error, PydanticValidationError):
+        # Locations and error types only: the offending values may be personal data.
+        where = " " + str([(e["loc"], e["type"]) for e in error.errors(include_input=False)])
     log.error(
-        "Unexpected %s on %s %s\n%s",
+        "Unexpected %s%s on %s %s\n%s",
         type(error).__name__,
+        where,
         request.method,
         request.scope.get("route_handler").paths if request.scope.get("route_handler") else "?",
         "".join(traceback.format_tb(error.__traceback__)),

@@ -38,6 +38,7 @@ class Api:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
+        self.position = 0  # the latest X-Event-Position seen: reads wait for it (read-your-writes)
 
     @property
     def app(self) -> Litestar:
@@ -46,7 +47,12 @@ class Api:
     def request(self, method: str, path: str, role: Role | None, municipality: str | None = None,
                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
         sent = {**(auth(role, municipality) if role else {}), **(headers or {})}
-        return self.client.request(method, "/api/v1" + path, headers=sent, **kwargs)
+        if method == "GET" and self.position:
+            kwargs["params"] = {"min_position": self.position, **kwargs.get("params", {})}
+        response = self.client.request(method, "/api/v1" + path, headers=sent, **kwargs)
+        if "X-Event-Position" in response.headers:
+            self.position = max(self.position, int(response.headers["X-Event-Position"]))
+        return response
 
     def post(self, path: str, body: Any, role: Role, municipality: str | None = None, **kwargs: Any) -> httpx.Response:
         return self.request("POST", path, role, municipality, json=body, **kwargs)
@@ -64,7 +70,8 @@ class Api:
 
 def settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(
-        database_url=database_url, jwt_secret=SECRET, jwt_secret_file=tmp_path / "jwt-secret", **overrides
+        database_url=database_url, jwt_secret=SECRET, jwt_secret_file=tmp_path / "jwt-secret",
+        projection_poll_seconds=0.02, **overrides,
     )
 
 

@@ -86,8 +86,8 @@ class DistributionListView(Model):
     status: str
     respond_by: date
     persons: int
-    accepted: int
-    declined: int
+    accepted: int | None
+    declined: int | None
     created_at: datetime
     closed_at: datetime | None
     refugees: list[ListedPerson]
