@@ -1,11 +1,11 @@
-"""The demo year: a realistic settlement year played through the application service, refusals included.
+"""The demo year: a realistic settlement year played through the application service, refusals included."""
 
-Every accepted step carries an idempotency key derived from the step, so playing the story again on
-the same store replays the first answers and appends nothing; refused steps are simply issued again.
-"""
+# Every accepted step carries an idempotency key derived from the step, so playing the story again
+# on the same store replays the first answers and appends nothing; refused steps are issued again.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -72,11 +72,9 @@ class StoryReport:
 
 
 def story_anchor(app: SettlementApp) -> date:
-    """The story's "today": the day it was first played on this store, so a rerun repeats its commands.
-
-    A rerun on another day must send the very same arguments (dates included) for its idempotency
-    keys to replay; the first event of the story (Oslo's registration) records when that was.
-    """
+    """The story's "today": the day it was first played on this store (Oslo's registration)."""
+    # A rerun on another day must send the very same arguments, dates included, for its
+    # idempotency keys to replay rather than be refused as reused.
     try:
         oslo = app.municipality(OSLO)
     except NotFound:
@@ -177,6 +175,13 @@ def play_story(
     console = console or Console()
     anchor = anchor or story_anchor(app)
     story = Story(app, console, anchor)
+    console.rule("[bold]Settlement demo: a year of IMDi and five municipalities[/]")
+    console.print("[green]✓[/] accepted   [red]✗[/] refused, with the rule that refused   "
+                  "[cyan]↺[/] replayed from its idempotency key (nothing appended)", highlight=False)
+    if story.report.events_before:
+        console.print(f"[dim]The store holds {story.report.events_before:,} events; a story first played on "
+                      f"{anchor.isoformat()} replays, and its refusals are issued again against today's state.[/]",
+                      highlight=False)
     real_clock = app.clock
     app.clock = story.clock
     try:
@@ -189,9 +194,25 @@ def play_story(
 
 
 def _play(s: Story) -> None:
-    a = s.anchor
-    year = (a - timedelta(days=60)).year  # the year the story's persons are settled in
-    do, refuse = s.do, s.refuse
+    year = (s.anchor - timedelta(days=60)).year  # the year the story's persons are settled in
+    _quotas(s, year)
+    cast = _refugees(s)
+    open_list = _lists_and_approvals(s, cast)
+    _decisions_and_dates(s, cast, year)
+    _open_list_minors_and_support(s, cast, open_list)
+
+
+@dataclass
+class _Cast:
+    """The story's persons: ids and names by story key, and the story keys of each family."""
+
+    people: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    families: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _quotas(s: Story, year: int) -> None:
+    a, do, refuse = s.anchor, s.do, s.refuse
 
     s.day(150)
     s.chapter("1. IMDi registers the municipalities")
@@ -240,13 +261,17 @@ def _play(s: Story) -> None:
        "decide_quota", number=STAVANGER, year=year, persons=200, unaccompanied_minors=10,
        decided_on=a - timedelta(days=101))
 
+
+def _refugees(s: Story) -> _Cast:
+    a, do = s.anchor, s.do
+
     s.day(95)
     s.chapter("4. Refugees are registered and mapped")
     north_res, north_addr = RECEPTION_CENTRES["north"]
     east_res, east_addr = RECEPTION_CENTRES["east"]
     west_res, west_addr = RECEPTION_CENTRES["west"]
-    people: dict[str, str] = {}
-    names: dict[str, str] = {}
+    cast = _Cast()
+    people, names = cast.people, cast.names
 
     def register(key: str, actor: Actor, name: str, born: date, family: str | None, minor: bool,
                  residence: dict[str, str], address: dict[str, str], category: str, note: str) -> None:
@@ -295,17 +320,27 @@ def _play(s: Story) -> None:
        work_experience="", languages=["fa", "en"], health_needs="Follow-up by a psychologist",
        notes="Needs a housing with staff")
 
+    cast.families = {"haddad": [k for k, _, _ in family_a], "kidane": [k for k, _, _ in family_b],
+                     "kovalenko": [k for k, _, _ in family_c], "rahimi": [k for k, _, _ in family_e]}
+    return cast
+
+
+def _lists_and_approvals(s: Story, cast: _Cast) -> str:
+    a, do, refuse = s.anchor, s.do, s.refuse
+    people = cast.people
+    family_a, family_b, family_e = (cast.families[f] for f in ("haddad", "kidane", "rahimi"))
+
     s.day(80)
     s.chapter("5. IMDi's distribution lists")
     respond_by = a - timedelta(days=66)
     refuse(IMDI, "proposes the Haddad family to Oslo with today as respond-by date",
            "create_distribution_list", municipality=OSLO,
-           refugee_ids=[people[k] for k, _, _ in family_a], respond_by=s.clock.today)
+           refugee_ids=[people[k] for k in family_a], respond_by=s.clock.today)
     refuse(IMDI, "proposes only two of the five Haddads to Oslo", "create_distribution_list",
            municipality=OSLO, refugee_ids=[people["a1"], people["a2"]], respond_by=respond_by)
     list_oslo = do("list-oslo", IMDI, "proposes the Haddad family (5) and Yusuf Demo-Osman to Oslo",
                    "create_distribution_list", municipality=OSLO,
-                   refugee_ids=[*(people[k] for k, _, _ in family_a), people["g"]], respond_by=respond_by).id
+                   refugee_ids=[*(people[k] for k in family_a), people["g"]], respond_by=respond_by).id
     # Amal's list stays open to the end of the story, so the refusals about her hold on every rerun.
     list_open = do("list-trondheim-h", IMDI, "proposes Amal Demo-Nasser to Trondheim",
                    "create_distribution_list", municipality=TRONDHEIM, refugee_ids=[people["h"]],
@@ -314,10 +349,10 @@ def _play(s: Story) -> None:
            "create_distribution_list", municipality=DRAMMEN, refugee_ids=[people["h"]], respond_by=respond_by)
     list_bergen = do("list-bergen", IMDI, "proposes the Kidane family (3) to Bergen",
                      "create_distribution_list", municipality=BERGEN,
-                     refugee_ids=[people[k] for k, _, _ in family_b], respond_by=respond_by).id
+                     refugee_ids=[people[k] for k in family_b], respond_by=respond_by).id
     list_bergen_2 = do("list-bergen-rahimi", IMDI, "proposes the Rahimi family (4) to Bergen",
                        "create_distribution_list", municipality=BERGEN,
-                       refugee_ids=[people[k] for k, _, _ in family_e], respond_by=respond_by).id
+                       refugee_ids=[people[k] for k in family_e], respond_by=respond_by).id
     list_trondheim = do("list-trondheim", IMDI,
                         "proposes the Kovalenko family (2) and Ahmad Demo-Karimi (minor) to Trondheim",
                         "create_distribution_list", municipality=TRONDHEIM,
@@ -337,11 +372,11 @@ def _play(s: Story) -> None:
        reason="The family has close relatives in Trøndelag; proposed there instead")
     list_trondheim_2 = do("list-trondheim-rahimi", IMDI, "proposes the Rahimi family (4) to Trondheim",
                           "create_distribution_list", municipality=TRONDHEIM,
-                          refugee_ids=[people[k] for k, _, _ in family_e], respond_by=respond_by).id
+                          refugee_ids=[people[k] for k in family_e], respond_by=respond_by).id
 
     s.day(70)
     s.chapter("6. The municipalities approve their lists (selection)")
-    haddads = [people[k] for k, _, _ in family_a]
+    haddads = [people[k] for k in family_a]
     refuse(caseworker(OSLO), "approves its list but forgets Yusuf Demo-Osman", "approve_distribution_list",
            list_id=list_oslo, accepted=haddads, declined={})
     refuse(caseworker(OSLO), "accepts the Haddad parents only", "approve_distribution_list",
@@ -354,14 +389,14 @@ def _play(s: Story) -> None:
        "approve_distribution_list", list_id=list_oslo, accepted=haddads,
        declined={people["g"]: "No single-person flats free this quarter"})
     do("approve-bergen", caseworker(BERGEN), "accepts the Kidane family; selection letter",
-       "approve_distribution_list", list_id=list_bergen, accepted=[people[k] for k, _, _ in family_b],
+       "approve_distribution_list", list_id=list_bergen, accepted=[people[k] for k in family_b],
        declined={})
     do("approve-trondheim", caseworker(TRONDHEIM),
        "accepts Ahmad Demo-Karimi and declines the Kovalenko family (no flat for two before summer)",
        "approve_distribution_list", list_id=list_trondheim, accepted=[people["m1"]],
        declined={people["c1"]: "No suitable flat for two", people["c2"]: "No suitable flat for two"})
     do("approve-trondheim-rahimi", caseworker(TRONDHEIM), "accepts the Rahimi family; selection letter",
-       "approve_distribution_list", list_id=list_trondheim_2, accepted=[people[k] for k, _, _ in family_e],
+       "approve_distribution_list", list_id=list_trondheim_2, accepted=[people[k] for k in family_e],
        declined={})
     do("approve-stavanger", caseworker(STAVANGER), "accepts Maryam Demo-Ahmadi; selection letter",
        "approve_distribution_list", list_id=list_stavanger, accepted=[people["d"]], declined={})
@@ -378,12 +413,20 @@ def _play(s: Story) -> None:
        "approve_distribution_list", list_id=list_stavanger_2, accepted=[people["c1"], people["c2"]],
        declined={})
 
+    return list_open
+
+
+def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
+    a, do, refuse = s.anchor, s.do, s.refuse
+    people, names = cast.people, cast.names
+    family_a, family_b, family_e = (cast.families[f] for f in ("haddad", "kidane", "rahimi"))
+
     s.day(60)
     s.chapter("7. IMDi's settlement decisions")
     refuse(IMDI, "decides Yusuf Demo-Osman for Oslo, which declined him", "decide_settlement",
            refugee_id=people["g"], municipality=OSLO)
-    settled_in = [(OSLO, [k for k, _, _ in family_a]), (BERGEN, [k for k, _, _ in family_b]),
-                  (TRONDHEIM, ["m1", *(k for k, _, _ in family_e)]), (STAVANGER, ["d", "c1", "c2"])]
+    settled_in = [(OSLO, [k for k in family_a]), (BERGEN, [k for k in family_b]),
+                  (TRONDHEIM, ["m1", *(k for k in family_e)]), (STAVANGER, ["d", "c1", "c2"])]
     for number, keys in settled_in:
         for key in keys:
             do(f"decide-{key}", IMDI, f"decides {names[key]} for {NAMES[number]}; letters to the "
@@ -404,7 +447,7 @@ def _play(s: Story) -> None:
 
     s.day(40)
     s.chapter("9. Settlement dates")
-    for key, _, _ in family_a:
+    for key in family_a:
         do(f"date-{key}", RECEPTION, f"transfers {names[key]}'s settlement date in Oslo from Mottak Øst",
            "register_settlement_date", refugee_id=people[key], settlement_date=a - timedelta(days=45))
     refuse(caseworker(OSLO), "registers a date for Samir Demo-Haddad itself (he came from a reception centre)",
@@ -413,7 +456,7 @@ def _play(s: Story) -> None:
            "register_settlement_date", refugee_id=people["b1"], settlement_date=a + timedelta(days=7))
     refuse(caseworker(BERGEN), "registers a date before the family was selected",
            "register_settlement_date", refugee_id=people["b1"], settlement_date=a - timedelta(days=90))
-    for key, _, _ in family_b:
+    for key in family_b:
         do(f"date-{key}", caseworker(BERGEN), f"registers {names[key]}'s settlement date (lived privately)",
            "register_settlement_date", refugee_id=people[key], settlement_date=a - timedelta(days=42))
     refuse(caseworker(BERGEN), "registers Tesfay Demo-Kidane's date a second time",
@@ -421,7 +464,7 @@ def _play(s: Story) -> None:
     do("correct-b1", IMDI, "corrects Tesfay Demo-Kidane's date: he moved in a day later than his family",
        "correct_settlement_date", refugee_id=people["b1"], settlement_date=a - timedelta(days=41),
        reason="The father arrived one day after the family (confirmed by Bergen)")
-    for key in ["m1", *(k for k, _, _ in family_e)]:
+    for key in ["m1", *(k for k in family_e)]:
         do(f"date-{key}", RECEPTION, f"transfers {names[key]}'s settlement date in Trondheim",
            "register_settlement_date", refugee_id=people[key], settlement_date=a - timedelta(days=41))
     refuse(caseworker(STAVANGER), "registers Maryam Demo-Ahmadi's date while the deviation is open",
@@ -441,6 +484,11 @@ def _play(s: Story) -> None:
            "register_settlement_date", refugee_id=people[key], settlement_date=a - timedelta(days=33))
     do("date-m2", RECEPTION, "transfers Bilal Demo-Sultani's settlement date in Drammen",
        "register_settlement_date", refugee_id=people["m2"], settlement_date=a - timedelta(days=32))
+
+
+def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: str) -> None:
+    a, do, refuse = s.anchor, s.do, s.refuse
+    people = cast.people
 
     s.day(3)
     s.chapter("10. An open list, capacity for minors and a support case")
@@ -477,5 +525,7 @@ def _print_summary(s: Story) -> None:
     table.add_row("appended by this play", f"{report.appended:,}")
     table.add_row("commands accepted", str(report.accepted))
     table.add_row("commands replayed (idempotency keys)", str(report.replayed))
-    table.add_row("commands refused", f"{len(report.refusals)}: {', '.join(report.refused_rules)}")
+    by_rule = Counter(report.refused_rules)
+    table.add_row("commands refused", f"{len(report.refusals)}: " + ", ".join(
+        f"{rule} ×{count}" if count > 1 else rule for rule, count in by_rule.items()))
     s.console.print(table)

@@ -1,9 +1,8 @@
-"""Demo data at scale: a seeded history of settlement in Norway, 2016-2025, through the application service.
+"""Demo data at scale: a seeded history of settlement in Norway, 2016-2025, through the application service."""
 
-Volumes follow the shape of the real ones (the 2016 peak, the low years 2018-2021, Ukraine from 2022);
-names, people and addresses are invented. The same scale and seed give the same history (the same
-commands in the same order; only the random uuid4 ids of persons and lists differ).
-"""
+# Volumes follow the shape of the real ones (the 2016 peak, the low years 2018-2021, Ukraine from
+# 2022); names, people and addresses are invented. The same scale and seed give the same commands
+# in the same order; only the random uuid4 ids of persons, lists and deviations differ.
 
 from __future__ import annotations
 
@@ -113,10 +112,8 @@ class MunicipalityPlan:
 
 
 def municipalities() -> list[MunicipalityPlan]:
-    """357 municipalities in 15 counties: the known ones under their real numbers, the rest generated.
-
-    Independent of the seed, so that every generated history has the same municipalities.
-    """
+    """357 municipalities in 15 counties: the known ones under their real numbers, the rest invented."""
+    # A fixed seed of its own, so that every generated history has the same municipalities.
     rng = random.Random(2024)
     known = {number: (name, population) for number, name, population in KNOWN_MUNICIPALITIES}
     used_names = {name for name, _ in known.values()}
@@ -214,7 +211,7 @@ def generate(
     scale: float,
     seed: int = 1,
     progress: ProgressCallback | None = None,
-    flush_every: int = 500,
+    flush_every: int = 200,
 ) -> GenerationSummary:
     """Generates the 2016-2025 history into ``app``'s empty store; ``scale`` 1.0 is full size."""
     if scale <= 0:
@@ -485,10 +482,8 @@ class _Generator:
                     self.at(today + timedelta(days=7), 4, self.approve, number, year, list_id, chunk)
 
     def choose_municipality(self, family: _Family, year: int) -> str:
-        """Weighted by places still free; where the family fits nowhere, the most free places.
-
-        That municipality is then settled beyond its decided number, which needs IMDi's override (R5).
-        """
+        """Weighted by places still free; where the family fits nowhere, the one with most places free."""
+        # That municipality is then settled beyond its decided number: IMDi's override (R5).
         free = []
         most = (-(10**9), self.plans[0].number)
         for plan in self.plans:

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--scale", type=float, help="generate history at this scale (1.0 = full size)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated history (default 1)")
     parser.add_argument(
-        "--flush-every", type=int, default=500, help="commands per transaction when generating (default 500)"
+        "--flush-every", type=int, default=200, help="commands per transaction when generating (default 200)"
     )
     parser.set_defaults(func=run)
 
