@@ -57,7 +57,7 @@ def create_app(
     )
     if runner is None:
         install(engine)
-    views = Views(engine, runner)
+    views = Views(engine, runner, settlement.position)
 
     api = Router(
         path=API_PREFIX,

@@ -24,9 +24,10 @@ WAIT_SECONDS = 2.0  # API.md: a read waits up to 2 s for the views, then answers
 class Views:
     """The read store, once the views have reached the position the caller asked for."""
 
-    def __init__(self, engine: Engine, runner: Runner | None) -> None:
+    def __init__(self, engine: Engine, runner: Runner | None, head: Callable[[], int]) -> None:
         self.engine = engine
         self.runner = runner
+        self.head = head  # the log's highest position
 
     def position(self) -> int:
         """The position every view has reached (the slowest one)."""
@@ -34,6 +35,12 @@ class Views:
             return int(conn.execute(select(func.min(STATE.c.position))).scalar_one_or_none() or 0)
 
     def wait_for(self, position: int, timeout: float = WAIT_SECONDS) -> None:
+        if position > self.head():
+            # Every position a write answered is already in the log (all servers share it): none to wait for.
+            raise ValidationException(
+                "min_position is beyond the end of the event log.",
+                extra=[{"key": "min_position", "message": "beyond the end of the event log"}],
+            )
         if self.runner is not None:
             if self.runner.error is not None:
                 raise ViewsUnavailable("The projections stopped on an error; the operator has been told.")

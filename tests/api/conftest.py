@@ -48,7 +48,7 @@ class Api:
                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
         sent = {**(auth(role, municipality) if role else {}), **(headers or {})}
         if method == "GET" and self.position:
-            kwargs["params"] = {"min_position": self.position, **kwargs.get("params", {})}
+            kwargs["params"] = {"min_position": self.position, **(kwargs.get("params") or {})}
         response = self.client.request(method, "/api/v1" + path, headers=sent, **kwargs)
         if "X-Event-Position" in response.headers:
             self.position = max(self.position, int(response.headers["X-Event-Position"]))
