@@ -101,6 +101,16 @@ DEVIATION_KINDS = (
 )
 
 
+# Events of a generated history: the municipalities' requests and decisions are fixed, the rest grows
+# with the scale (measured: 1,524,421 events at scale 1.0, seed 1).
+FIXED_EVENTS, EVENTS_PER_SCALE = 15_500, 1_509_000
+
+
+def scale_for_events(events: int) -> float:
+    """The scale whose history holds about ``events`` events (at least 15,500, the fixed part)."""
+    return max(events - FIXED_EVENTS, 1_000) / EVENTS_PER_SCALE
+
+
 @dataclass(frozen=True)
 class MunicipalityPlan:
     """One municipality of the generated country: number, name, county and its share of the settled."""
@@ -409,8 +419,11 @@ class _Generator:
     def register_arrivals(self, year: int, persons: int) -> None:
         rng = self.rng
         share = MINOR_SHARE.get(year, DEFAULT_MINOR_SHARE)
+        # The share is of persons; a minor arrives alone, the other arrivals as families.
+        mean_size = sum(s * w for s, w in zip(FAMILY_SIZES, FAMILY_SIZE_WEIGHTS, strict=True))
+        minor_arrival = share * mean_size / (1 - share + share * mean_size)
         while persons > 0:
-            if rng.random() < share:
+            if rng.random() < minor_arrival:
                 family = self.register_family(year, 1, minor=True)
             else:
                 size = min(rng.choices(FAMILY_SIZES, FAMILY_SIZE_WEIGHTS)[0], max(persons, 1))

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from api.demo_history import COUNTIES, GenerationSummary, generate, municipalities
+from api.demo_history import COUNTIES, GenerationSummary, generate, municipalities, scale_for_events
 from settlement_domain.application import SettlementApp
 from settlement_domain.persistence import store_environment
 
@@ -50,6 +50,7 @@ def test_the_history_has_the_shape_of_the_real_years(database_url: str) -> None:
     finally:
         app.close()
     assert len(events) == summary.events
+    assert scale_for_events(summary.events) == pytest.approx(SCALE, rel=0.3)
 
     settled = summary.settled_by_year
     low = max(settled[y] for y in range(2018, 2022))
