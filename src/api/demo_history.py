@@ -216,6 +216,14 @@ class _Clock:
         return self.today
 
 
+def require_empty_store(app: SettlementApp) -> None:
+    """History is generated into an empty store only: its requests would otherwise be revisions."""
+    if app.position() != 0:
+        raise ValueError(
+            f"The store already holds {app.position():,} events; generate history into an empty store."
+        )
+
+
 def generate(
     app: SettlementApp,
     scale: float,
@@ -226,10 +234,7 @@ def generate(
     """Generates the 2016-2025 history into ``app``'s empty store; ``scale`` 1.0 is full size."""
     if scale <= 0:
         raise ValueError("The scale must be above 0.")
-    if app.position() != 0:
-        raise ValueError(
-            f"The store already holds {app.position():,} events; generate history into an empty store."
-        )
+    require_empty_store(app)
     generator = _Generator(app, scale, seed, progress, flush_every)
     real_clock = app.clock
     # The rules judge "today" (R3 respond-by, R7e no future dates) by the app's clock, so the

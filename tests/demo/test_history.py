@@ -8,6 +8,7 @@ import pytest
 
 from api.demo_history import COUNTIES, GenerationSummary, generate, municipalities, scale_for_events
 from settlement_domain.application import SettlementApp
+from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.persistence import store_environment
 
 SCALE = 0.002
@@ -92,7 +93,8 @@ def test_the_history_has_the_shape_of_the_real_years(database_url: str) -> None:
 def test_the_generator_wants_an_empty_store(tmp_path) -> None:
     app = SettlementApp(store_environment(f"sqlite:///{tmp_path / 'used.db'}"))
     try:
-        generate(app, SCALE)
+        imdi = CommandContext(actor=Actor("imdi", Role.IMDI), correlation_id="test")
+        app.register_municipality(imdi, number="0301", name="Oslo", county="Oslo")
         with pytest.raises(ValueError, match="empty store"):
             generate(app, SCALE)
     finally:

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from api.bootstrap import open_application
 from api.demo import play_story
-from api.demo_history import generate, print_summary, rich_progress
+from api.demo_history import generate, print_summary, require_empty_store, rich_progress
 from api.settings import Settings
 
 
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.scale <= 0:
                 raise ValueError("--scale must be above 0")
+            require_empty_store(app)
             with rich_progress(console) as progress:
                 summary = generate(
                     app, args.scale, seed=args.seed, progress=progress, flush_every=args.flush_every
