@@ -47,6 +47,8 @@ def test_writes_answer_with_position_and_the_callers_correlation_id(api: Api) ->
     assert generated.headers["X-Correlation-ID"] not in ("", "bad id\t")
     refused = api.post("/support-cases", NEW_CASE, IMDI, headers={"X-Correlation-ID": "req-43"})
     assert refused.headers["X-Correlation-ID"] == "req-43"
+    found = api.ok(api.get("/audit/events", IMDI, params={"correlation_id": "req-42"}))["items"]
+    assert [(e["type"], e["aggregate_id"]) for e in found] == [("SupportCaseFiled", response.json()["id"])]
 
 
 def test_twenty_simultaneous_approvals_of_one_list_give_one_success(api: Api, http_app: Litestar) -> None:

@@ -69,6 +69,8 @@ class AuditController(Controller):
         recorded_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         recorded_to: Annotated[datetime | None, QueryParameter(name="to", description="Exclusive")] = None,
         q: SearchText = None,
+        correlation_id: Annotated[str | None, QueryParameter(max_length=128,
+                                                             description="The X-Correlation-ID of a request")] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[AuditEvent]:
@@ -80,6 +82,6 @@ class AuditController(Controller):
         found = views.query(
             audit_events, person=person, municipality=municipality, own_cases_of=own, actor=actor_sub,
             type=event_type, recorded_from=_utc(recorded_from), recorded_to=_utc(recorded_to), q=q,
-            cursor=cursor, limit=limit,
+            correlation_id=correlation_id, cursor=cursor, limit=limit,
         )
         return Page[AuditEvent].of(found, AuditEvent)
