@@ -114,7 +114,7 @@ class UnitOfWork:
             aggregate = self.app.repository.get(aggregate_id)
             self.identity[aggregate_id] = aggregate
         if aggregate_id not in self.backups:
-            self.backups[aggregate_id] = copy.deepcopy(aggregate)
+            self.backups[aggregate_id] = _backup(aggregate)
         return aggregate
 
     def run(self, body: Callable[[], Outcome]) -> Outcome:
@@ -122,7 +122,10 @@ class UnitOfWork:
         try:
             outcome = body()
         except BaseException:
-            self.identity.update(self.backups)
+            for aggregate_id, backup in self.backups.items():
+                self.identity[aggregate_id] = backup
+                if aggregate_id in self.dirty:  # its earlier unflushed events are in the backup too
+                    self.dirty[aggregate_id] = backup
             raise
         finally:
             self.backups = {}
@@ -145,6 +148,18 @@ class UnitOfWork:
         finally:
             self.dirty = {}
         return recordings[-1].notification.id if recordings else self.app.position()
+
+
+def _backup(aggregate: Aggregate) -> Aggregate:
+    """A copy good enough to undo one command: the aggregates' ``apply`` methods replace values or
+    change containers one level deep (a dict of deviations, a list of members), and events are
+    immutable, so copying each container once is enough (and much cheaper than ``deepcopy``).
+    """
+    clone = copy.copy(aggregate)
+    for name, value in vars(aggregate).items():
+        if isinstance(value, (list, dict, set)):
+            setattr(clone, name, copy.copy(value))
+    return clone
 
 
 def _fingerprint(name: str, arguments: dict[str, Any]) -> str:

@@ -163,3 +163,27 @@ def test_a_busy_quota_year_is_snapshotted_and_loads_the_same(app):
         replayed = event.mutate(replayed)
     assert vars(from_snapshot) == vars(replayed)
     assert from_snapshot.places_taken == 55 and from_snapshot.decided == (60, 0)
+
+
+def test_a_refusal_after_unflushed_changes_keeps_them_to_be_stored_once(app):
+    """A refused command in a unit puts back the aggregates it touched, unflushed events included."""
+    from tests.builders import quota, selected
+
+    with app.unit_of_work() as unit:
+        municipalities(app)
+        quota(app)
+        someone = person(app, private=True)
+        selected(app, OSLO, [someone])
+        app.decide_settlement(IMDI, someone, "0301", 2025)
+        deviation = app.open_deviation(IMDI, someone, "address", "Check address").extra["deviation_id"]
+        with pytest.raises(RuleViolation) as caught:
+            app.register_settlement_date(OSLO, someone, TODAY)
+        assert caught.value.rule == "R7c"
+        unit.flush()
+        app.resolve_deviation(IMDI, someone, deviation, "Fine")
+        unit.flush()
+        app.register_settlement_date(OSLO, someone, TODAY)
+    refugee = app.refugee(someone)
+    assert refugee.settlement_date == TODAY and not refugee.has_open_deviation
+    opened = [e for e in events_since(app, 0) if type(e).__name__ == "DeviationOpened"]
+    assert len(opened) == 1
