@@ -77,7 +77,7 @@ def create_app(
             "ctx": Provide(command_context, sync_to_thread=False),
             "app": Provide(settlement_app, sync_to_thread=False),
             "actor": Provide(current_actor, sync_to_thread=False),
-            "views": Provide(read_views, sync_to_thread=True),
+            "views": Provide(read_views),
         },
         security=[{"bearer": []}],
     )

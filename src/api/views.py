@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
@@ -68,7 +69,7 @@ class Views:
             ) from None
 
 
-def views(
+async def views(
     request: Request,
     min_position: Annotated[
         int | None,
@@ -79,7 +80,8 @@ def views(
     """The views, after waiting for ``min_position`` when asked to (read-your-writes)."""
     current: Views = request.app.state.views
     if min_position:
-        current.wait_for(min_position)
+        # Only a read that must wait blocks a worker thread; the others go straight to their handler.
+        await anyio.to_thread.run_sync(current.wait_for, min_position)
     return current
 
 
