@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, String, Text, and_, exists, func, or_, select, text
+from sqlalchemy import BigInteger, Column, Integer, String, Text, func, or_, select, text
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import UTCDateTime
@@ -190,7 +190,7 @@ class AuditTrailProjection(Projection):
                      ("aggregate_id", "position"), ("correlation_id",), ("recorded_at",)),
         ),
         TableSpec("event_persons", _event_person_columns, ("person_id", "position")),
-        TableSpec("person_access", _access_columns, ("person_id", "municipality")),
+        TableSpec("person_access", _access_columns, ("person_id", "municipality"), indexes=(("municipality",),)),
         TableSpec("cases", _case_columns, ("aggregate_id",)),
     )
     handles = frozenset(SUMMARIES)
@@ -304,14 +304,15 @@ def audit_events(
         if municipality is not None:
             conditions.append(events.c.municipality == municipality)
         if own_cases_of is not None:
-            selected = exists().where(
-                event_persons.c.position == events.c.position,
-                access.c.person_id == event_persons.c.person_id,
-                access.c.municipality == own_cases_of,
+            # Two index-driven sets (the municipality's events, the events of its persons) rather
+            # than a per-row EXISTS: the newest page is then found without scanning the whole trail.
+            own = select(events.c.position).where(events.c.municipality == own_cases_of).union_all(
+                select(event_persons.c.position)
+                .join(access, access.c.person_id == event_persons.c.person_id)
+                .where(access.c.municipality == own_cases_of)
             )
-            conditions.append(
-                or_(events.c.municipality == own_cases_of, and_(events.c.municipality.is_(None), selected))
-            )
+            conditions.append(events.c.position.in_(own))
+            conditions.append(or_(events.c.municipality == own_cases_of, events.c.municipality.is_(None)))
         if actor is not None:
             conditions.append(events.c.actor_sub == actor)
         if actor_role is not None:

@@ -44,8 +44,9 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
-# Our JSON serializer is canonical, so rows written by the live and the bulk path compare equal.
-JSONValue = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+# Our JSON serializer is canonical, so rows written by the live and the bulk path compare equal;
+# None is SQL NULL on every path (not the JSON text "null").
+JSONValue = JSON(none_as_null=True)
 
 
 def schema_of(database_url: str) -> str | None:

@@ -133,7 +133,8 @@ def report_dict(report: RebuildReport) -> dict[str, Any]:
                 "name": p.name, "old_generation": p.old_generation, "new_generation": p.new_generation,
                 "position": p.position, "rows": p.rows,
                 "differences": [
-                    {"table": c.table, "old_rows": c.old_rows, "new_rows": c.new_rows}
+                    {"table": c.table, "old_rows": c.old_rows, "new_rows": c.new_rows,
+                     "only_old": c.only_old, "only_new": c.only_new}
                     for c in p.differences
                 ],
             }
@@ -152,8 +153,10 @@ def print_report(report: RebuildReport, console: Console) -> None:
         elif not p.differences:
             verdict = "identical"
         else:
-            verdict = "; ".join(f"{c.table}: {c.old_rows:,} -> {c.new_rows:,} rows, checksum differs"
-                                for c in p.differences)
+            verdict = "; ".join(
+                f"{c.table}: {c.old_rows:,} -> {c.new_rows:,} rows, {c.only_old:,} only in the old, "
+                f"{c.only_new:,} only in the new" for c in p.differences
+            )
         table.add_row(p.name, f"{p.old_generation} -> {p.new_generation}", f"{p.position:,}", f"{p.rows:,}", verdict)
     console.print(table)
     console.print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
