@@ -5,10 +5,24 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 
+from litestar.testing import TestClient
 from openpyxl import load_workbook
 
-from tests.api.conftest import AUDITOR, BERGEN, IMDI, MUNICIPALITY, OSLO, RECEPTION, Api, problem
+from api.app import create_app
+from projections.runner import Runner
+from tests.api.conftest import (
+    AUDITOR,
+    BERGEN,
+    IMDI,
+    MUNICIPALITY,
+    OSLO,
+    RECEPTION,
+    Api,
+    problem,
+    settings_for,
+)
 from tests.api.story import (
     approve,
     decide,
@@ -182,3 +196,17 @@ def test_reads_wait_for_the_views_and_answer_503_when_they_lag(api: Api) -> None
     health = api.client.get("/health").json()
     assert health["status"] == "ok" and health["log_position"] >= 1
     assert {p["name"] for p in health["projections"]} >= {"places", "audit_trail"}
+
+
+def test_with_the_projections_in_another_process_reads_wait_on_their_positions(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = create_app(settings_for(database_url, tmp_path), clock=lambda: TODAY, live_projections=False)
+    with TestClient(app) as client:
+        api = Api(client)
+        register_municipality(api, OSLO, "Oslo", "Oslo")
+        problem(api.get("/municipalities", IMDI), 503)  # nobody keeps the views: not stale data
+        worker = Runner(app.state.settlement, app.state.views.engine)  # as `settlement projections run`
+        worker.catch_up()
+        assert [m["number"] for m in api.ok(api.get("/municipalities", IMDI))] == [OSLO]
+        assert client.get("/health").json()["projections_in_process"] is False
