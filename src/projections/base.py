@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -202,13 +203,19 @@ class MemoryRows(Rows):
         self.projection = projection
         self.data: dict[str, dict[Key, Row]] = {spec.name: {} for spec in projection.tables}
         self.appended: dict[str, list[Row]] = {spec.name: [] for spec in projection.tables}
-        self._keys = {spec.name: spec.key for spec in projection.tables}
+        # A key function per table, made once: put() runs for almost every event of a rebuild.
+        self._key_of = {
+            spec.name: (
+                (lambda row, k=spec.key[0]: (row[k],)) if len(spec.key) == 1 else operator.itemgetter(*spec.key)
+            )
+            for spec in projection.tables
+        }
 
     def get(self, table: str, key: Key) -> Row | None:
         return self.data[table].get(key)
 
     def put(self, table: str, row: Row) -> None:
-        self.data[table][tuple(row[c] for c in self._keys[table])] = row
+        self.data[table][self._key_of[table](row)] = row
 
     def delete(self, table: str, key: Key) -> None:
         self.data[table].pop(key, None)

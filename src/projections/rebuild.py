@@ -8,13 +8,14 @@ builds indexes afterwards, catches up with the live log, compares itself with th
 from __future__ import annotations
 
 import hashlib
+import operator
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import TEXT, Connection, Engine, Table, cast, except_, func, select
+from sqlalchemy import TEXT, Boolean, Connection, Engine, Table, cast, except_, func, select
 
 from projections.base import STATE, MemoryRows, Projection
 from projections.catalog import (
@@ -162,13 +163,24 @@ def _bulk_write(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         # The driver's executemany on tuples the column types prepared: SQLAlchemy's per-row
         # bookkeeping would cost more than SQLite's insert itself.
         columns = list(table.columns)
-        processors = [c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns]
         names = [c.name for c in columns]
-        prepared = [
-            tuple(v if f is None or v is None else f(v)
-                  for f, v in zip(processors, (row[n] for n in names), strict=True))
-            for row in rows
+        values_of = operator.itemgetter(*names)
+        # Only dates, instants and JSON need converting; SQLite takes the other values as they are.
+        conversions = [
+            (i, f) for i, c in enumerate(columns)
+            if not isinstance(c.type, Boolean)
+            and (f := c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)) is not None
         ]
+        if conversions:
+            prepared = []
+            for row in rows:
+                values = list(values_of(row))
+                for i, f in conversions:
+                    if values[i] is not None:
+                        values[i] = f(values[i])
+                prepared.append(values)
+        else:
+            prepared = [values_of(row) for row in rows]
         raw = conn.connection.dbapi_connection
         assert raw is not None
         cursor = raw.cursor()
