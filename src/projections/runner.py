@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from projections.base import STATE, DatabaseRows, Projection, ProjectionError, Rows
 from projections.catalog import PROJECTIONS, install, lock_key
@@ -97,6 +97,23 @@ def status(app: Any, engine: Engine) -> list[ProjectionStatus]:
         for name, p in PROJECTIONS.items()
         if name in rows
     ]
+
+
+def views_reached(engine: Engine, position: int, *, timeout: float = 2.0, poll: float = 0.05) -> bool:
+    """Read-your-writes across processes: waits until every view is at ``position`` (False on timeout).
+
+    For a runner in another process (``settlement projections run`` on PostgreSQL); a runner in
+    this process answers faster with :meth:`Runner.wait_for`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            lowest = conn.execute(select(func.min(STATE.c.position))).scalar_one_or_none()
+        if lowest is not None and lowest >= position:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
 
 
 class Runner:

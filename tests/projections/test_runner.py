@@ -17,7 +17,7 @@ from projections import places
 from projections.base import STATE, ProjectionError
 from projections.catalog import PROJECTIONS
 from projections.rebuild import rebuild
-from projections.runner import Runner, status
+from projections.runner import Runner, status, views_reached
 from settlement_domain.context import Role
 from tests.conftest import ctx_for
 from tests.projections.conftest import IMDI, OSLO, catch_up, register, snapshot
@@ -157,3 +157,12 @@ def test_the_live_runner_follows_the_log_and_answers_read_your_writes(app, engin
     finally:
         runner.stop()
     assert places.places_for_year(engine, "4601", 2026)["persons"]["requested"] == 7
+
+
+def test_views_reached_tells_whether_every_view_has_caught_up_with_a_position(app, engine, history):
+    catch_up(app, engine)
+    assert views_reached(engine, app.position(), timeout=0)
+    later = app.request_settlement(IMDI, "4601", 2026, 7, 1).position
+    assert not views_reached(engine, later, timeout=0.1)
+    catch_up(app, engine)
+    assert views_reached(engine, later, timeout=0)
