@@ -16,7 +16,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.access import role_guard
 from api.auth import TokenAuthenticationMiddleware, TokenVerifier
 from api.bootstrap import open_application
-from api.context import command_context, correlation_middleware, current_actor, settlement_app
+from api.context import (
+    command_context,
+    correlation_middleware,
+    current_actor,
+    reject_unstorable_input,
+    settlement_app,
+)
 from api.controllers.audit import AuditController
 from api.controllers.distribution_lists import DistributionListController
 from api.controllers.health import HealthController
@@ -72,7 +78,7 @@ def create_app(
             AuditController,
         ],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
-        guards=[role_guard],
+        guards=[reject_unstorable_input, role_guard],
         dependencies={
             "ctx": Provide(command_context, sync_to_thread=False),
             "app": Provide(settlement_app, sync_to_thread=False),

@@ -22,10 +22,12 @@ def _storable(value: str) -> str:
 
 Text = Annotated[str, Field(max_length=10_000), AfterValidator(_storable)]
 ShortText = Annotated[str, Field(max_length=300), AfterValidator(_storable)]
-Id = Annotated[str, Field(max_length=100, description="A UUID string the API returned")]
+Id = Annotated[str, Field(max_length=100, description="A UUID string the API returned"), AfterValidator(_storable)]
 Count = Annotated[int, Field(le=MAX_COUNT)]
 Year = Annotated[int, Field(ge=-MAX_COUNT, le=MAX_COUNT, description="Calendar year, like 2025")]
-MunicipalityNumber = Annotated[str, Field(max_length=20, description="4-digit kommunenummer, like 0301")]
+MunicipalityNumber = Annotated[
+    str, Field(max_length=20, description="4-digit kommunenummer, like 0301"), AfterValidator(_storable)
+]
 
 
 class Model(BaseModel):
