@@ -171,7 +171,8 @@ class TokenVerifier:
 def actor_from_claims(claims: dict[str, Any]) -> Actor:
     """The actor a verified token names; a municipality role without a municipality claim is refused."""
     sub, role, municipality = claims.get("sub"), claims.get("role"), claims.get("municipality")
-    if not isinstance(sub, str) or not sub or len(sub) > 200:
+    # The subject is stored on every event the actor causes: no control characters, no huge values.
+    if not isinstance(sub, str) or not sub or len(sub) > 200 or any(ord(ch) < 32 for ch in sub):
         raise Unauthenticated("The token has no usable subject.")
     if role not in Role.__members__.values():
         raise Unauthenticated("The token's role is not one of imdi, municipality, reception, auditor.")

@@ -38,6 +38,7 @@ BAD_TOKENS = {
     "malformed municipality claim": jwt.encode(claims(role="municipality", municipality="Oslo"), SECRET,
                                                algorithm="HS256"),
     "unknown role": jwt.encode(claims(role="admin"), SECRET, algorithm="HS256"),
+    "control character in subject": jwt.encode(claims(sub="kari\x00"), SECRET, algorithm="HS256"),
     "no expiry": jwt.encode(claims(exp=None), SECRET, algorithm="HS256"),
     "unsigned": jwt.encode(claims(), None, algorithm="none"),
     "not a jwt": "hello",
