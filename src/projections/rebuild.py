@@ -319,7 +319,7 @@ def _catch_up_and_compare(
                 events = _tail(app, positions[name], serving.position)
                 fold_into(conn, projection, result.new_generation, events, positions[name])
             positions[name] = serving.position
-        with read_transaction(engine) as conn:
+        with read_transaction(engine, snapshot=True) as conn:
             state = conn.execute(select(STATE).where(STATE.c.name == name)).one()
             if state.position != positions[name]:
                 continue
