@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the mixed load (default 20)")
     parser.add_argument("--connections", type=int, default=16, help="client connections (default 16)")
     parser.add_argument("--municipalities", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="API processes; above 1 (PostgreSQL) the projections run in their own process")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres-url", default=os.environ.get("SETTLEMENT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -241,14 +243,17 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(database_url: str, secret: str, workdir: Path) -> Iterator[str]:
-    """``settlement serve`` in its own process on ``database_url``; yields its base URL."""
+def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> Iterator[str]:
+    """``settlement serve`` in its own process(es) on ``database_url``; yields its base URL."""
     port = _free_port()
     env = {**os.environ, "SETTLEMENT_DATABASE_URL": database_url, "SETTLEMENT_JWT_SECRET": secret,
            "SETTLEMENT_PROJECTION_POLL_SECONDS": "0.05"}
     log = (workdir / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)]
+    if workers > 1:
+        processes.append(subprocess.Popen([sys.executable, "-m", "api.cli", "projections", "run"],
+                                          env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir))
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -259,16 +264,18 @@ def server(database_url: str, secret: str, workdir: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start; see {workdir / 'server.log'}")
             time.sleep(0.2)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for running in processes:
+            running.terminate()
+        for running in processes:
+            try:
+                running.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                running.kill()
         log.close()
 
 
@@ -284,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
             seeded_at = time.perf_counter()
             world = seed(app, args.municipalities, per_pool, rng)
             seeding = time.perf_counter() - seeded_at
-            with server(url, secret, Path(workdir)) as base_url:
+            with server(url, secret, Path(workdir), args.workers) as base_url:
                 load = Load(world, secret, rng)
                 mixed = asyncio.run(drive(base_url, load, args.rate, args.seconds, args.connections))
                 http_writes = asyncio.run(write_burst(base_url, load, burst, args.connections))
@@ -293,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
             app.close()
     result = {
         "backend": args.backend, "rate_target_per_s": args.rate, "connections": args.connections,
+        "workers": args.workers,
         "seeding_s": round(seeding, 1), **mixed,
         "http_writes_per_s": round(http_writes, 1), "direct_writes_per_s": round(direct_writes, 1),
         "http_to_direct": round(http_writes / direct_writes, 2),
@@ -300,7 +308,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"HTTP load on {args.backend}: {mixed['requests']} requests in {mixed['seconds']} s "
+        print(f"HTTP load on {args.backend} ({args.workers} API process(es)): "
+              f"{mixed['requests']} requests in {mixed['seconds']} s "
               f"({mixed['throughput_per_s']}/s, target {args.rate}/s, {args.connections} connections)")
         for kind in ("reads", "writes"):
             s = mixed[kind]

@@ -9,14 +9,14 @@ from datetime import timedelta
 import uvicorn
 from rich.console import Console
 
-from api.app import create_app
+from api.app import SWITCH_INTERVAL, create_app
 from api.auth import issue_token, local_secret
+from api.bootstrap import open_application
+from api.cli import UsageError
 from api.demo import play_story
 from api.settings import Settings
 from settlement_domain.application import SettlementApp
 from settlement_domain.context import Role
-
-SWITCH_INTERVAL_SECONDS = 0.0005
 
 # One ready-made user per role, named like the demo story's own actors.
 DEMO_USERS = (
@@ -39,22 +39,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="on an empty store, load the demo story first; print a token per role")
     parser.add_argument("--no-projections", action="store_true",
                         help="do not run the projections here (a separate `settlement projections run` does)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="API processes (PostgreSQL only; the projections then run in their own "
+                             "`settlement projections run` process)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    # Handlers run in threads beside the event loop; a shorter GIL switch interval than the default
-    # 5 ms shortens the hand-over between them when both are busy (latency under load).
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     settings = Settings()
     console = Console()
+    # The access log is off: query strings (audit free-text search) may carry names. Nothing is logged
+    # per request; every answer carries X-Correlation-ID, which the audit trail records.
+    options = {"host": args.host, "port": args.port, "access_log": False, "log_level": "info"}
+    if args.workers > 1:
+        if not settings.database_url.startswith("postgres"):
+            raise UsageError("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")
+        if args.demo:
+            settlement = open_application(settings)
+            try:
+                load_demo(settlement, console)
+            finally:
+                settlement.close()
+            print_tokens(settings, console, f"http://{args.host}:{args.port}")
+        console.print("API workers without projections: run `settlement projections run` beside them.")
+        uvicorn.run("api.app:create_worker_app", factory=True, workers=args.workers, **options)
+        return 0
     app = create_app(settings, live_projections=not args.no_projections)
     if args.demo:
         load_demo(app.state.settlement, console)
         print_tokens(settings, console, f"http://{args.host}:{args.port}")
-    # The access log is off: query strings (audit free-text search) may carry names. The app logs
-    # method, route, status and correlation id instead.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    uvicorn.run(app, **options)
     return 0
 
 
