@@ -104,7 +104,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
             TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn(),
             console=console, transient=False,
         ) as progress:
-            task = progress.add_task("rebuild", total=None, rate=0.0)
+            task = progress.add_task("rebuild", total=app.position(), rate=0.0)
             started = time.perf_counter()
 
             def advance(done: int, total: int) -> None:
