@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -15,7 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from api.errors import StaleRead, ViewsUnavailable
 from projections.base import STATE
-from projections.runner import Runner
+from projections.runner import Runner, views_reached
 from projections.views import BadCursor, ViewNotReady
 
 T = TypeVar("T")
@@ -49,11 +48,8 @@ class Views:
                 return
             raise StaleRead(position, self.runner.position)
         # The views are kept by another process (``settlement projections run``): poll their positions.
-        deadline = time.monotonic() + timeout
-        while (reached := self.position()) < position:
-            if time.monotonic() >= deadline:
-                raise StaleRead(position, reached)
-            time.sleep(0.05)
+        if not views_reached(self.engine, position, timeout=timeout):
+            raise StaleRead(position, self.position())
 
     def query(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs a query function of ``projections`` on the read store, translating its refusals."""
