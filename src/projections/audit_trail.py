@@ -111,6 +111,9 @@ SUMMARIES: dict[str, Callable[[Any], str]] = {
     ),
     "SettlementDateCorrected": lambda e: (
         f"Settlement date corrected from {e.previous_date.isoformat()} to {e.settlement_date.isoformat()}"
+        if e.previous_date is not None
+        # R7d: IMDi sets the first date where the municipality may not.
+        else f"Settlement date {e.settlement_date.isoformat()} set by IMDi in {e.municipality}"
     ),
     "DeviationOpened": lambda e: (
         "Deviation opened" + (" (registered as private by a known deviation)"
