@@ -331,27 +331,28 @@ def audit_events(
             conditions.append(events.c.recorded_at >= recorded_from)
         if recorded_to is not None:
             conditions.append(events.c.recorded_at < recorded_to)
-        if cursor:
-            (before,) = decode_cursor(cursor, 1)
-            conditions.append(events.c.position < int(before))
+        before = int(decode_cursor(cursor, 1)[0]) if cursor else None
+        order: Any = events.c.position.desc()
         query = select(events)
-        if q and q.strip():
-            if conn.dialect.name == "sqlite":
-                fts = f"{events.name}_fts"
-                # Driven from the full-text index in rowid order, so the newest matches come first
-                # without collecting every match.
-                query = query.join(
-                    text(fts), text(f"{fts}.rowid = {events.name}.position")
-                ).where(text(f"{fts} MATCH :fts_query").bindparams(fts_query=_fts_query(q)))
-            else:
+        if q and q.strip() and conn.dialect.name == "sqlite":
+            fts = f"{events.name}_fts"
+            # Driven from the full-text index, newest rowid first, with the cursor pushed into it:
+            # FTS5 then stops after one page instead of collecting and sorting every match.
+            query = query.select_from(text(fts)).join(events, text(f"{events.name}.position = {fts}.rowid"))
+            conditions.append(text(f"{fts} MATCH :fts_query").bindparams(fts_query=_fts_query(q)))
+            if before is not None:
+                conditions.append(text(f"{fts}.rowid < :before").bindparams(before=before))
+            order = text(f"{fts}.rowid DESC")
+        else:
+            if q and q.strip():
                 conditions.append(
                     func.to_tsvector(text("'simple'"), events.c.summary).op("@@")(
                         func.plainto_tsquery(text("'simple'"), q)
                     )
                 )
-        rows = conn.execute(
-            query.where(*conditions).order_by(events.c.position.desc()).limit(limit + 1)
-        ).mappings().all()
+            if before is not None:
+                conditions.append(events.c.position < before)
+        rows = conn.execute(query.where(*conditions).order_by(order).limit(limit + 1)).mappings().all()
     return page([audit_item(r) for r in rows], limit, lambda item: [item["position"]])
 
 
