@@ -157,3 +157,17 @@ def test_a_municipality_sees_its_own_cases_including_the_history_of_persons_it_s
     assert {e["type"] for e in bergen} <= {"MunicipalityRegistered", "QuotaYearOpened", "SettlementRequested",
                                           "LetterIssued"}
     assert all(e["municipality"] == "4601" for e in bergen)
+
+
+def test_free_text_search_pages_newest_first_without_overlap(app, engine, history):
+    catch_up(app, engine)
+    every = audit_trail.audit_events(engine, q="registered", limit=500)["items"]
+    assert len(every) >= 6 and all("registered" in e["summary"].lower() for e in every)
+    seen, cursor = [], None
+    while True:
+        found = audit_trail.audit_events(engine, q="registered", limit=2, cursor=cursor)
+        seen += [e["position"] for e in found["items"]]
+        cursor = found["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [e["position"] for e in every] == sorted(seen, reverse=True)
