@@ -132,15 +132,16 @@ def compare(conn: Connection, projection: Projection, old: int, new: int) -> lis
     for spec in projection.tables:
         a, b = olds[spec.name], news[spec.name]
         counts = [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in (a, b)]
-        only = [
-            conn.execute(
-                select(func.count()).select_from(
-                    except_(_comparable(x, dialect), _comparable(y, dialect)).subquery()
-                )
-            ).scalar_one()
-            for x, y in ((a, b), (b, a))
-        ]
-        comparisons.append(TableComparison(spec.name, counts[0], counts[1], only[0], only[1]))
+
+        def only_in(x: Table, y: Table) -> int:
+            difference = except_(_comparable(x, dialect), _comparable(y, dialect)).subquery()
+            return conn.execute(select(func.count()).select_from(difference)).scalar_one()
+
+        only_old = only_in(a, b)
+        # Rows are unique (keyed): with equal counts and nothing only in the old, nothing is only
+        # in the new either, and the second pass over the largest tables is saved.
+        only_new = 0 if counts[0] == counts[1] and only_old == 0 else only_in(b, a)
+        comparisons.append(TableComparison(spec.name, counts[0], counts[1], only_old, only_new))
     return comparisons
 
 
