@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
@@ -225,7 +225,7 @@ class SettlementApp(Application):
         fingerprint = ""
         if ctx.idempotency_key:
             fingerprint = _fingerprint(name, arguments)
-            record_id = IdempotencyRecord.create_id(ctx.actor.sub, ctx.idempotency_key)
+            record_id = IdempotencyRecord.create_id(ctx.idempotency_scope, ctx.idempotency_key)
             earlier = self._replay(record_id, fingerprint)
             if earlier is not None:
                 return earlier
@@ -245,7 +245,7 @@ class SettlementApp(Application):
             to_save.append(
                 IdempotencyRecord(
                     meta=ctx.meta(),
-                    scope=ctx.actor.sub,
+                    scope=ctx.idempotency_scope,
                     key=ctx.idempotency_key,
                     fingerprint=fingerprint,
                     result=result.as_dict(),
@@ -424,6 +424,8 @@ class SettlementApp(Application):
         rules.check_place_counts("R2", year, persons, unaccompanied_minors, today)
         if decided_on > today:
             raise rules.refuse_input("R2", "The decision date is in the future.", "decided_on")
+        if decided_on.year < rules.FIRST_YEAR:
+            raise rules.refuse_input("R2", f"The decision date is before {rules.FIRST_YEAR}.", "decided_on")
         self.municipality(number)
         quota = self._quota_year_for(ctx, number, year)
         quota.decide(ctx.meta(), persons, unaccompanied_minors, decided_on, ctx.actor.role is IMDI)
@@ -752,9 +754,15 @@ class SettlementApp(Application):
 
     # Person folders --------------------------------------------------------------------------
 
+    def record_folder_view(self, ctx: CommandContext, refugee_id: UUID | str) -> CommandResult:
+        """R6: every read of a person folder is recorded; municipalities read only after selection.
+
+        A read is never idempotent: each one is checked and recorded, whatever key it came with.
+        """
+        return self._record_folder_view(replace(ctx, idempotency_key=None), refugee_id)
+
     @command
-    def record_folder_view(self, ctx: CommandContext, refugee_id: UUID | str) -> Outcome:
-        """R6: every read of a person folder is recorded; municipalities read only after selection."""
+    def _record_folder_view(self, ctx: CommandContext, refugee_id: UUID | str) -> Outcome:
         rules.require_role("R6", ctx.actor, IMDI, AUDITOR, MUNICIPALITY, action="read person folders")
         refugee = self._refugee_for(ctx.actor, refugee_id)
         if ctx.actor.role is MUNICIPALITY and not refugee.may_see_folder(ctx.actor.municipality or ""):
@@ -861,7 +869,7 @@ def _postal_address(rule: str, address: dict[str, Any]) -> dict[str, str]:
         raise rules.refuse_input(rule, "The postal address has street, postal_code and city.", "postal_address")
     street = rules.check_text(rule, address.get("street"), "postal_address.street", max_length=200)
     postal_code = str(address.get("postal_code") or "").strip()
-    if not (len(postal_code) == 4 and postal_code.isdigit()):
+    if not rules.FOUR_DIGITS.match(postal_code):
         raise rules.refuse_input(rule, "A Norwegian postal code has 4 digits.", "postal_address.postal_code")
     city = rules.check_text(rule, address.get("city"), "postal_address.city", max_length=100)
     return {"street": street, "postal_code": postal_code, "city": city}

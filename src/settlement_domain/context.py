@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from settlement_domain.errors import Refusal, RuleViolation
 
-MUNICIPALITY_NUMBER = re.compile(r"^\d{4}$")
+MUNICIPALITY_NUMBER = re.compile(r"^[0-9]{4}\Z")  # ASCII digits only: "٠٣٠١" is no kommunenummer
 
 
 class Role(StrEnum):
@@ -56,6 +56,12 @@ class CommandContext:
     correlation_id: str
     idempotency_key: str | None = None
     fingerprint: str | None = None
+
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose keys a key is among: the same subject acting in another role or municipality is
+        someone else, so a key can never replay an answer across tenants."""
+        return f"{self.actor.sub}|{self.actor.role.value}|{self.actor.municipality or ''}"
 
     def meta(self) -> dict[str, str | None]:
         """The metadata every event records (R14): who, and the request that caused it."""

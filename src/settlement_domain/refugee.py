@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from settlement_domain.errors import RuleViolation
+from settlement_domain.errors import NotFound, Refusal, RuleViolation
 from settlement_domain.ids import natural_id
 
 
@@ -191,7 +191,8 @@ class Refugee(Aggregate):
         """R7e: not before the cut-off, not before selection, not in the future."""
         if settlement_date < cutoff:
             raise RuleViolation(
-                "R7e", f"The date is before the settlement cut-off {cutoff.isoformat()}.", field="date"
+                "R7e", f"The date is before the settlement cut-off {cutoff.isoformat()}.",
+                refusal=Refusal.INPUT, field="date",
             )
         if self.selected_on is not None and settlement_date < self.selected_on:
             raise RuleViolation(
@@ -200,7 +201,7 @@ class Refugee(Aggregate):
                 field="date",
             )
         if settlement_date > today:
-            raise RuleViolation("R7e", "The date is in the future.", field="date")
+            raise RuleViolation("R7e", "The date is in the future.", refusal=Refusal.INPUT, field="date")
 
     def check_no_date_yet(self) -> None:
         if self.settlement_date is not None:
@@ -243,7 +244,7 @@ class Refugee(Aggregate):
 
     def check_deviation_open(self, deviation_id: str) -> None:
         if deviation_id not in self.deviations:
-            raise RuleViolation("R12", f"The person has no deviation {deviation_id}.", field="deviation_id")
+            raise NotFound("deviation", deviation_id)
         if not self.deviations[deviation_id]:
             raise RuleViolation("R12", "The deviation is already resolved.")
 

@@ -15,7 +15,9 @@ from settlement_domain.errors import Refusal, RuleViolation
 DEFAULT_SETTLEMENT_CUTOFF = date(2016, 1, 1)  # R7e, configurable
 FIRST_YEAR = 2000  # R1
 MINOR_MIN_AGE, MINOR_MAX_AGE = 15, 17  # R11: minors over 15 are settled through IMDi
-ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})\Z")
+FOUR_DIGITS = re.compile(r"^[0-9]{4}\Z")
+LAST_YEAR = 9998  # dates past this overflow date arithmetic
 
 
 def refuse_input(rule: str, message: str, field: str | None = None) -> RuleViolation:
@@ -80,10 +82,13 @@ def parse_iso_week(value: str) -> tuple[date, date]:
     match = ISO_WEEK.match(value or "")
     if not match:
         raise refuse_input("R11", "The expected week is written like 2025-W14.", "expected_week")
+    year = int(match[1])
     try:
-        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError(year)
+        monday = date.fromisocalendar(year, int(match[2]), 1)
     except ValueError:
-        raise refuse_input("R11", f"{value} is not a week of that year.", "expected_week") from None
+        raise refuse_input("R11", f"{value} is not a week of a possible year.", "expected_week") from None
     return monday, monday + timedelta(days=6)
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from settlement_domain.application import SettlementApp
-from settlement_domain.errors import ConcurrencyConflict, IdempotencyKeyReused, RuleViolation
+from settlement_domain.errors import ConcurrencyConflict, IdempotencyKeyReused, NotFound, RuleViolation
 from settlement_domain.persistence import store_environment
 from tests.builders import IMDI, OSLO, distribution_list, events_since, municipalities, person
 from tests.conftest import TODAY
@@ -90,6 +90,38 @@ def test_keys_are_scoped_to_the_actor(app):
     first = app.decide_quota(replace(OSLO, idempotency_key="same"), "0301", 2025, 10, 1, TODAY)
     other = app.request_settlement(replace(IMDI, idempotency_key="same"), "0301", 2025, 12, 1)
     assert not other.replayed and other.id == first.id and other.version > first.version
+
+
+def test_a_key_never_replays_across_municipalities_or_roles(app):
+    """One person may work for two municipalities with the same subject (ID-porten identifies the person)."""
+    from settlement_domain.context import Actor, Role
+
+    municipalities(app)
+    kari_in_oslo = replace(OSLO, idempotency_key="k")
+    kari_in_bergen = replace(OSLO, actor=Actor("kari", Role.MUNICIPALITY, "4601"), idempotency_key="k")
+    first = app.decide_quota(kari_in_oslo, "0301", 2025, 10, 1, TODAY)
+    with pytest.raises(RuleViolation) as caught:  # checked afresh, not a replay of Oslo's answer
+        app.decide_quota(kari_in_bergen, "0301", 2025, 10, 1, TODAY)
+    assert caught.value.rule == "R2"
+    second = app.decide_quota(kari_in_bergen, "4601", 2025, 10, 1, TODAY)
+    assert not second.replayed and second.id != first.id
+
+
+def test_every_folder_read_is_checked_and_recorded_even_with_a_key(app):
+    from settlement_domain.context import Actor, Role
+    from tests.builders import selected
+
+    municipalities(app)
+    someone = person(app)
+    selected(app, OSLO, [someone])
+    keyed = replace(OSLO, idempotency_key="read-1")
+    app.record_folder_view(keyed, someone)
+    app.record_folder_view(keyed, someone)
+    views = [e for e in events_since(app, 0) if type(e).__name__ == "PersonFolderViewed"]
+    assert len(views) == 2
+    elsewhere = replace(keyed, actor=Actor("kari", Role.MUNICIPALITY, "4601"))
+    with pytest.raises(NotFound):
+        app.record_folder_view(elsewhere, someone)
 
 
 @pytest.mark.slow

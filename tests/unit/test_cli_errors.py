@@ -1,0 +1,32 @@
+"""The command line answers bad input with one line and exit code 2, a broken store with one line, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.cli import main
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_an_unknown_command_is_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["no-such-command"])
+    assert caught.value.code == 2
+    assert "invalid choice" in one_line(capsys.readouterr().err)
+
+
+def test_a_bad_setting_names_the_setting(capsys, monkeypatch):
+    monkeypatch.setenv("SETTLEMENT_SETTLEMENT_CUTOFF", "not-a-date")
+    assert main(["projections", "status"]) == 2
+    assert one_line(capsys.readouterr().err).startswith("settlement: settlement_cutoff:")
+
+
+def test_an_unreachable_store_is_one_line_without_its_parameters(capsys):
+    code = main(["projections", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "status"])
+    assert code == 1
+    assert "could not be used" in one_line(capsys.readouterr().err)
