@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
+from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -25,6 +27,25 @@ ShortText = Annotated[str, Field(max_length=300), AfterValidator(_storable)]
 Id = Annotated[str, Field(max_length=100, description="A UUID string the API returned"), AfterValidator(_storable)]
 Count = Annotated[int, Field(le=MAX_COUNT)]
 Year = Annotated[int, Field(ge=-MAX_COUNT, le=MAX_COUNT, description="Calendar year, like 2025")]
+MIN_YEAR, MAX_YEAR = 1900, 9998
+
+
+def instant(value: datetime | None, parameter: str) -> datetime | None:
+    """A query parameter's instant, in UTC when it names no offset; 422 naming it outside the years.
+
+    Near year 1 or 9999 the shift to UTC (or a microsecond added to an exclusive bound) overflows,
+    so every instant a caller passes is checked here, at the edge, before anything is read or recorded.
+    """
+    if value is None:
+        return None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationException(
+            f"{parameter} must be between the years {MIN_YEAR} and {MAX_YEAR}.",
+            extra=[{"key": parameter, "message": f"must be between the years {MIN_YEAR} and {MAX_YEAR}"}],
+        )
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 MunicipalityNumber = Annotated[
     str, Field(max_length=20, description="4-digit kommunenummer, like 0301"), AfterValidator(_storable)
 ]

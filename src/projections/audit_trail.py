@@ -294,6 +294,8 @@ def audit_events(
     municipality). ``recorded_to`` is exclusive.
     """
     check_limit(limit)
+    if q is not None and not re.search(r"\w", q):
+        q = None  # no word to look for ("!!!", '"*'): no text filter, rather than an empty FTS query
     with reading(source) as conn:
         tables = serving_tables(conn, PROJECTION)
         events, event_persons, access = tables["events"], tables["event_persons"], tables["person_access"]
@@ -331,7 +333,7 @@ def audit_events(
             conditions.append(events.c.recorded_at >= recorded_from)
         if recorded_to is not None:
             conditions.append(events.c.recorded_at < recorded_to)
-        before = int(decode_cursor(cursor, 1)[0]) if cursor else None
+        before = decode_cursor(cursor, int)[0] if cursor else None
         order: Any = events.c.position.desc()
         query = select(events)
         if q and q.strip() and conn.dialect.name == "sqlite":

@@ -72,8 +72,7 @@ def letters(
         if status is not None:
             query = query.where(table.c.status == status)
         if cursor:
-            issued, letter_id = decode_cursor(cursor, 2)
-            issued_at = datetime.fromisoformat(issued)
+            issued_at, letter_id = decode_cursor(cursor, datetime, str)
             query = query.where(
                 (table.c.issued_at < issued_at) | ((table.c.issued_at == issued_at) & (table.c.letter_id < letter_id))
             )

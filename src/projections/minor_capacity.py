@@ -82,7 +82,7 @@ def minor_capacity_reports(
         if open_only:
             query = query.where(reports.c.status == "open")
         if cursor:
-            week, capacity_id = decode_cursor(cursor, 2)
+            week, capacity_id = decode_cursor(cursor, str, str)
             query = query.where(
                 (reports.c.expected_week > week)
                 | ((reports.c.expected_week == week) & (reports.c.capacity_id > capacity_id))

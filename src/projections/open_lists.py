@@ -182,10 +182,10 @@ def distribution_lists(
         if status is not None:
             query = query.where(lists.c.status == status)
         if cursor:
-            created, list_id = decode_cursor(cursor, 2)
+            created, list_id = decode_cursor(cursor, datetime, str)
             query = query.where(
-                (lists.c.created_at < datetime.fromisoformat(created))
-                | ((lists.c.created_at == datetime.fromisoformat(created)) & (lists.c.list_id < list_id))
+                (lists.c.created_at < created)
+                | ((lists.c.created_at == created) & (lists.c.list_id < list_id))
             )
         found = conn.execute(
             query.order_by(lists.c.created_at.desc(), lists.c.list_id.desc()).limit(limit + 1)

@@ -209,7 +209,7 @@ def persons_awaiting_settlement_date(
                 )
             )
         if cursor:
-            (after,) = decode_cursor(cursor, 1)
+            (after,) = decode_cursor(cursor, str)
             query = query.where(folders.c.refugee_id > after)
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
     items = [

@@ -81,9 +81,9 @@ def support_cases(
         if status is not None:
             query = query.where(cases.c.status == status)
         if cursor:
-            filed, case_id = decode_cursor(cursor, 2)
+            filed, case_id = decode_cursor(cursor, datetime, str)
             query = query.where(
-                (cases.c.filed_at < datetime.fromisoformat(filed)) | ((cases.c.filed_at == datetime.fromisoformat(filed)) & (cases.c.case_id < case_id))
+                (cases.c.filed_at < filed) | ((cases.c.filed_at == filed) & (cases.c.case_id < case_id))
             )
         rows = conn.execute(
             query.order_by(cases.c.filed_at.desc(), cases.c.case_id.desc()).limit(limit + 1)

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select
@@ -49,14 +50,45 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, length: int) -> list[Any]:
+MAX_BIGINT = 2**63 - 1
+MIN_YEAR, MAX_YEAR = 1900, 9998  # the instants the API accepts (see api.schemas.Instant)
+
+
+def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
+    """The cursor's values, one of each of ``kinds`` in order (``int``, ``str`` or ``datetime``).
+
+    Anything else, forged or damaged, is a BadCursor: a string where an int belongs, a float, an
+    integer beyond the database's 64 bits, an object or list, a datetime that does not parse.
+    ``datetime`` values travel as ISO strings and are returned parsed.
+    """
+    refused = BadCursor("The cursor is not one this list handed out.")
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError) as error:
-        raise BadCursor("The cursor is not one this list handed out.") from error
-    if not isinstance(values, list) or len(values) != length:
-        raise BadCursor("The cursor is not one this list handed out.")
-    return values
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        raise refused from error
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise refused
+    decoded: list[Any] = []
+    for value, kind in zip(values, kinds, strict=True):
+        if kind is int:
+            if type(value) is not int or not -MAX_BIGINT <= value <= MAX_BIGINT:
+                raise refused
+        elif kind is str:
+            if not isinstance(value, str) or "\x00" in value:
+                raise refused
+        elif kind is datetime:
+            if not isinstance(value, str):
+                raise refused
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError as error:
+                raise refused from error
+            if not MIN_YEAR <= value.year <= MAX_YEAR:  # near year 1 or 9999 the shift to UTC overflows
+                raise refused
+        else:
+            raise TypeError(f"A cursor holds int, str or datetime values, not {kind!r}.")
+        decoded.append(value)
+    return decoded
 
 
 def check_limit(limit: int) -> int:

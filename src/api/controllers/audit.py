@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, get
@@ -11,7 +11,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from api.access import AUDITOR, IMDI, MUNICIPALITY, allowed, municipality_scope
 from api.context import CurrentActor
-from api.schemas import Cursor, Limit, Model, MunicipalityNumber, Page
+from api.schemas import Cursor, Limit, Model, MunicipalityNumber, Page, instant
 from api.views import ReadViews
 from projections.audit_trail import audit_events
 from settlement_domain.context import Role
@@ -46,10 +46,6 @@ class AuditEvent(Model):
                                    "actor": AuditActor.from_view(row["actor"])})
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 class AuditController(Controller):
     """Audit trail search."""
 
@@ -81,7 +77,8 @@ class AuditController(Controller):
             own = actor.municipality
         found = views.query(
             audit_events, person=person, municipality=municipality, own_cases_of=own, actor=actor_sub,
-            type=event_type, recorded_from=_utc(recorded_from), recorded_to=_utc(recorded_to), q=q,
+            type=event_type, recorded_from=instant(recorded_from, "from"),
+            recorded_to=instant(recorded_to, "to"), q=q,
             correlation_id=correlation_id, cursor=cursor, limit=limit,
         )
         return Page[AuditEvent].of(found, AuditEvent)
