@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -27,11 +27,13 @@ from api.schemas import (
     Text,
     Written,
     Year,
+    instant,
 )
 from api.views import ReadViews
 from projections.audit_trail import audit_events
 from projections.person_folders import person_folder, persons_awaiting_settlement_date
 from settlement_domain.application import SettlementApp
+from settlement_domain.context import Role
 from settlement_domain.errors import NotFound
 from settlement_domain.refugee import Category
 
@@ -212,8 +214,14 @@ class CaseHistory(Model):
 FOLDER_READERS = allowed(IMDI, AUDITOR, MUNICIPALITY)
 
 
-def case_state(app: SettlementApp, refugee_id: str, as_of: datetime | None) -> CaseState | None:
-    """Replays the person's events up to ``as_of`` (all of them without it); None before registration."""
+def case_state(
+    app: SettlementApp, refugee_id: str, as_of: datetime | None, own: str | None = None
+) -> CaseState | None:
+    """Replays the person's events up to ``as_of`` (all of them without it); None before registration.
+
+    ``own`` is a municipality user's municipality: the state then never names another municipality
+    (a proposal to, selection by or decision for another one reads as none), as its events are not shown.
+    """
     aggregate_id = UUID(refugee_id)
     version = None
     for stored in app.repository.event_store.get(aggregate_id):
@@ -223,11 +231,17 @@ def case_state(app: SettlementApp, refugee_id: str, as_of: datetime | None) -> C
     if version is None:
         return None
     refugee = app.repository.get(aggregate_id, version=version)
+
+    def mine(municipality: str | None) -> str | None:
+        return municipality if own is None or municipality == own else None
+
     return CaseState(
         version=refugee.version, lived_privately=refugee.lived_privately,
         unaccompanied_minor=refugee.unaccompanied_minor, family_id=refugee.family_id,
-        proposed_to=refugee.proposed_to, selected_by=refugee.selected_by, selected_on=refugee.selected_on,
-        decided_for=refugee.decided_for, decision_year=refugee.decision_year,
+        proposed_to=mine(refugee.proposed_to), selected_by=mine(refugee.selected_by),
+        selected_on=refugee.selected_on if mine(refugee.selected_by) else None,
+        decided_for=mine(refugee.decided_for),
+        decision_year=refugee.decision_year if mine(refugee.decided_for) else None,
         settlement_date=refugee.settlement_date,
         open_deviations=sorted(d for d, is_open in refugee.deviations.items() if is_open),
         mapping_recorded=refugee.mapping is not None,
@@ -342,18 +356,20 @@ class RefugeeController(Controller):
 
     @get("/{refugee_id:str}/history", operation_id="getCaseHistory", sync_to_thread=True, opt=FOLDER_READERS)
     def history(
-        self, ctx: Ctx, app: Settlement, views: ReadViews, refugee_id: FromPath[Id],
+        self, ctx: Ctx, actor: CurrentActor, app: Settlement, views: ReadViews, refugee_id: FromPath[Id],
         as_of: Annotated[datetime | None, QueryParameter(description="Show the state at this moment (ISO 8601)")] = None,
         cursor: Cursor = None, limit: Limit = 100,
     ) -> CaseHistory:
         """The events of the person's case, newest first, and its state as of a moment (R14; recorded as R6)."""
+        as_of = instant(as_of, "as_of")
+        own = actor.municipality if actor.role is Role.MUNICIPALITY else None
+        # Read before recording: a refused read (a forged cursor) is not a read of the folder.
+        events = views.query(audit_events, person=str(UUID(refugee_id)), own_cases_of=own,
+                             recorded_to=_after(as_of), cursor=cursor, limit=limit)
+        # The application checks tenancy and R6, and records the read in the audit trail.
         app.record_folder_view(ctx, refugee_id)
-        if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=UTC)
-        events = views.query(audit_events, person=str(UUID(refugee_id)), recorded_to=_after(as_of),
-                             cursor=cursor, limit=limit)
         return CaseHistory(
-            refugee_id=refugee_id, as_of=as_of, state=case_state(app, refugee_id, as_of),
+            refugee_id=refugee_id, as_of=as_of, state=case_state(app, refugee_id, as_of, own),
             items=[AuditEvent.from_view(e) for e in events["items"]], next_cursor=events["next_cursor"],
         )
 
