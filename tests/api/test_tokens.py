@@ -134,3 +134,30 @@ def test_issue_token_respects_its_lifetime() -> None:
     verifier = TokenVerifier(Settings(jwt_secret=SECRET))
     with pytest.raises(Unauthenticated, match="expired"):
         verifier.verify(short)
+
+
+@pytest.mark.parametrize("ttl", ["999999999999d", "367d", "8785h", "99999999999999999999999s"])
+def test_a_token_lifetime_beyond_a_year_is_a_one_line_error_with_exit_code_2(
+    ttl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api import cli
+
+    monkeypatch.setenv("SETTLEMENT_JWT_SECRET_FILE", str(tmp_path / "jwt-secret"))
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["token", "--role", "imdi", "--sub", "x", "--ttl", ttl])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "OverflowError" not in captured.err
+    assert captured.out == ""
+    assert captured.err.strip() == (f"settlement token: argument --ttl: {ttl!r} is longer than the longest "
+                                    "lifetime, 366d (see --help)")
+
+
+def test_a_token_lifetime_of_a_year_is_issued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from api import cli
+
+    monkeypatch.setenv("SETTLEMENT_JWT_SECRET_FILE", str(tmp_path / "jwt-secret"))
+    assert cli.main(["token", "--role", "imdi", "--sub", "x", "--ttl", "366d"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert 365 * 86400 < jwt.decode(printed, options={"verify_signature": False})["exp"] - time.time() <= 366 * 86400

@@ -14,12 +14,20 @@ TTL = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+MAX_TTL = timedelta(days=366)
+
+
 def parse_ttl(text: str) -> timedelta:
-    """``90s``, ``30m``, ``8h`` or ``2d``."""
+    """``90s``, ``30m``, ``8h`` or ``2d``; at most a year (366 days)."""
     match = TTL.match(text.strip())
     if not match or int(match[1]) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a lifetime like 30m, 8h or 2d")
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    amount, unit = int(match[1]), match[2]
+    seconds_per_unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    # Compared as integers: timedelta itself overflows long before a huge number is refused.
+    if amount * seconds_per_unit > MAX_TTL.total_seconds():
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than the longest lifetime, {MAX_TTL.days}d")
+    return timedelta(**{UNITS[unit]: amount})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
