@@ -48,13 +48,13 @@ class ProjectionError(RuntimeError):
     """A projection failed on an event: it stops there, naming the event, and never skips it."""
 
     def __init__(self, projection: str, position: int, event_type: str, cause: BaseException) -> None:
-        super().__init__(
-            f"Projection {projection!r} failed on event {position} ({event_type}): "
-            f"{type(cause).__name__}: {cause}"
-        )
+        # The cause's type only: a database error's text may quote the row it failed on (personal data).
+        # The cause itself stays chained (``__cause__``) for a debugger, never for the logs.
+        super().__init__(f"Projection {projection!r} failed on event {position} ({event_type}): {type(cause).__name__}")
         self.projection = projection
         self.position = position
         self.event_type = event_type
+        self.cause_type = type(cause).__name__
 
 
 class Rows:

@@ -207,7 +207,14 @@ class Runner:
                 state = states[projection.name]
                 if state.position >= last:
                     continue
-                fold_into(conn, projection, state.generation, events, state.position)
+                try:
+                    fold_into(conn, projection, state.generation, events, state.position)
+                except ProjectionError:
+                    raise
+                except Exception as error:  # writing the batch's rows failed: no one event to name
+                    raise ProjectionError(
+                        projection.name, last, f"batch write after {state.position}", error
+                    ) from error
                 conn.execute(
                     STATE.update().where(STATE.c.name == projection.name).values(position=last, updated_at=now)
                 )
@@ -238,7 +245,15 @@ class Runner:
                     self._stop.wait(self.poll_interval)
         except BaseException as error:
             self.error = error
-            log.exception("projection runner stopped")
+            # Never the traceback or the error's text: a database error quotes SQL and the values of
+            # the row it failed on (names, birth dates). The kind of error and where it happened only.
+            if isinstance(error, ProjectionError):
+                log.error(
+                    "projection runner stopped: %s in projection %s at event %s (%s)",
+                    error.cause_type, error.projection, error.position, error.event_type,
+                )
+            else:
+                log.error("projection runner stopped: %s at position %s", type(error).__name__, self.position)
             raise
         finally:
             self.release()

@@ -76,7 +76,8 @@ def open_read_store(database_url: str, *, pool_size: int = 5) -> Engine:
     """
     url = sqlalchemy_url(database_url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, json_serializer=dumps, connect_args={"timeout": 30})
+        # hide_parameters: a database error's message never carries the bound values (names, birth dates).
+        engine = create_engine(url, json_serializer=dumps, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -103,6 +104,7 @@ def open_read_store(database_url: str, *, pool_size: int = 5) -> Engine:
     return create_engine(
         url, json_serializer=dumps, connect_args=connect_args, pool_size=pool_size, max_overflow=10,
         pool_recycle=1800,  # rather than a ping on every checkout: a round trip per read saved
+        hide_parameters=True,  # no bound values (personal data) in error messages and logs
     )
 
 

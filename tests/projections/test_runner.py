@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from projections import places
-from projections.base import STATE, ProjectionError
+from projections.base import STATE, DatabaseRows, ProjectionError
 from projections.catalog import PROJECTIONS
 from projections.rebuild import rebuild
 from projections.runner import Runner, status, views_reached
@@ -166,3 +168,37 @@ def test_views_reached_tells_whether_every_view_has_caught_up_with_a_position(ap
     assert not views_reached(engine, later, timeout=0.1)
     catch_up(app, engine)
     assert views_reached(engine, later, timeout=0)
+
+
+def test_a_database_error_in_a_batch_is_logged_without_the_rows_personal_data(app, engine, history, monkeypatch,
+                                                                               caplog):
+    catch_up(app, engine)
+    person = register(app, "Hemmelig Navnesen", born=date(1977, 3, 14))
+    original = DatabaseRows.flush
+
+    def flush_twice(self):
+        # The batch's rows written a second time: a real database error (duplicate keys) whose
+        # statement carries the rows' values, the person's name and birth date among them.
+        again = {name: [dict(self.cache[name][k]) for k in keys if self.cache[name][k] is not None]
+                 for name, keys in self.dirty.items()}
+        original(self)
+        for name, rows in again.items():
+            if rows and self.projection.name == "person_folders":
+                self.conn.execute(self.tables[name].insert(), rows)
+
+    monkeypatch.setattr(DatabaseRows, "flush", flush_twice)
+    runner = Runner(app, engine)
+    with caplog.at_level(logging.DEBUG), pytest.raises(Exception) as failed:
+        runner.run_forever()
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    for secret in ("Hemmelig", "Navnesen", "1977-03-14", "1977, 3, 14"):
+        assert secret not in logged, logged
+    assert isinstance(failed.value, ProjectionError) and failed.value.projection == "person_folders"
+    assert isinstance(failed.value.__cause__, SQLAlchemyError)
+    assert "Hemmelig" not in str(failed.value) and "Hemmelig" not in str(failed.value.__cause__)
+    stopped = [r for r in caplog.records if r.getMessage().startswith("projection runner stopped")]
+    assert len(stopped) == 1 and stopped[0].exc_info is None
+    message = stopped[0].getMessage()
+    assert failed.value.cause_type in message and failed.value.projection in message
+    assert str(failed.value.position) in message and failed.value.event_type in message
+    assert person
