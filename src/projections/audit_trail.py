@@ -308,15 +308,21 @@ def audit_events(
             )
         if municipality is not None:
             conditions.append(events.c.municipality == municipality)
+        query = select(events)
         if own_cases_of is not None:
-            # Two index-driven sets (the municipality's events, the events of its persons) rather
-            # than a per-row EXISTS: the newest page is then found without scanning the whole trail.
-            own = select(events.c.position).where(events.c.municipality == own_cases_of).union_all(
-                select(event_persons.c.position)
-                .join(access, access.c.person_id == event_persons.c.person_id)
-                .where(access.c.municipality == own_cases_of)
+            # Joined to the union of two index-driven sets (the municipality's events, the events of
+            # persons it selected), so the planner starts from a few thousand positions instead of
+            # walking the whole trail backwards testing each row.
+            own = (
+                select(events.c.position.label("position")).where(events.c.municipality == own_cases_of)
+                .union(
+                    select(event_persons.c.position)
+                    .join(access, access.c.person_id == event_persons.c.person_id)
+                    .where(access.c.municipality == own_cases_of)
+                )
+                .subquery("own")
             )
-            conditions.append(events.c.position.in_(own))
+            query = query.join(own, own.c.position == events.c.position)
             conditions.append(or_(events.c.municipality == own_cases_of, events.c.municipality.is_(None)))
         if actor is not None:
             conditions.append(events.c.actor_sub == actor)
@@ -335,12 +341,11 @@ def audit_events(
             conditions.append(events.c.recorded_at < recorded_to)
         before = decode_cursor(cursor, int)[0] if cursor else None
         order: Any = events.c.position.desc()
-        query = select(events)
         if q and q.strip() and conn.dialect.name == "sqlite":
             fts = f"{events.name}_fts"
             # Driven from the full-text index, newest rowid first, with the cursor pushed into it:
             # FTS5 then stops after one page instead of collecting and sorting every match.
-            query = query.select_from(text(fts)).join(events, text(f"{events.name}.position = {fts}.rowid"))
+            query = query.join(text(fts), text(f"{events.name}.position = {fts}.rowid"))
             conditions.append(text(f"{fts} MATCH :fts_query").bindparams(fts_query=_fts_query(q)))
             if before is not None:
                 conditions.append(text(f"{fts}.rowid < :before").bindparams(before=before))

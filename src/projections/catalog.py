@@ -69,6 +69,10 @@ def finish_generation(conn: Connection, projection: Projection, generation: int)
             index.create(conn)
     for statement in projection.extra_ddl(generation, conn.dialect.name):
         conn.exec_driver_sql(statement)
+    if conn.dialect.name == "postgresql":
+        # Fresh statistics: without them the planner guesses at a table a bulk load just filled.
+        for table in projection.sql_tables(generation, conn.dialect).values():
+            conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
 
 def drop_generation(conn: Connection, projection: Projection, generation: int) -> None:
