@@ -134,11 +134,16 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(known) if known else None
 
 
+SECONDARY = ":"  # hidden so that a "<5" elsewhere cannot be worked out by subtraction (SSB's mark)
+PROTECTED = ("settled", "vacant")
+
+
 def national_report(source: Source, year: int, *, suppress: bool) -> dict[str, Any]:
     """Per municipality and county: requested, decided, settled, vacant persons in ``year`` (R13).
 
-    Every registered municipality appears (nulls where nothing was recorded). ``suppress`` turns
-    settled counts of 1 to 4 into ``"<5"``: pass True for roles other than imdi and auditor.
+    Every registered municipality appears (nulls where nothing was recorded). ``suppress`` (True for
+    roles other than imdi and auditor) hides settled counts of 1 to 4 as ``"<5"``, and then every cell
+    from which a hidden one could be worked out as ``":"``: see ``_protect``.
     """
     with reading(source) as conn:
         registry = municipalities.municipalities(conn)
@@ -151,11 +156,66 @@ def national_report(source: Source, year: int, *, suppress: bool) -> dict[str, A
         row.update({f: persons[f] if persons else (0 if f == "settled" else None) for f in FIGURES})
         rows.append(row)
         counties.setdefault(m["county"], []).append(row)
-    county_rows = [
-        {"county": county, **{f: _sum([r[f] for r in members]) for f in FIGURES}}
+    county_rows = {
+        county: {"county": county, **{f: _sum([r[f] for r in members]) for f in FIGURES}}
         for county, members in sorted(counties.items())
-    ]
+    }
     total = {f: _sum([r[f] for r in rows]) for f in FIGURES}
-    for row in [*rows, *county_rows, total]:
-        row["settled"] = suppress_small(row["settled"], suppress)
-    return {"year": year, "municipalities": rows, "counties": county_rows, "total": total}
+    if suppress:
+        _protect(rows, counties, county_rows, total)
+    return {"year": year, "municipalities": rows, "counties": list(county_rows.values()), "total": total}
+
+
+def _protect(
+    rows: list[dict[str, Any]], counties: dict[str, list[dict[str, Any]]],
+    county_rows: dict[str, dict[str, Any]], total: dict[str, Any],
+) -> None:
+    """R13 with the cells it would otherwise give away hidden too (primary and secondary suppression).
+
+    Primary: a settled count of 1 to 4 (municipality, county or nation) shows as ``"<5"``.
+    Secondary, repeated until nothing changes:
+
+    - in a row whose settled count is hidden, vacant is hidden too (vacant = decided - settled -
+      agreed, and decided is shown, so vacant would give settled away when nobody is only agreed);
+    - for every sum shown in the report (a county's total over its municipalities, the nation's over
+      its counties and over all municipalities), in each of settled and vacant, the sum and its terms
+      never have exactly one hidden cell: that one would be the total minus the shown cells. The
+      smallest shown term is hidden next to it (settled: the smallest non-zero one, as a hidden zero
+      protects nothing once "<5" is known to mean 1 to 4); where there is none, the total is hidden.
+
+    Cells hidden to protect another show ``":"``; only primary cells say ``"<5"``.
+    """
+    every = [*rows, *county_rows.values(), total]
+    hidden: dict[int, set[str]] = {id(row): set() for row in every}
+    for row in every:
+        if suppress_small(row["settled"], True) == "<5":
+            hidden[id(row)].add("settled")
+    sums = [(county_rows[county], members) for county, members in counties.items()]
+    sums += [(total, list(county_rows.values())), (total, rows)]
+
+    def usable(row: dict[str, Any], figure: str) -> bool:
+        value = row[figure]
+        return value is not None and figure not in hidden[id(row)] and (figure != "settled" or value > 0)
+
+    changed = True
+    while changed:
+        changed = False
+        for row in every:
+            if "settled" in hidden[id(row)] and row["vacant"] is not None and "vacant" not in hidden[id(row)]:
+                hidden[id(row)].add("vacant")
+                changed = True
+        for figure in PROTECTED:
+            for whole, parts in sums:
+                if sum(figure in hidden[id(r)] for r in (whole, *parts)) != 1:
+                    continue
+                candidates = [r for r in parts if usable(r, figure)]
+                if candidates:
+                    pick = min(candidates, key=lambda r: (abs(r[figure]), r.get("municipality") or r["county"]))
+                    hidden[id(pick)].add(figure)
+                    changed = True
+                elif whole[figure] is not None and figure not in hidden[id(whole)]:
+                    hidden[id(whole)].add(figure)
+                    changed = True
+    for row in every:
+        for figure in hidden[id(row)]:
+            row[figure] = "<5" if figure == "settled" and suppress_small(row[figure], True) == "<5" else SECONDARY

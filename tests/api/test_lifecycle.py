@@ -174,8 +174,9 @@ def test_reports_come_as_csv_and_xlsx_with_norwegian_headings(api: Api) -> None:
     assert response.headers["content-type"].startswith(XLSX)
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("Kommunenummer", "Kommune", "Fylke", "Anmodet", "Vedtatt", "Bosatt", "Ledige plasser")
+    assert rows[0] == ("Kommunenummer", "Kommune", "Fylke", "Anmodet", "Vedtatt", "Bosatt", "Ledige plasser", "Nivå")
     assert rows[1][:4] == (OSLO, "Oslo", "Oslo", 3)
+    assert [(r[1], r[3], r[-1]) for r in rows[2:]] == [("Oslo i alt", 3, "Fylke"), ("Hele landet", 3, "Landet")]
     problem(api.get("/reports/national", IMDI, headers={"Accept": "application/pdf"}), 406)
 
 

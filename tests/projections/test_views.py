@@ -104,7 +104,7 @@ def test_reports_give_history_settled_persons_and_the_national_figures(app, engi
     national = reports.national_report(engine, 2025, suppress=True)
     rows = {r["municipality"]: r for r in national["municipalities"]}
     assert rows["0301"] == {"municipality": "0301", "name": "Oslo", "county": "Oslo", "requested": 12,
-                            "decided": 8, "settled": "<5", "vacant": 5}
+                            "decided": 8, "settled": "<5", "vacant": ":"}  # 8 - 5 would give settled away
     assert rows["4601"]["decided"] is None and rows["4601"]["settled"] == 0
     assert national["total"]["requested"] == 17
     assert reports.national_report(engine, 2025, suppress=False)["total"]["settled"] == 2

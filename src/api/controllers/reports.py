@@ -71,7 +71,7 @@ class SettledPerson(Model):
     selection_year: int | None
 
 
-Figure = int | str | None  # "<5" where R13 hides a small count
+Figure = int | str | None  # "<5" where R13 hides a small count, ":" where a cell would give one away
 
 
 class NationalRow(Model):
@@ -83,7 +83,7 @@ class NationalRow(Model):
     requested: int | None
     decided: int | None
     settled: Figure
-    vacant: int | None
+    vacant: Figure
 
 
 class CountyRow(Model):
@@ -93,7 +93,7 @@ class CountyRow(Model):
     requested: int | None
     decided: int | None
     settled: Figure
-    vacant: int | None
+    vacant: Figure
 
 
 class Totals(Model):
@@ -102,7 +102,7 @@ class Totals(Model):
     requested: int | None
     decided: int | None
     settled: Figure
-    vacant: int | None
+    vacant: Figure
 
 
 class NationalReport(Model):
@@ -129,9 +129,18 @@ SETTLED_COLUMNS = (
 )
 NATIONAL_COLUMNS = (
     ("municipality", "Kommunenummer"), ("name", "Kommune"), ("county", "Fylke"), ("requested", "Anmodet"),
-    ("decided", "Vedtatt"), ("settled", "Bosatt"), ("vacant", "Ledige plasser"),
+    ("decided", "Vedtatt"), ("settled", "Bosatt"), ("vacant", "Ledige plasser"), ("level", "Nivå"),
 )
 READERS = allowed(MUNICIPALITY, IMDI, AUDITOR)
+
+
+def national_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The national report as one sheet: the municipalities, then each county's and the nation's totals."""
+    return [
+        *({**row, "level": "Kommune"} for row in report["municipalities"]),
+        *({**row, "name": f"{row['county']} i alt", "level": "Fylke"} for row in report["counties"]),
+        {**report["total"], "name": "Hele landet", "level": "Landet"},
+    ]
 
 
 class ReportController(Controller):
@@ -183,9 +192,9 @@ class ReportController(Controller):
         self, request: Request, actor: CurrentActor, views: ReadViews, app: Settlement,
         year: ReportYear = None,
     ) -> Response[NationalReport]:
-        """Requested, decided, settled and vacant persons per municipality and county; settled counts below 5 show as "<5" except to imdi and auditor (everyone)."""
+        """Requested, decided, settled and vacant persons per municipality and county; settled counts below 5 show as "<5" except to imdi and auditor, and cells that would give one away as ":" (everyone)."""
         media_type = wanted_format(request)
         found = views.query(national_report, year or app.clock().year, suppress=not sees_small_counts(actor))
         if media_type != JSON:
-            return as_file(found["municipalities"], NATIONAL_COLUMNS, media_type, f"nasjonal-{found['year']}")
+            return as_file(national_rows(found), NATIONAL_COLUMNS, media_type, f"nasjonal-{found['year']}")
         return Response(NationalReport.model_validate(found))
