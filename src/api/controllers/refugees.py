@@ -363,8 +363,12 @@ class RefugeeController(Controller):
         """The events of the person's case, newest first, and its state as of a moment (R14; recorded as R6)."""
         as_of = instant(as_of, "as_of")
         own = actor.municipality if actor.role is Role.MUNICIPALITY else None
+        try:
+            person = str(UUID(refugee_id))
+        except ValueError:
+            raise NotFound("person", refugee_id) from None
         # Read before recording: a refused read (a forged cursor) is not a read of the folder.
-        events = views.query(audit_events, person=str(UUID(refugee_id)), own_cases_of=own,
+        events = views.query(audit_events, person=person, own_cases_of=own,
                              recorded_to=_after(as_of), cursor=cursor, limit=limit)
         # The application checks tenancy and R6, and records the read in the audit trail.
         app.record_folder_view(ctx, refugee_id)
