@@ -97,12 +97,12 @@ def test_settlement_dates_are_refused_by_each_part_of_r7_and_by_r8(api: Api) -> 
     problem(date_by(private, OSLO), 409, "R7c")
     api.ok(api.post(f"/refugees/{private}/deviations/{deviation}/resolution", {"note": "Checked"}, IMDI))
     problem(api.post(f"/refugees/{private}/deviations/{deviation}/resolution", {"note": "again"}, IMDI), 409, "R12")
-    problem(api.post(f"/refugees/{private}/deviations/nope/resolution", {"note": "x"}, IMDI), 409, "R12")
+    problem(api.post(f"/refugees/{private}/deviations/nope/resolution", {"note": "x"}, IMDI), 404)
     problem(api.post(f"/refugees/{private}/deviations", {"kind": "x", "description": "y"}, MUNICIPALITY, OSLO),
             403, "R12")
-    problem(date_by(private, OSLO, {"date": "2015-12-31"}), 409, "R7e")
+    problem(date_by(private, OSLO, {"date": "2015-12-31"}), 422, "R7e")  # before the cut-off
     problem(date_by(private, OSLO, {"date": YESTERDAY}), 409, "R7e")  # before the person was selected
-    problem(date_by(private, OSLO, {"date": (TODAY + timedelta(days=1)).isoformat()}), 409, "R7e")
+    problem(date_by(private, OSLO, {"date": (TODAY + timedelta(days=1)).isoformat()}), 422, "R7e")  # future
     api.ok(date_by(private, OSLO, {"date": TODAY.isoformat()}))
     problem(date_by(private, OSLO, {"date": TODAY.isoformat()}), 409, "R7f")
     problem(api.post(f"/refugees/{private}/settlement-date/correction", {"date": YESTERDAY, "reason": "typo"},
