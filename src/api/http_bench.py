@@ -29,47 +29,34 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from api.auth import issue_token
+from api.scratch_store import DEFAULT_POSTGRES_URL, fresh_store
 from settlement_domain.application import SettlementApp
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.persistence import store_environment
 
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ADDRESS = {"street": "Storgata 1", "postal_code": "0150", "city": "Oslo"}
 IMDI = Actor("bench-imdi", Role.IMDI)
 RECEPTION = Actor("bench-reception", Role.RECEPTION)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+def add_load_arguments(parser: argparse._ActionsContainer) -> None:
+    """The options of the load itself (``settlement bench`` adds them to its own)."""
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the mixed load (default 20)")
     parser.add_argument("--connections", type=int, default=16, help="client connections (default 16)")
     parser.add_argument("--municipalities", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1,
                         help="API processes; above 1 (PostgreSQL) the projections run in their own process")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    add_load_arguments(parser)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--postgres-url", default=os.environ.get("SETTLEMENT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-@contextmanager
-def fresh_store(backend: str, postgres_url: str) -> Iterator[str]:
-    """An empty store for one run (a temporary SQLite file, or a PostgreSQL schema), removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="settlement-http-bench-") as directory:
-            yield f"sqlite:///{Path(directory) / 'settlement.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{postgres_url}?schema={schema}"
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _ctx(actor: Actor) -> CommandContext:

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from api import http_bench
+from api.cli import main
 
 
 def test_the_http_benchmark_reports_latencies_and_both_write_rates(capsys: pytest.CaptureFixture[str]) -> None:
-    assert http_bench.main(["--seconds", "1", "--rate", "40", "--municipalities", "2", "--connections", "4",
-                            "--json"]) == 0
+    assert main(["bench", "--http", "--seconds", "1", "--rate", "40", "--municipalities", "2",
+                 "--connections", "4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["requests"] == 40
     assert result["reads"]["count"] + result["writes"]["count"] == 40

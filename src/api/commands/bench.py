@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 from rich.console import Console
 from sqlalchemy import Engine, text
 
+from api import http_bench
 from api.demo_history import generate
+from api.scratch_store import DEFAULT_POSTGRES_URL, fresh_store
 from projections import audit_trail, places, reports
 from projections.catalog import PROJECTIONS, create_generation, drop_generation
 from projections.rebuild import rebuild
@@ -34,7 +30,6 @@ from settlement_domain.persistence import store_environment
 EVENTS_FIXED = 16_000
 EVENTS_PER_SCALE = 1_580_000
 BASELINE_GENERATION = 900  # scratch tables for the per-event baseline, never served
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,30 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--baseline-events", type=int, default=20_000,
         help="events driven one transaction each for the baseline (default 20,000; 0: all)",
     )
-    parser.add_argument("--postgres-url", default=os.environ.get("SETTLEMENT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="server for --backend postgres (a fresh schema is made and dropped)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    http = parser.add_argument_group("--http: the HTTP load benchmark against a running server")
+    http.add_argument("--http", action="store_true", help="measure the HTTP API under a mixed load instead")
+    http_bench.add_load_arguments(http)
     parser.set_defaults(func=run)
-
-
-@contextmanager
-def fresh_store(backend: str, postgres_url: str) -> Iterator[str]:
-    """A database URL for an empty store, removed afterwards."""
-    if backend == "sqlite":
-        directory = tempfile.mkdtemp(prefix="settlement-bench-")
-        try:
-            yield f"sqlite:///{directory}/bench.db"
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{postgres_url}?schema={schema}"
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -186,6 +164,8 @@ def _gen(conn: Any, name: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.http:
+        return http_bench.run(args)
     if args.events < 1000:
         raise ValueError("--events must be at least 1,000")
     console = Console(stderr=True, quiet=args.json)
