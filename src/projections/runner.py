@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from projections.base import STATE, DatabaseRows, Projection, ProjectionError, Rows
 from projections.catalog import PROJECTIONS, install, lock_key
@@ -172,10 +173,14 @@ class Runner:
     def release(self) -> None:
         """Gives up the advisory locks (closing their session), so another worker may take over."""
         if self._lock_conn is not None:
-            # Session locks outlive a connection returned to the pool: let go of them explicitly.
-            self._lock_conn.execute(text("select pg_advisory_unlock_all()"))
-            self._lock_conn.close()
-            self._lock_conn = None
+            conn, self._lock_conn = self._lock_conn, None
+            try:
+                # Session locks outlive a connection returned to the pool: let go of them explicitly.
+                conn.execute(text("select pg_advisory_unlock_all()"))
+                conn.close()
+            except SQLAlchemyError:
+                # The session is gone already, and the server dropped its locks with it.
+                conn.invalidate()
         self._owned = []
 
     # Work --------------------------------------------------------------------------------------
