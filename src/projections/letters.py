@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, String
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.views import Source, check_limit, keyset, page, reading, serving_tables
 
 
 def _columns() -> list[Column[Any]]:
@@ -71,12 +71,6 @@ def letters(
             query = query.where(table.c.municipality == municipality)
         if status is not None:
             query = query.where(table.c.status == status)
-        if cursor:
-            issued_at, letter_id = decode_cursor(cursor, datetime, str)
-            query = query.where(
-                (table.c.issued_at < issued_at) | ((table.c.issued_at == issued_at) & (table.c.letter_id < letter_id))
-            )
-        rows = conn.execute(
-            query.order_by(table.c.issued_at.desc(), table.c.letter_id.desc()).limit(limit + 1)
-        ).mappings().all()
+        query = keyset(query, table.c.issued_at, table.c.letter_id, cursor, (datetime, str), limit)
+        rows = conn.execute(query).mappings().all()
     return page([dict(r) for r in rows], limit, lambda item: [item["issued_at"].isoformat(), item["letter_id"]])

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Column, Integer, String, Text
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import UTCDateTime
-from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.views import Source, check_limit, keyset, page, reading, serving_tables
 
 
 def _columns() -> list[Column[Any]]:
@@ -81,13 +81,7 @@ def minor_capacity_reports(
             query = query.where(reports.c.municipality == municipality)
         if open_only:
             query = query.where(reports.c.status == "open")
-        if cursor:
-            week, capacity_id = decode_cursor(cursor, str, str)
-            query = query.where(
-                (reports.c.expected_week > week)
-                | ((reports.c.expected_week == week) & (reports.c.capacity_id > capacity_id))
-            )
-        rows = conn.execute(
-            query.order_by(reports.c.expected_week, reports.c.capacity_id).limit(limit + 1)
-        ).mappings().all()
+        query = keyset(query, reports.c.expected_week, reports.c.capacity_id, cursor, (str, str), limit,
+                       newest_first=False)
+        rows = conn.execute(query).mappings().all()
     return page([dict(r) for r in rows], limit, lambda item: [item["expected_week"], item["capacity_id"]])

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Column, Date, Integer, String, Text
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import UTCDateTime
-from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.views import Source, check_limit, keyset, page, reading, serving_tables
 from settlement_domain.rules import age_on
 
 
@@ -181,15 +181,8 @@ def distribution_lists(
             query = query.where(lists.c.municipality == municipality)
         if status is not None:
             query = query.where(lists.c.status == status)
-        if cursor:
-            created, list_id = decode_cursor(cursor, datetime, str)
-            query = query.where(
-                (lists.c.created_at < created)
-                | ((lists.c.created_at == created) & (lists.c.list_id < list_id))
-            )
-        found = conn.execute(
-            query.order_by(lists.c.created_at.desc(), lists.c.list_id.desc()).limit(limit + 1)
-        ).mappings().all()
+        query = keyset(query, lists.c.created_at, lists.c.list_id, cursor, (datetime, str), limit)
+        found = conn.execute(query).mappings().all()
         items = _with_persons(conn, tables, list(found), summary_only, today)
     return page(items, limit, lambda item: [item["created_at"].isoformat(), item["list_id"]])
 

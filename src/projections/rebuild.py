@@ -7,10 +7,12 @@ builds indexes afterwards, catches up with the live log, compares itself with th
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import operator
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -202,6 +204,22 @@ def _tail(app: Any, after: int, until: int) -> list[tuple[int, Any]]:
     return events
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while it lasts; reference counting still frees everything.
+
+    A rebuild holds millions of long-lived rows and makes no reference cycles, and the collector's
+    repeated full scans of those rows took half the fold (126k events: fold 6.0 s with, 3.1 s without).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def rebuild(
     app: Any,
     engine: Engine,
@@ -211,6 +229,18 @@ def rebuild(
     grace_seconds: float = 1.0,
 ) -> RebuildReport:
     """Rebuilds the named projections (all by default) without stopping reads, and swaps them in."""
+    with gc_paused():
+        return _rebuild(app, engine, names, progress=progress, grace_seconds=grace_seconds)
+
+
+def _rebuild(
+    app: Any,
+    engine: Engine,
+    names: Iterable[str] | None,
+    *,
+    progress: Progress | None,
+    grace_seconds: float,
+) -> RebuildReport:
     projections = select_projections(names)
     install(engine, projections)
     seconds: dict[str, float] = {}

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, String, Text
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.views import Source, check_limit, keyset, page, reading, serving_tables
 
 
 def _columns() -> list[Column[Any]]:
@@ -80,14 +80,8 @@ def support_cases(
             query = query.where(cases.c.municipality == municipality)
         if status is not None:
             query = query.where(cases.c.status == status)
-        if cursor:
-            filed, case_id = decode_cursor(cursor, datetime, str)
-            query = query.where(
-                (cases.c.filed_at < filed) | ((cases.c.filed_at == filed) & (cases.c.case_id < case_id))
-            )
-        rows = conn.execute(
-            query.order_by(cases.c.filed_at.desc(), cases.c.case_id.desc()).limit(limit + 1)
-        ).mappings().all()
+        query = keyset(query, cases.c.filed_at, cases.c.case_id, cursor, (datetime, str), limit)
+        rows = conn.execute(query).mappings().all()
     return page([dict(r) for r in rows], limit, lambda item: [item["filed_at"].isoformat(), item["case_id"]])
 
 

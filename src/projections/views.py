@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, select
 
 from projections.base import STATE, Projection
 from projections.store import read_transaction
@@ -95,6 +95,31 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit is between 1 and {MAX_LIMIT}.")
     return limit
+
+
+def keyset(
+    query: Select[Any],
+    first: ColumnElement[Any],
+    second: ColumnElement[Any],
+    cursor: str | None,
+    kinds: tuple[type, type],
+    limit: int,
+    *,
+    newest_first: bool = True,
+) -> Select[Any]:
+    """``query`` ordered by (``first``, ``second``), resumed after ``cursor``, ``limit + 1`` rows.
+
+    Keyset pagination: the cursor holds the last item's two sort values, so a page costs the same
+    however deep it is and a row written meanwhile never shifts the pages.
+    """
+    if cursor:
+        after_first, after_second = decode_cursor(cursor, *kinds)
+        if newest_first:
+            query = query.where((first < after_first) | ((first == after_first) & (second < after_second)))
+        else:
+            query = query.where((first > after_first) | ((first == after_first) & (second > after_second)))
+    order = (first.desc(), second.desc()) if newest_first else (first, second)
+    return query.order_by(*order).limit(limit + 1)
 
 
 def page(items: list[dict[str, Any]], limit: int, cursor_of: Any) -> dict[str, Any]:
