@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,21 +58,24 @@ class ProjectionError(RuntimeError):
         self.cause_type = type(cause).__name__
 
 
-class Rows:
+class Rows(ABC):
     """The rows a projection reads and writes while it folds events (in memory or in a transaction)."""
 
+    @abstractmethod
     def get(self, table: str, key: Key) -> Row | None:
-        raise NotImplementedError
+        """The row of ``table`` with this key, or None."""
 
+    @abstractmethod
     def put(self, table: str, row: Row) -> None:
-        raise NotImplementedError
+        """Inserts or replaces the row (by its key)."""
 
+    @abstractmethod
     def delete(self, table: str, key: Key) -> None:
-        raise NotImplementedError
+        """Removes the row with this key, if any."""
 
+    @abstractmethod
     def append(self, table: str, row: Row) -> None:
         """Adds a row that is known to be new (an insert-only table: no read, no key bookkeeping)."""
-        raise NotImplementedError
 
 
 class Projection:
