@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -245,12 +246,13 @@ def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> I
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
+            health = None
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
                 health = httpx.get(f"{base_url}/health", timeout=2)
-                if health.status_code == 200 and all(p["lag"] == 0 for p in health.json()["projections"]):
-                    break
-            except httpx.HTTPError:
-                pass
+            if health is not None and health.status_code == 200 and all(
+                p["lag"] == 0 for p in health.json()["projections"]
+            ):
+                break
             if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start; see {workdir / 'server.log'}")
             time.sleep(0.2)
