@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from api.scratch_store import fresh_store
 from settlement_domain.application import SettlementApp
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.persistence import store_environment
@@ -102,14 +103,8 @@ def postgres_url(postgres_server: str | None) -> Iterator[str]:
             pytest.fail(message + " (SETTLEMENT_REQUIRE_POSTGRES=1)")
         warnings.warn(message, stacklevel=1)
         pytest.skip(message)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{postgres_server}?schema={schema}"
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_store("postgres", postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

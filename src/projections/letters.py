@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, String
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, check_limit, keyset, page, reading, serving_tables
+from projections.views import Source, filtered_page
 
 
 def _columns() -> list[Column[Any]]:
@@ -63,14 +63,5 @@ def letters(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Letters, newest first, of one municipality (or all), optionally by delivery state."""
-    check_limit(limit)
-    with reading(source) as conn:
-        table = serving_tables(conn, PROJECTION)["letters"]
-        query = table.select()
-        if municipality is not None:
-            query = query.where(table.c.municipality == municipality)
-        if status is not None:
-            query = query.where(table.c.status == status)
-        query = keyset(query, table.c.issued_at, table.c.letter_id, cursor, (datetime, str), limit)
-        rows = conn.execute(query).mappings().all()
-    return page([dict(r) for r in rows], limit, lambda item: [item["issued_at"].isoformat(), item["letter_id"]])
+    return filtered_page(source, PROJECTION, "letters", ("issued_at", "letter_id"), (datetime, str),
+                         cursor=cursor, limit=limit, municipality=municipality, status=status)

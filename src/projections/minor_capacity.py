@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Column, Integer, String, Text
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import UTCDateTime
-from projections.views import Source, check_limit, keyset, page, reading, serving_tables
+from projections.views import Source, filtered_page
 
 
 def _columns() -> list[Column[Any]]:
@@ -73,15 +73,6 @@ def minor_capacity_reports(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Capacity reports ordered by expected week, then id; only open ones when ``open_only``."""
-    check_limit(limit)
-    with reading(source) as conn:
-        reports = serving_tables(conn, PROJECTION)["reports"]
-        query = reports.select()
-        if municipality is not None:
-            query = query.where(reports.c.municipality == municipality)
-        if open_only:
-            query = query.where(reports.c.status == "open")
-        query = keyset(query, reports.c.expected_week, reports.c.capacity_id, cursor, (str, str), limit,
-                       newest_first=False)
-        rows = conn.execute(query).mappings().all()
-    return page([dict(r) for r in rows], limit, lambda item: [item["expected_week"], item["capacity_id"]])
+    return filtered_page(source, PROJECTION, "reports", ("expected_week", "capacity_id"), (str, str),
+                         cursor=cursor, limit=limit, newest_first=False, municipality=municipality,
+                         status="open" if open_only else None)

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, String, Text
 
 from projections.base import Projection, Rows, TableSpec
 from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, check_limit, keyset, page, reading, serving_tables
+from projections.views import Source, filtered_page, reading, serving_tables
 
 
 def _columns() -> list[Column[Any]]:
@@ -72,17 +72,8 @@ def support_cases(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Support cases, newest first, of one municipality (or all)."""
-    check_limit(limit)
-    with reading(source) as conn:
-        cases = serving_tables(conn, PROJECTION)["cases"]
-        query = cases.select()
-        if municipality is not None:
-            query = query.where(cases.c.municipality == municipality)
-        if status is not None:
-            query = query.where(cases.c.status == status)
-        query = keyset(query, cases.c.filed_at, cases.c.case_id, cursor, (datetime, str), limit)
-        rows = conn.execute(query).mappings().all()
-    return page([dict(r) for r in rows], limit, lambda item: [item["filed_at"].isoformat(), item["case_id"]])
+    return filtered_page(source, PROJECTION, "cases", ("filed_at", "case_id"), (datetime, str),
+                         cursor=cursor, limit=limit, municipality=municipality, status=status)
 
 
 def support_case(source: Source, case_id: str) -> dict[str, Any] | None:

@@ -122,6 +122,36 @@ def keyset(
     return query.order_by(*order).limit(limit + 1)
 
 
+def filtered_page(
+    source: Source,
+    projection: Projection,
+    table_name: str,
+    order: tuple[str, str],
+    kinds: tuple[type, type],
+    *,
+    cursor: str | None,
+    limit: int,
+    newest_first: bool = True,
+    **equal: Any,
+) -> dict[str, Any]:
+    """One page of a serving table's rows whose columns equal ``equal`` (a None value: any), in ``order``."""
+    check_limit(limit)
+    with reading(source) as conn:
+        table = serving_tables(conn, projection)[table_name]
+        query = table.select()
+        for column, value in equal.items():
+            if value is not None:
+                query = query.where(table.c[column] == value)
+        first, second = (table.c[name] for name in order)
+        query = keyset(query, first, second, cursor, kinds, limit, newest_first=newest_first)
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+
+    def cursor_of(item: dict[str, Any]) -> list[Any]:
+        return [item[name].isoformat() if isinstance(item[name], datetime) else item[name] for name in order]
+
+    return page(rows, limit, cursor_of)
+
+
 def page(items: list[dict[str, Any]], limit: int, cursor_of: Any) -> dict[str, Any]:
     """``{"items", "next_cursor"}`` from ``limit + 1`` fetched items (the extra one proves a next page)."""
     more = len(items) > limit
