@@ -1,4 +1,4 @@
-"""Shared fixtures: the store backends (SQLite and PostgreSQL) every application test runs on."""
+"""Shared fixtures: the store backends (SQLite and PostgreSQL) the integration tiers run on."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 import warnings
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from api.scratch_store import fresh_store
+from api.bench.scratch_store import fresh_store
 from settlement_domain.application import SettlementApp
-from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.persistence import store_environment
+from tests.given.actors import TODAY, ctx_for  # one vocabulary: re-exported for older imports
 
-TODAY = date(2025, 6, 16)  # a Monday; the application's clock in tests
+__all__ = ["TODAY", "ctx_for"]
+
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -54,17 +53,32 @@ def _throwaway_server() -> tuple[str, callable] | None:
     if os.geteuid() == 0:  # initdb refuses to run as root
         prefix = ["runuser", "-u", "postgres", "--"]
         shutil.chown(datadir, "postgres")
-    subprocess.run([*prefix, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(datadir)],
-                   check=True, capture_output=True)
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-w", "-l", str(datadir / "log"),
-         "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1", "start"],
-        check=True, capture_output=True,
+        [*prefix, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(datadir)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-w",
+            "-l",
+            str(datadir / "log"),
+            "-o",
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
 
     def stop() -> None:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "stop"], capture_output=True
+        )
         shutil.rmtree(datadir, ignore_errors=True)
 
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
@@ -117,11 +131,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[SettlementApp]:
+    """The write side on the test's backend (``tests/unit/domain`` overrides it with one in memory)."""
     application = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
     yield application
     application.close()
-
-
-def ctx_for(role: Role, municipality: str | None = None, sub: str | None = None) -> CommandContext:
-    actor = Actor(sub or f"{role.value}-user", role, municipality)
-    return CommandContext(actor=actor, correlation_id=f"test-{uuid.uuid4().hex[:8]}")

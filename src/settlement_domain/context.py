@@ -46,16 +46,11 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """One command's context: the actor, the correlation id and an optional idempotency key.
-
-    ``fingerprint`` identifies the command and its arguments, so that a reused key with another
-    body is told apart from a retry.
-    """
+    """One command's context: the actor, the correlation id and an optional idempotency key."""
 
     actor: Actor
     correlation_id: str
     idempotency_key: str | None = None
-    fingerprint: str | None = None
 
     @property
     def idempotency_scope(self) -> str:

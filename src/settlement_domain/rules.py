@@ -1,4 +1,4 @@
-"""The numbered rules of DOMAIN.md (R1..R17) as named checks shared by the aggregates and the service.
+"""The numbered rules of DOMAIN.md (R1..R21) as named checks shared by the aggregates and the service.
 
 Each check raises :class:`RuleViolation` carrying its rule code; checks that need the state of one
 aggregate live on that aggregate as ``check_*`` methods, and the ones here are the stateless ones.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from settlement_domain.context import MUNICIPALITY_NUMBER, Actor, Role
+from settlement_domain.context import MUNICIPALITY_NUMBER
 from settlement_domain.errors import Refusal, RuleViolation
 
 DEFAULT_SETTLEMENT_CUTOFF = date(2016, 1, 1)  # R7e, configurable
@@ -18,30 +18,12 @@ MINOR_MIN_AGE, MINOR_MAX_AGE = 15, 17  # R11: minors over 15 are settled through
 ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})\Z")
 FOUR_DIGITS = re.compile(r"^[0-9]{4}\Z")
 LAST_YEAR = 9998  # dates past this overflow date arithmetic
+# Control characters other than tab and line breaks: never meant, and they break CSV and XLSX files.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def refuse_input(rule: str, message: str, field: str | None = None) -> RuleViolation:
     return RuleViolation(rule, message, refusal=Refusal.INPUT, field=field)
-
-
-def require_role(rule: str, actor: Actor, *roles: Role, action: str) -> None:
-    """Refuse (403) unless the actor has one of ``roles``."""
-    if actor.role not in roles:
-        allowed = " or ".join(r.value for r in roles)
-        raise RuleViolation(
-            rule, f"Only {allowed} may {action}.", refusal=Refusal.FORBIDDEN, field="role"
-        )
-
-
-def require_own_municipality(rule: str, actor: Actor, municipality: str, action: str) -> None:
-    """A municipality user acts for its own municipality only (403 on the municipality resource)."""
-    if actor.role is Role.MUNICIPALITY and actor.municipality != municipality:
-        raise RuleViolation(
-            rule,
-            f"A municipality user may only {action} for its own municipality.",
-            refusal=Refusal.FORBIDDEN,
-            field="municipality",
-        )
 
 
 def check_municipality_number(number: str, field: str = "number") -> None:
@@ -54,15 +36,22 @@ def check_text(rule: str, value: str | None, field: str, *, max_length: int = 10
     text = (value or "").strip()
     if not text:
         raise refuse_input(rule, f"{field} must not be empty.", field)
+    if CONTROL_CHARACTERS.search(text):
+        raise refuse_input(rule, f"{field} contains a control character.", field)
     if len(text) > max_length:
         raise refuse_input(rule, f"{field} is longer than {max_length} characters.", field)
     return text
 
 
+def check_year(rule: str, year: int, today: date, field: str = "year") -> None:
+    """R1's year bounds, shared by R2, R3 and R5: 2000 up to two years ahead."""
+    if not FIRST_YEAR <= year <= today.year + 2:
+        raise refuse_input(rule, f"The year must be between {FIRST_YEAR} and {today.year + 2}.", field)
+
+
 def check_place_counts(rule: str, year: int, persons: int, minors: int, today: date) -> None:
     """R1/R2 bounds: persons >= 0, 0 <= minors <= persons, year in 2000..current+2."""
-    if not FIRST_YEAR <= year <= today.year + 2:
-        raise refuse_input(rule, f"The year must be between {FIRST_YEAR} and {today.year + 2}.", "year")
+    check_year(rule, year, today)
     if persons < 0:
         raise refuse_input(rule, "The number of persons cannot be negative.", "persons")
     if minors < 0:
@@ -92,9 +81,7 @@ def parse_iso_week(value: str) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def check_minor_capacity(
-    places: int, expected_week: str, min_age: int, max_age: int, today: date
-) -> None:
+def check_minor_capacity(places: int, expected_week: str, min_age: int, max_age: int, today: date) -> None:
     """R11: at least one place, a week not in the past, an age group within 15..17."""
     if places < 1:
         raise refuse_input("R11", "A capacity report offers at least one place.", "places")
@@ -112,6 +99,14 @@ def check_minor_capacity(
     _, sunday = parse_iso_week(expected_week)
     if sunday < today:
         raise refuse_input("R11", "The expected week is in the past.", "expected_week")
+
+
+def check_settlement_date(settlement_date: date, today: date, cutoff: date) -> None:
+    """R7e: a settlement date is not before the cut-off and not in the future."""
+    if settlement_date < cutoff:
+        raise refuse_input("R7e", f"The date is before the settlement cut-off {cutoff.isoformat()}.", "date")
+    if settlement_date > today:
+        raise refuse_input("R7e", "The date is in the future.", "date")
 
 
 def age_on(birth_date: date, day: date) -> int:

@@ -17,8 +17,16 @@ def test_sqlite_is_the_embedded_default_and_its_folder_is_created(tmp_path):
 def test_postgres_urls_map_to_the_library_settings():
     env = store_environment("postgresql://app:s%40cret@db.example:6543/settlement?schema=prod")
     assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
-    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("db.example", "6543", "settlement")
-    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_SCHEMA"]) == ("app", "s@cret", "prod")
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == (
+        "db.example",
+        "6543",
+        "settlement",
+    )
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_SCHEMA"]) == (
+        "app",
+        "s@cret",
+        "prod",
+    )
     assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "n"
 
 

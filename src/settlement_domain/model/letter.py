@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from settlement_domain.ids import natural_id
+from settlement_domain.model.ids import natural_id
 
 
 class LetterKind(StrEnum):

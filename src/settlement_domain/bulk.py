@@ -1,0 +1,117 @@
+"""Bulk runs: many commands, one transaction per flush (imports, the generated demo history).
+
+A :class:`BulkRun` keeps every aggregate it loaded or changed in an identity map, so that a later
+command sees the unsaved changes of an earlier one without reading the store. A refused command
+leaves no trace: the aggregates it touched are put back as they were before it ran.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from settlement_domain.application import CommandResult, SettlementApp
+from settlement_domain.commands import Command
+from settlement_domain.context import CommandContext
+from settlement_domain.errors import ConcurrencyConflict
+
+
+class BulkRun:
+    """Commands handled in memory and saved together by :meth:`flush` (see the module docstring)."""
+
+    def __init__(self, app: SettlementApp) -> None:
+        self.app = app
+        self.identity: dict[UUID, Aggregate] = {}
+        self.dirty: dict[UUID, Aggregate] = {}
+        self._backups: dict[UUID, Aggregate] = {}
+        self.commands = 0
+
+    def _load(self, aggregate_id: UUID) -> Aggregate:
+        aggregate = self.identity.get(aggregate_id)
+        if aggregate is None:
+            aggregate = self.app.repository.get(aggregate_id)
+            self.identity[aggregate_id] = aggregate
+        if aggregate_id not in self._backups:
+            self._backups[aggregate_id] = _backup(aggregate)
+        return aggregate
+
+    def handle(self, ctx: CommandContext, command: Command) -> CommandResult:
+        """Runs one command against the unsaved state; its result carries position 0 until flushed.
+
+        Idempotency keys are not taken here: a bulk run's own row keys make it repeatable.
+        """
+        if ctx.idempotency_key:
+            raise ValueError("Idempotency keys are not accepted in a bulk run.")
+        self._backups = {}
+        try:
+            outcome = self.app.run_handler(ctx, command, self._load)
+        except BaseException:
+            for aggregate_id, backup in self._backups.items():
+                self.identity[aggregate_id] = backup
+                if aggregate_id in self.dirty:  # its earlier unflushed events are in the backup too
+                    self.dirty[aggregate_id] = backup
+            raise
+        finally:
+            self._backups = {}
+        for aggregate in (outcome.primary, *outcome.changed):
+            self.identity[aggregate.id] = aggregate
+            self.dirty[aggregate.id] = aggregate
+        self.commands += 1
+        return CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
+
+    def flush(self) -> int:
+        """Saves everything changed since the last flush in one transaction; returns the log position."""
+        if not self.dirty:
+            return self.app.position()
+        try:
+            recordings = self.app.save(*self.dirty.values())
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                "Another writer changed the same aggregates during the bulk run; nothing of this batch was stored."
+            ) from None
+        finally:
+            self.dirty = {}
+        return recordings[-1].notification.id if recordings else self.app.position()
+
+
+@contextmanager
+def bulk_run(app: SettlementApp) -> Iterator[BulkRun]:
+    """A bulk run, flushed at the end of the block; on an error leaving it, unflushed work is dropped."""
+    run = BulkRun(app)
+    yield run
+    run.flush()
+
+
+def _backup(aggregate: Aggregate) -> Aggregate:
+    """A copy good enough to undo one command: the aggregates' event methods replace values or
+    change containers one level deep (a dict of deviations, a list of members), and events are
+    immutable, so copying each container once is enough (and much cheaper than ``deepcopy``).
+    """
+    clone = copy.copy(aggregate)
+    for name, value in vars(aggregate).items():
+        if isinstance(value, (list, dict, set)):
+            setattr(clone, name, copy.copy(value))
+    return clone
+
+
+@contextmanager
+def paused_garbage_collector() -> Iterator[None]:
+    """Pauses Python's cyclic garbage collector for a block of bulk work, the caller's choice.
+
+    Bulk work builds large maps of objects without reference cycles (a bulk run's identity map, a
+    rebuild's rows); the collector's repeated full scans of them cost more than the work itself.
+    Reference counting still frees everything as usual.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

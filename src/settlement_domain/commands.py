@@ -1,0 +1,285 @@
+"""Commands: what an actor asks the service to do, as data, in domain types, parsed once at the edge.
+
+Commands are imperative (``ApproveDistributionList``); the events they cause are past tense
+(``DistributionListApproved``). ``SettlementApp.handle(ctx, command)`` runs them; which roles may
+send each one is in :mod:`settlement_domain.permissions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, fields
+from datetime import date
+from enum import Enum
+from typing import Any, ClassVar
+from uuid import UUID
+
+from settlement_domain.values import Category, ContactInformation, Decline, Mapping, PostalAddress, Residence
+
+
+def _plain(value: Any) -> Any:
+    """A command's value as the JSON its fingerprint is made of."""
+    if isinstance(value, (PostalAddress, Residence, ContactInformation, Mapping)):
+        return value.as_dict()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Base of every command."""
+
+    # A read that is recorded (R6) is checked and recorded every time, whatever key it came with.
+    idempotent: ClassVar[bool] = True
+
+    @classmethod
+    def snake_name(cls) -> str:
+        """The command's name in snake case (``approve_distribution_list``)."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+    def fingerprint_arguments(self) -> dict[str, Any]:
+        """The arguments a retry must repeat exactly. New optional fields are left out while unset,
+        so that idempotency records stored before a field existed still match their retries."""
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in fields(self)
+            if not (f.name in self.added_later and getattr(self, f.name) is None)
+        }
+
+    added_later: ClassVar[frozenset[str]] = frozenset()
+
+    def fingerprint(self) -> str:
+        """Tells a retry (same command, same arguments) from a reused key (anything else)."""
+        payload = json.dumps([self.snake_name(), self.fingerprint_arguments()], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# Municipalities -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMunicipality(Command):
+    """Lifecycle 1: IMDi registers a municipality by its 4-digit number."""
+
+    number: str
+    name: str
+    county: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateContact(Command):
+    """Lifecycle 1: the municipality (or IMDi) keeps its contact information current."""
+
+    number: str
+    contact: ContactInformation
+
+    def fingerprint_arguments(self) -> dict[str, Any]:
+        return {"number": self.number, **self.contact.as_dict()}
+
+
+# Requests and quota decisions -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSettlement(Command):
+    """R1: IMDi asks a municipality to settle persons (of which unaccompanied minors) in a year."""
+
+    number: str
+    year: int
+    persons: int
+    unaccompanied_minors: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecideQuota(Command):
+    """R2: the municipality's decision on how many it settles in a year."""
+
+    number: str
+    year: int
+    persons: int
+    unaccompanied_minors: int
+    decided_on: date
+
+
+# Refugees -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRefugee(Command):
+    """Lifecycle 4: the reception system (or IMDi, for resettlement refugees) registers a person."""
+
+    full_name: str
+    birth_date: date
+    family_id: str | None
+    unaccompanied_minor: bool
+    residence: Residence
+    postal_address: PostalAddress
+    category: Category
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMapping(Command):
+    """Lifecycle 4: the reception centre records its mapping (kartlegging) of the person."""
+
+    refugee_id: UUID
+    mapping: Mapping
+
+    def fingerprint_arguments(self) -> dict[str, Any]:
+        return {"refugee_id": self.refugee_id, **self.mapping.as_dict()}
+
+
+# Distribution lists ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateDistributionList(Command):
+    """R3: IMDi proposes persons to one municipality for a settlement year, families whole."""
+
+    municipality: str
+    refugee_ids: tuple[UUID, ...]
+    respond_by: date
+    year: int | None = None  # default: the year of respond_by
+
+    added_later: ClassVar[frozenset[str]] = frozenset({"year"})
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawDistributionList(Command):
+    """R3: IMDi withdraws an open list; its persons become free for another list."""
+
+    list_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveDistributionList(Command):
+    """R4: the list's municipality accepts or declines every person on it."""
+
+    list_id: UUID
+    accepted: tuple[UUID, ...]
+    declined: tuple[Decline, ...] = ()
+
+    def fingerprint_arguments(self) -> dict[str, Any]:
+        return {
+            "list_id": self.list_id,
+            "accepted": list(self.accepted),
+            "declined": {str(d.refugee_id): d.reason for d in self.declined},
+        }
+
+
+# Settlement decisions and dates ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecideSettlement(Command):
+    """R5: IMDi decides that a selected person is settled in the municipality."""
+
+    refugee_id: UUID
+    municipality: str
+    year: int | None = None  # default: the year of the place the selection took
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterSettlementDate(Command):
+    """R7 (the municipality, persons who lived privately) and R8 (the reception system)."""
+
+    refugee_id: UUID
+    settlement_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectSettlementDate(Command):
+    """R7f: IMDi corrects a settlement date (or sets it where R7d bars the municipality), with a reason."""
+
+    refugee_id: UUID
+    settlement_date: date
+    reason: str
+
+
+# Deviations and person folders ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDeviation(Command):
+    """R12: IMDi registers a discrepancy (avvik) on a person's case."""
+
+    refugee_id: UUID
+    kind: str
+    description: str
+    registered_private_by_known_deviation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveDeviation(Command):
+    """R12: IMDi resolves an open deviation."""
+
+    refugee_id: UUID
+    deviation_id: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFolderRead(Command):
+    """R6: a read of a person folder, checked and recorded every time."""
+
+    refugee_id: UUID
+
+    idempotent: ClassVar[bool] = False
+
+
+# Capacity for unaccompanied minors ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportMinorCapacity(Command):
+    """R11: the municipality reports vacant capacity for unaccompanied minors aged 15-17."""
+
+    municipality: str
+    places: int
+    expected_week: str
+    min_age: int
+    max_age: int
+    round_the_clock_staffing: bool
+    special_conditions: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawMinorCapacity(Command):
+    """R11: the municipality withdraws an open capacity report."""
+
+    capacity_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkMinorCapacityFilled(Command):
+    """R11: the municipality marks an open capacity report as filled."""
+
+    capacity_id: UUID
+
+
+# Support cases --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileSupportCase(Command):
+    """R16: a municipality files a question or problem to IMDi."""
+
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSupportCase(Command):
+    """R16: IMDi answers a support case and may close it."""
+
+    case_id: UUID
+    text: str
+    close: bool = False

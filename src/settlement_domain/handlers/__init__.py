@@ -1,0 +1,39 @@
+"""Command handlers, one module per area; ``HANDLERS`` maps each command type to its handler.
+
+A handler loads what it needs through its :class:`~settlement_domain.handlers.scope.Scope`, calls the
+aggregates (which check their rules) and returns an :class:`~settlement_domain.handlers.scope.Outcome`;
+the application service saves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from settlement_domain.commands import Command
+from settlement_domain.handlers import (
+    capacity,
+    distribution_lists,
+    municipalities,
+    quotas,
+    refugees,
+    settlement_dates,
+    settlement_decisions,
+    support,
+)
+from settlement_domain.handlers.scope import Outcome, Scope
+
+Handler = Callable[[Scope, Any], Outcome]
+
+HANDLERS: dict[type[Command], Handler] = {
+    **municipalities.HANDLERS,
+    **quotas.HANDLERS,
+    **refugees.HANDLERS,
+    **distribution_lists.HANDLERS,
+    **settlement_decisions.HANDLERS,
+    **settlement_dates.HANDLERS,
+    **capacity.HANDLERS,
+    **support.HANDLERS,
+}
+
+__all__ = ["HANDLERS", "Handler", "Outcome", "Scope"]

@@ -1,0 +1,85 @@
+"""Handlers for distribution lists: proposal and withdrawal (R3), approval and selection (R4)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from settlement_domain import commands as c
+from settlement_domain.errors import NotFound
+from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.model import DistributionList, Family, LetterKind, Refugee
+from settlement_domain.rules import check_municipality_number, refuse_input
+
+
+def create_distribution_list(scope: Scope, cmd: c.CreateDistributionList) -> Outcome:
+    check_municipality_number(cmd.municipality, "municipality")
+    scope.municipality(cmd.municipality)
+    refugees: dict[UUID, Refugee] = {}
+    for refugee_id in cmd.refugee_ids:
+        if refugee_id in refugees:
+            raise refuse_input("R3", f"Person {refugee_id} is named twice.", "refugee_ids")
+        try:
+            refugees[refugee_id] = scope.refugee(refugee_id)
+        except NotFound:
+            raise refuse_input("R3", f"Person {refugee_id} is not registered.", "refugee_ids") from None
+        refugees[refugee_id].check_may_be_proposed()
+    families = {
+        r.family_id: scope.get(Family, Family.create_id(r.family_id), "family").members
+        for r in refugees.values()
+        if r.family_id is not None
+    }
+    dlist = DistributionList.propose(
+        scope.meta, cmd.municipality, list(refugees), families, cmd.respond_by, cmd.year, scope.today
+    )
+    for refugee in refugees.values():
+        refugee.propose(scope.meta, dlist.id, cmd.municipality)
+    return Outcome(dlist, list(refugees.values()))
+
+
+def withdraw_distribution_list(scope: Scope, cmd: c.WithdrawDistributionList) -> Outcome:
+    dlist = scope.get(DistributionList, cmd.list_id, "distribution list")
+    dlist.withdraw(scope.meta, cmd.reason)
+    changed: list[Aggregate] = []
+    for refugee_id in dlist.refugee_ids:
+        refugee = scope.refugee(refugee_id)
+        if refugee.open_list_id == dlist.id:
+            refugee.withdraw_proposal(scope.meta, dlist.id)
+            changed.append(refugee)
+    return Outcome(dlist, changed)
+
+
+def approve_distribution_list(scope: Scope, cmd: c.ApproveDistributionList) -> Outcome:
+    dlist = scope.get(DistributionList, cmd.list_id, "distribution list")
+    if dlist.municipality != scope.actor.municipality:
+        raise NotFound("distribution list", cmd.list_id)
+    dlist.approve(scope.meta, cmd.accepted, cmd.declined, scope.today)
+    accepted: list[Refugee] = [scope.refugee(r) for r in cmd.accepted]
+    changed: list[Aggregate] = []
+    extra: dict[str, object] = {"selected": [str(r) for r in cmd.accepted]}
+    if accepted:
+        # R4/R10: the accepted persons take places of the list's year, where they are vacant.
+        quota = scope.quota_year(dlist.municipality, dlist.year)
+        minors = sum(1 for r in accepted if r.unaccompanied_minor)
+        quota.take_places_by_selection(scope.meta, dlist.id, list(cmd.accepted), minors)
+        changed.append(quota)
+    for refugee in accepted:
+        refugee.select(scope.meta, dlist.id, dlist.municipality, selected_on=scope.today, year=dlist.year)
+        changed.append(refugee)
+    for decline in cmd.declined:
+        refugee = scope.refugee(decline.refugee_id)
+        refugee.decline(scope.meta, dlist.id, dlist.municipality, decline.reason)
+        changed.append(refugee)
+    if accepted:
+        letter = scope.letter(dlist, LetterKind.SELECTION, dlist.municipality, cmd.accepted, dlist.year)
+        changed.append(letter)
+        extra["letter_id"] = str(letter.id)
+    return Outcome(dlist, changed, extra)
+
+
+HANDLERS = {
+    c.CreateDistributionList: create_distribution_list,
+    c.WithdrawDistributionList: withdraw_distribution_list,
+    c.ApproveDistributionList: approve_distribution_list,
+}

@@ -1,0 +1,29 @@
+"""Handlers for the municipality registry and contact information (lifecycle 1)."""
+
+from __future__ import annotations
+
+from settlement_domain import commands as c
+from settlement_domain.errors import RuleViolation
+from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.model import Municipality
+from settlement_domain.permissions import require_own_municipality
+
+
+def register_municipality(scope: Scope, cmd: c.RegisterMunicipality) -> Outcome:
+    municipality = Municipality.register(scope.meta, cmd.number, cmd.name, cmd.county)
+    if scope.find(Municipality, municipality.id) is not None:
+        raise RuleViolation("registry", f"Municipality {cmd.number} is already registered.", field="number")
+    return Outcome(municipality)
+
+
+def update_contact(scope: Scope, cmd: c.UpdateContact) -> Outcome:
+    require_own_municipality("roles", scope.actor, cmd.number, "update contact information")
+    municipality = scope.municipality(cmd.number)
+    municipality.update_contact(scope.meta, cmd.contact)
+    return Outcome(municipality)
+
+
+HANDLERS = {
+    c.RegisterMunicipality: register_municipality,
+    c.UpdateContact: update_contact,
+}

@@ -1,0 +1,68 @@
+"""Handlers for registering refugees, their mapping, deviations (R12) and folder reads (R6)."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from settlement_domain import commands as c
+from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.model import Family, FolderRead, Refugee
+
+
+def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
+    refugee = Refugee.register(
+        scope.meta,
+        full_name=cmd.full_name,
+        birth_date=cmd.birth_date,
+        family_id=cmd.family_id,
+        unaccompanied_minor=cmd.unaccompanied_minor,
+        residence=cmd.residence,
+        postal_address=cmd.postal_address,
+        category=cmd.category,
+        today=scope.today,
+    )
+    if refugee.family_id is None:
+        return Outcome(refugee)
+    family = scope.find(Family, Family.create_id(refugee.family_id)) or Family(
+        meta=scope.meta, family_id=refugee.family_id
+    )
+    family.add_member(scope.meta, refugee.id)
+    return Outcome(refugee, [family])
+
+
+def record_mapping(scope: Scope, cmd: c.RecordMapping) -> Outcome:
+    refugee = scope.refugee(cmd.refugee_id)
+    refugee.record_mapping(scope.meta, cmd.mapping)
+    return Outcome(refugee)
+
+
+def open_deviation(scope: Scope, cmd: c.OpenDeviation) -> Outcome:
+    refugee = scope.refugee(cmd.refugee_id)
+    deviation_id = str(uuid4())
+    refugee.open_deviation(
+        scope.meta, deviation_id, cmd.kind, cmd.description, cmd.registered_private_by_known_deviation
+    )
+    return Outcome(refugee, extra={"deviation_id": deviation_id})
+
+
+def resolve_deviation(scope: Scope, cmd: c.ResolveDeviation) -> Outcome:
+    refugee = scope.refugee(cmd.refugee_id)
+    refugee.resolve_deviation(scope.meta, str(cmd.deviation_id), cmd.note)
+    return Outcome(refugee, extra={"deviation_id": str(cmd.deviation_id)})
+
+
+def record_folder_read(scope: Scope, cmd: c.RecordFolderRead) -> Outcome:
+    refugee = scope.refugee_for_actor(cmd.refugee_id)
+    if scope.is_municipality:
+        refugee.check_folder_readable_by(scope.actor.municipality or "")
+    read = FolderRead(meta=scope.meta, refugee_id=refugee.id, municipality=refugee.municipality)
+    return Outcome(read, extra={"refugee_id": str(refugee.id)})
+
+
+HANDLERS = {
+    c.RegisterRefugee: register_refugee,
+    c.RecordMapping: record_mapping,
+    c.OpenDeviation: open_deviation,
+    c.ResolveDeviation: resolve_deviation,
+    c.RecordFolderRead: record_folder_read,
+}

@@ -1,0 +1,110 @@
+"""What a command handler works with: the actor, today, and the aggregates it loads and changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from settlement_domain.context import Actor, CommandContext, Role
+from settlement_domain.errors import NotFound
+from settlement_domain.model import Channel, Letter, LetterKind, Municipality, QuotaYear, Refugee
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass
+class Outcome:
+    """What a handler hands back to be saved together: the resource answered and all it changed."""
+
+    primary: Aggregate
+    changed: list[Aggregate] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Scope:
+    """One command's view of the store: loads aggregates (from the store, or a bulk run's unsaved
+    ones), knows who acts and what day it is. Handlers load, call the aggregates and return an
+    :class:`Outcome`; they never save."""
+
+    def __init__(
+        self, ctx: CommandContext, load: Callable[[UUID], Aggregate], today: date, settlement_cutoff: date
+    ) -> None:
+        self.ctx = ctx
+        self._load = load
+        self.today = today
+        self.settlement_cutoff = settlement_cutoff
+        self.meta = ctx.meta()
+
+    @property
+    def actor(self) -> Actor:
+        return self.ctx.actor
+
+    @property
+    def is_municipality(self) -> bool:
+        return self.ctx.actor.role is Role.MUNICIPALITY
+
+    def get(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
+        """The aggregate, or :class:`NotFound` naming ``kind`` (also when the id is of another kind)."""
+        try:
+            aggregate = self._load(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(kind, aggregate_id) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, aggregate_id)
+        return aggregate
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            return self.get(cls, aggregate_id, cls.__name__)
+        except NotFound:
+            return None
+
+    def municipality(self, number: str) -> Municipality:
+        """The registered municipality; an unknown number is :class:`NotFound` naming the number."""
+        found = self.find(Municipality, Municipality.create_id(number))
+        if found is None:
+            raise NotFound("municipality", number)
+        return found
+
+    def quota_year(self, number: str, year: int) -> QuotaYear:
+        """The municipality's quota year, opened on first use."""
+        return self.find(QuotaYear, QuotaYear.create_id(number, year)) or QuotaYear(
+            meta=self.meta, municipality=number, year=year
+        )
+
+    def refugee(self, refugee_id: UUID) -> Refugee:
+        return self.get(Refugee, refugee_id, "person")
+
+    def refugee_for_actor(self, refugee_id: UUID) -> Refugee:
+        """The person, or 404 for a municipality that may not know of the person (tenancy)."""
+        refugee = self.refugee(refugee_id)
+        if self.is_municipality and not refugee.is_visible_to(self.actor.municipality or ""):
+            raise NotFound("person", refugee_id)
+        return refugee
+
+    def letter(
+        self,
+        cause: Aggregate,
+        kind: LetterKind,
+        municipality: str,
+        person_ids: Iterable[UUID] = (),
+        year: int | None = None,
+    ) -> Letter:
+        """R9: a letter caused by ``cause``'s latest event; digital post to municipalities, post to persons."""
+        channel = Channel.POST if kind is LetterKind.DECISION_PERSON else Channel.DIGITAL
+        return Letter(
+            meta=self.meta,
+            cause_id=cause.id,
+            cause_version=cause.version,
+            kind=kind.value,
+            municipality=municipality,
+            channel=channel.value,
+            person_ids=list(person_ids),
+            year=year,
+        )

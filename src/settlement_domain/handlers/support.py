@@ -1,0 +1,23 @@
+"""Handlers for support cases (R16)."""
+
+from __future__ import annotations
+
+from settlement_domain import commands as c
+from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.model import SupportCase
+
+
+def file_support_case(scope: Scope, cmd: c.FileSupportCase) -> Outcome:
+    return Outcome(SupportCase.file(scope.meta, scope.actor.municipality or "", cmd.subject, cmd.text))
+
+
+def answer_support_case(scope: Scope, cmd: c.AnswerSupportCase) -> Outcome:
+    case = scope.get(SupportCase, cmd.case_id, "support case")
+    case.answer(scope.meta, cmd.text, cmd.close)
+    return Outcome(case)
+
+
+HANDLERS = {
+    c.FileSupportCase: file_support_case,
+    c.AnswerSupportCase: answer_support_case,
+}

@@ -1,0 +1,20 @@
+"""Folder read: one recorded read of a person folder (R6, R14)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+
+class FolderRead(Aggregate):
+    """One read of a person folder, an aggregate of its own so that reads never conflict with writes.
+
+    Its event keeps the name it was first stored under, ``PersonFolderViewed``.
+    """
+
+    @event("PersonFolderViewed")
+    def __init__(self, meta: dict[str, Any], refugee_id: UUID, municipality: str | None) -> None:
+        self.refugee_id = refugee_id
+        self.municipality = municipality

@@ -1,0 +1,46 @@
+"""Municipality (kommune): registered by IMDi, keeps its own contact information current."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from settlement_domain import rules
+from settlement_domain.model.ids import natural_id
+from settlement_domain.values import ContactInformation
+
+
+class Municipality(Aggregate):
+    """Municipality (kommune), identified by its 4-digit kommunenummer."""
+
+    @staticmethod
+    def create_id(number: str) -> UUID:
+        return natural_id("municipality", number)
+
+    @classmethod
+    def register(cls, meta: dict[str, Any], number: str, name: str, county: str) -> Municipality:
+        """Lifecycle 1: a new municipality, its number of 4 ASCII digits, name and county given."""
+        rules.check_municipality_number(number)
+        return cls(
+            meta=meta,
+            number=number,
+            name=rules.check_text("registry", name, "name", max_length=200),
+            county=rules.check_text("registry", county, "county", max_length=200),
+        )
+
+    @event("MunicipalityRegistered")
+    def __init__(self, meta: dict[str, Any], number: str, name: str, county: str) -> None:
+        self.number = number
+        self.name = name
+        self.county = county
+        self.contact: dict[str, Any] | None = None
+
+    def update_contact(self, meta: dict[str, Any], contact: ContactInformation) -> None:
+        """Lifecycle 1: the contact information (checked when it was made) replaces the previous one."""
+        self._contact_updated(meta=meta, contact=contact.as_dict())
+
+    @event("ContactInformationUpdated")
+    def _contact_updated(self, meta: dict[str, Any], contact: dict[str, Any]) -> None:
+        self.contact = contact

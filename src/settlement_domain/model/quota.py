@@ -1,0 +1,291 @@
+"""Quota year: IMDi's request (anmodning), the municipality's decision (vedtak) and the places used, for one year."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from settlement_domain import rules
+from settlement_domain.errors import RuleViolation
+from settlement_domain.model.ids import natural_id
+
+
+class QuotaYear(Aggregate):
+    """One municipality's places for one year (R10): request (R1), quota decision (R2), places used.
+
+    Every person takes exactly one place: a selection takes it in the list's year (R4), a settlement
+    decision keeps it or moves it to another year (R5). Places are only taken where they are vacant,
+    unless IMDi overrides with a reason; those are counted ``over_quota``, and they are the only
+    way ``vacant`` goes negative. Every revision is its own event; the latest request and decision stand.
+    """
+
+    # Counters added after the first snapshots were stored: a snapshot without them reads the default.
+    over_quota_persons = 0
+    over_quota_minors = 0
+
+    @staticmethod
+    def create_id(municipality: str, year: int) -> UUID:
+        return natural_id("quota-year", municipality, year)
+
+    @event("QuotaYearOpened")
+    def __init__(self, meta: dict[str, Any], municipality: str, year: int) -> None:
+        self.municipality = municipality
+        self.year = year
+        # Plain numbers (not tuples) so that a snapshot's JSON round trip keeps their types.
+        self.requested_persons: int | None = None
+        self.requested_minors: int | None = None
+        self.decided_persons: int | None = None
+        self.decided_minors: int | None = None
+        self.request_revisions = 0
+        self.decision_revisions = 0
+        self.places_taken = 0  # persons whose place is in this year (selected or decided), R10 "used"
+        self.minor_places_taken = 0
+
+    @property
+    def requested(self) -> tuple[int, int] | None:
+        """The latest request as (persons, unaccompanied minors), or None."""
+        if self.requested_persons is None:
+            return None
+        return (self.requested_persons, self.requested_minors or 0)
+
+    @property
+    def decided(self) -> tuple[int, int] | None:
+        """The latest quota decision as (persons, unaccompanied minors), or None (R10: null, not 0)."""
+        if self.decided_persons is None:
+            return None
+        return (self.decided_persons, self.decided_minors or 0)
+
+    @property
+    def used(self) -> tuple[int, int]:
+        """Places used (R10): persons, and unaccompanied minors among them."""
+        return (self.places_taken, self.minor_places_taken)
+
+    def vacant(self) -> tuple[int, int] | None:
+        """R10: decided minus used, or None while nothing is decided."""
+        if self.decided is None:
+            return None
+        return (self.decided[0] - self.places_taken, self.decided[1] - self.minor_places_taken)
+
+    # R1 ----------------------------------------------------------------------------------------
+
+    def request(
+        self, meta: dict[str, Any], persons: int, minors: int, reason: str | None, today: date
+    ) -> None:
+        """R1: the first request, or a revision that gives its reason."""
+        rules.check_place_counts("R1", self.year, persons, minors, today)
+        reason = rules.check_text("R1", reason, "reason") if reason and reason.strip() else None
+        if self.requested is not None and reason is None:
+            raise RuleViolation(
+                "R1",
+                f"A request for {self.year} was already sent; a revision must give a reason.",
+                field="reason",
+            )
+        self._settlement_requested(
+            meta=meta,
+            municipality=self.municipality,
+            year=self.year,
+            persons=persons,
+            unaccompanied_minors=minors,
+            reason=reason,
+            revision=self.request_revisions + (self.requested is not None),
+        )
+
+    @event("SettlementRequested")
+    def _settlement_requested(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        persons: int,
+        unaccompanied_minors: int,
+        reason: str | None,
+        revision: int,
+    ) -> None:
+        self.requested_persons, self.requested_minors = persons, unaccompanied_minors
+        self.request_revisions = revision
+
+    # R2 ----------------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        meta: dict[str, Any],
+        persons: int,
+        minors: int,
+        decided_on: date,
+        on_behalf: bool,
+        today: date,
+    ) -> None:
+        """R2: the municipality's decision; a later one revises it and all are kept.
+
+        A revision cannot go below the places already used within the quota (R10: only an override
+        makes ``vacant`` negative); the refusal gives the figures.
+        """
+        rules.check_place_counts("R2", self.year, persons, minors, today)
+        if decided_on > today:
+            raise rules.refuse_input("R2", "The decision date is in the future.", "decided_on")
+        if decided_on.year < rules.FIRST_YEAR:
+            raise rules.refuse_input("R2", f"The decision date is before {rules.FIRST_YEAR}.", "decided_on")
+        within_persons = self.places_taken - self.over_quota_persons
+        within_minors = self.minor_places_taken - self.over_quota_minors
+        if persons < within_persons:
+            raise RuleViolation(
+                "R2",
+                f"{self.municipality} already uses {self.places_taken} places in {self.year}; "
+                f"the decision cannot be fewer than {within_persons} persons.",
+                field="persons",
+            )
+        if minors < within_minors:
+            raise RuleViolation(
+                "R2",
+                f"{self.municipality} already uses {self.minor_places_taken} places for unaccompanied "
+                f"minors in {self.year}; the decision cannot be fewer than {within_minors}.",
+                field="unaccompanied_minors",
+            )
+        self._quota_decided(
+            meta=meta,
+            municipality=self.municipality,
+            year=self.year,
+            persons=persons,
+            unaccompanied_minors=minors,
+            decided_on=decided_on,
+            recorded_by_imdi=on_behalf,
+            revision=self.decision_revisions + (self.decided is not None),
+        )
+
+    @event("QuotaDecided")
+    def _quota_decided(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        persons: int,
+        unaccompanied_minors: int,
+        decided_on: date,
+        recorded_by_imdi: bool,
+        revision: int,
+    ) -> None:
+        self.decided_persons, self.decided_minors = persons, unaccompanied_minors
+        self.decision_revisions = revision
+
+    # R4, R5: places taken ----------------------------------------------------------------------
+
+    def _shortfall(self, persons: int, minors: int) -> str | None:
+        """Why ``persons`` (of which ``minors``) more places do not fit, with the figures; None if they do."""
+        if self.decided is None:
+            return f"{self.municipality} has recorded no quota decision for {self.year}"
+        decided_persons, decided_minors = self.decided
+        vacant_persons, vacant_minors = self.vacant() or (0, 0)
+        if persons > vacant_persons:
+            return (
+                f"{self.municipality} decided {decided_persons} places for {self.year}, "
+                f"{self.places_taken} are used and {vacant_persons} vacant; {persons} asked"
+            )
+        if minors > vacant_minors:
+            return (
+                f"{self.municipality} decided {decided_minors} places for unaccompanied minors for {self.year}, "
+                f"{self.minor_places_taken} are used and {vacant_minors} vacant; {minors} asked"
+            )
+        return None
+
+    def take_places_by_selection(
+        self, meta: dict[str, Any], list_id: UUID, refugee_ids: Sequence[UUID], minors: int
+    ) -> None:
+        """R4: the persons accepted on a list take places of this year; they must fit the vacant ones."""
+        shortfall = self._shortfall(len(refugee_ids), minors)
+        if shortfall is not None:
+            raise RuleViolation(
+                "R4",
+                f"The accepted persons do not fit: {shortfall}. Revise the quota decision (R2) "
+                "or decline persons.",
+            )
+        self._places_taken_by_selection(
+            meta=meta,
+            municipality=self.municipality,
+            year=self.year,
+            list_id=list_id,
+            refugee_ids=list(refugee_ids),
+            unaccompanied_minors=minors,
+        )
+
+    @event("PlacesTakenBySelection")
+    def _places_taken_by_selection(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        list_id: UUID,
+        refugee_ids: list[UUID],
+        unaccompanied_minors: int,
+    ) -> None:
+        self.places_taken += len(refugee_ids)
+        self.minor_places_taken += unaccompanied_minors
+
+    def take_place(
+        self, meta: dict[str, Any], refugee_id: UUID, unaccompanied_minor: bool, override_reason: str | None
+    ) -> None:
+        """R5: a settlement decision moves a person's place into this year; past the vacant places
+        only with IMDi's override reason (then counted over quota)."""
+        shortfall = self._shortfall(1, int(unaccompanied_minor))
+        if shortfall is not None and override_reason is None:
+            raise RuleViolation(
+                "R5",
+                f"No vacant place: {shortfall}. A settlement decision for {self.year} needs an override reason.",
+                field="override_reason",
+            )
+        self._place_taken(
+            meta=meta,
+            municipality=self.municipality,
+            year=self.year,
+            refugee_id=refugee_id,
+            unaccompanied_minor=unaccompanied_minor,
+            override_reason=override_reason,
+        )
+
+    @event("SettlementPlaceTaken")
+    def _place_taken(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        refugee_id: UUID,
+        unaccompanied_minor: bool,
+        override_reason: str | None,
+    ) -> None:
+        # Over quota is decided by the state before the place is taken, so a replay decides the same;
+        # each kind of place counts only where that kind was short (a minor's place may be, a person's not).
+        if override_reason is not None:
+            vacant_persons, vacant_minors = self.vacant() or (0, 0)
+            self.over_quota_persons += int(vacant_persons < 1)
+            self.over_quota_minors += int(unaccompanied_minor and vacant_minors < 1)
+        self.places_taken += 1
+        self.minor_places_taken += int(unaccompanied_minor)
+
+    def release_place(
+        self, meta: dict[str, Any], refugee_id: UUID, unaccompanied_minor: bool, to_year: int
+    ) -> None:
+        """R5: a settlement decision for another year moves the person's place out of this one."""
+        self._place_released(
+            meta=meta,
+            municipality=self.municipality,
+            year=self.year,
+            refugee_id=refugee_id,
+            unaccompanied_minor=unaccompanied_minor,
+            to_year=to_year,
+        )
+
+    @event("SettlementPlaceReleased")
+    def _place_released(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        refugee_id: UUID,
+        unaccompanied_minor: bool,
+        to_year: int,
+    ) -> None:
+        self.places_taken -= 1
+        self.minor_places_taken -= int(unaccompanied_minor)

@@ -1,0 +1,395 @@
+"""Refugee's settlement case (bosettingssak), from registration to settlement date."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from settlement_domain import rules
+from settlement_domain.errors import NotFound, Refusal, RuleViolation
+from settlement_domain.values import Category, Mapping, PostalAddress, Residence, ResidenceKind
+
+
+class DateSource(StrEnum):
+    MUNICIPALITY = "municipality"  # R7: persons who lived privately
+    RECEPTION = "reception"  # R8: persons settled from a reception centre
+
+
+class Refugee(Aggregate):
+    """A refugee's settlement case (bosettingssak).
+
+    Personal data (name, birth date, postal address, the mapping) is kept only in the ``personal``
+    field of its events, so that it can be encrypted per person and erased without rewriting the log.
+    Each public method checks its rule and only then records the event.
+    """
+
+    @classmethod
+    def register(
+        cls,
+        meta: dict[str, Any],
+        full_name: str,
+        birth_date: date,
+        family_id: str | None,
+        unaccompanied_minor: bool,
+        residence: Residence,
+        postal_address: PostalAddress,
+        category: Category | str,
+        today: date,
+    ) -> Refugee:
+        """Lifecycle 4: a person with a name, a possible birth date, a residence and an address."""
+        full_name = rules.check_text("registration", full_name, "full_name", max_length=300)
+        if birth_date > today or birth_date.year < 1900:
+            raise rules.refuse_input("registration", "The birth date is not a possible one.", "birth_date")
+        if unaccompanied_minor and rules.age_on(birth_date, today) >= 18:
+            raise rules.refuse_input(
+                "registration", "An unaccompanied minor is under 18 years old.", "unaccompanied_minor"
+            )
+        try:
+            category = Category(category)
+        except ValueError:
+            raise rules.refuse_input(
+                "registration", f"The category is one of {', '.join(Category)}.", "category"
+            ) from None
+        return cls(
+            meta=meta,
+            personal={
+                "full_name": full_name,
+                "birth_date": birth_date,
+                "postal_address": postal_address.as_dict(),
+            },
+            family_id=(family_id or "").strip() or None,
+            unaccompanied_minor=bool(unaccompanied_minor),
+            residence=residence.as_dict(),
+            category=category.value,
+        )
+
+    @event("RefugeeRegistered")
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        personal: dict[str, Any],
+        family_id: str | None,
+        unaccompanied_minor: bool,
+        residence: dict[str, Any],
+        category: str,
+    ) -> None:
+        self.personal = personal
+        self.family_id = family_id
+        self.unaccompanied_minor = unaccompanied_minor
+        self.residence = residence
+        self.category = category
+        self.mapping: dict[str, Any] | None = None
+        self.open_list_id: UUID | None = None
+        self.proposed_to: str | None = None
+        self.selected_by: str | None = None
+        self.selected_on: date | None = None
+        self.selection_year: int | None = None
+        self.decided_for: str | None = None
+        self.decision_year: int | None = None
+        self.settlement_date: date | None = None
+        self.deviations: dict[str, bool] = {}  # deviation id -> open
+        self.registered_private_by_known_deviation = False
+
+    @property
+    def lived_privately(self) -> bool:
+        return self.residence.get("kind") == ResidenceKind.PRIVATE
+
+    @property
+    def municipality(self) -> str | None:
+        """The municipality the person is settled in, decided for or selected by."""
+        return self.decided_for or self.selected_by
+
+    @property
+    def place(self) -> tuple[str, int] | None:
+        """R10: the municipality and year of the one place the person takes, or None."""
+        if self.decided_for is not None and self.decision_year is not None:
+            return (self.decided_for, self.decision_year)
+        if self.selected_by is not None and self.selection_year is not None:
+            return (self.selected_by, self.selection_year)
+        return None
+
+    @property
+    def has_open_deviation(self) -> bool:
+        return any(self.deviations.values())
+
+    def is_visible_to(self, municipality: str) -> bool:
+        """Whether a municipality may know of this person at all (tenancy: 404 otherwise)."""
+        return municipality in (self.proposed_to, self.selected_by, self.decided_for)
+
+    def may_see_folder(self, municipality: str) -> bool:
+        """R6: the person folder opens to the municipality that selected (or was decided) the person."""
+        return municipality in (self.selected_by, self.decided_for)
+
+    def check_folder_readable_by(self, municipality: str) -> None:
+        """R6: a municipality reads the folder only once it has selected the person."""
+        if not self.may_see_folder(municipality):
+            raise RuleViolation(
+                "R6",
+                "The person folder opens once the municipality has selected the person.",
+                refusal=Refusal.FORBIDDEN,
+            )
+
+    # Mapping -----------------------------------------------------------------------------------
+
+    def record_mapping(self, meta: dict[str, Any], mapping: Mapping) -> None:
+        """Lifecycle 4: the reception centre's mapping; a later one replaces it."""
+        self._mapping_recorded(meta=meta, personal=mapping.as_dict())
+
+    @event("MappingRecorded")
+    def _mapping_recorded(self, meta: dict[str, Any], personal: dict[str, Any]) -> None:
+        self.mapping = personal
+
+    # R3, R4: proposal, selection, decline --------------------------------------------------------
+
+    def check_may_be_proposed(self) -> None:
+        """R3: not settled or decided, not accepted by a municipality, not on another open list."""
+        if self.settlement_date is not None or self.decided_for is not None:
+            raise RuleViolation("R3", f"Person {self.id} is already settled or decided.", field="refugee_ids")
+        if self.selected_by is not None:
+            raise RuleViolation(
+                "R3", f"Person {self.id} was already accepted by {self.selected_by}.", field="refugee_ids"
+            )
+        if self.open_list_id is not None:
+            raise RuleViolation(
+                "R3", f"Person {self.id} is already on another open distribution list.", field="refugee_ids"
+            )
+
+    def propose(self, meta: dict[str, Any], list_id: UUID, municipality: str) -> None:
+        """R3: the person is put on a distribution list."""
+        self.check_may_be_proposed()
+        self._proposed(meta=meta, list_id=list_id, municipality=municipality)
+
+    @event("RefugeeProposed")
+    def _proposed(self, meta: dict[str, Any], list_id: UUID, municipality: str) -> None:
+        self.open_list_id = list_id
+        self.proposed_to = municipality
+
+    def _check_on_list(self, rule: str, list_id: UUID) -> None:
+        if self.open_list_id != list_id:
+            raise RuleViolation(rule, f"Person {self.id} is not on the open distribution list {list_id}.")
+
+    def withdraw_proposal(self, meta: dict[str, Any], list_id: UUID) -> None:
+        """R3: the list the person was on is withdrawn; the person is free again."""
+        self._check_on_list("R3", list_id)
+        self._proposal_withdrawn(meta=meta, list_id=list_id)
+
+    @event("ProposalWithdrawn")
+    def _proposal_withdrawn(self, meta: dict[str, Any], list_id: UUID) -> None:
+        self.open_list_id = None
+        self.proposed_to = None
+
+    def decline(self, meta: dict[str, Any], list_id: UUID, municipality: str, reason: str) -> None:
+        """R4: the municipality declines the person, with a reason."""
+        self._check_on_list("R4", list_id)
+        reason = (reason or "").strip()
+        if not reason:
+            raise rules.refuse_input("R4", f"Declining {self.id} needs a reason.", "declined")
+        self._declined(meta=meta, list_id=list_id, municipality=municipality, reason=reason)
+
+    @event("RefugeeDeclined")
+    def _declined(self, meta: dict[str, Any], list_id: UUID, municipality: str, reason: str) -> None:
+        self.open_list_id = None
+        self.proposed_to = None
+
+    def select(
+        self, meta: dict[str, Any], list_id: UUID, municipality: str, selected_on: date, year: int
+    ) -> None:
+        """R4: the municipality accepts the person (utsøking); the place is in the list's year."""
+        self._check_on_list("R4", list_id)
+        self._selected(
+            meta=meta, list_id=list_id, municipality=municipality, selected_on=selected_on, year=year
+        )
+
+    @event("RefugeeSelected")
+    def _selected(
+        self, meta: dict[str, Any], list_id: UUID, municipality: str, selected_on: date, year: int
+    ) -> None:
+        self.open_list_id = None
+        self.selected_by = municipality
+        self.selected_on = selected_on
+        self.selection_year = year
+
+    # R5: settlement decision ---------------------------------------------------------------------
+
+    def decide_settlement(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        decided_on: date,
+        override_reason: str | None,
+    ) -> None:
+        """R5: only for a person selected by that municipality, and only once."""
+        if self.selected_by != municipality:
+            raise RuleViolation(
+                "R5",
+                f"A settlement decision needs the person to be selected by {municipality} first.",
+                field="municipality",
+            )
+        if self.decided_for is not None:
+            raise RuleViolation("R5", "A settlement decision was already made for this person.")
+        self._settlement_decided(
+            meta=meta,
+            municipality=municipality,
+            year=year,
+            decided_on=decided_on,
+            override_reason=override_reason,
+        )
+
+    @event("SettlementDecided")
+    def _settlement_decided(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        decided_on: date,
+        override_reason: str | None,
+    ) -> None:
+        self.decided_for = municipality
+        self.decision_year = year
+
+    # R7, R8: settlement date ---------------------------------------------------------------------
+
+    def register_settlement_date_by_municipality(
+        self, meta: dict[str, Any], municipality: str, settlement_date: date, today: date, cutoff: date
+    ) -> None:
+        """R7 (a) to (f), in order, for a date registered by the municipality."""
+        if not self.may_see_folder(municipality):
+            raise RuleViolation(
+                "R7a", "The person has not been selected by or decided for this municipality."
+            )
+        if not self.lived_privately:
+            raise RuleViolation(
+                "R7b",
+                "The person lived in a reception centre; the date comes from the reception system (R8).",
+            )
+        if self.has_open_deviation:
+            raise RuleViolation("R7c", "The person has an unresolved deviation.")
+        if self.registered_private_by_known_deviation:
+            raise RuleViolation(
+                "R7d",
+                "The person was settled from reception and registered as private by a known deviation; "
+                "IMDi registers the date.",
+            )
+        self._check_date_bounds(settlement_date, today, cutoff)
+        self._check_no_date_yet()
+        self._date_registered(DateSource.MUNICIPALITY, meta, settlement_date)
+
+    def transfer_settlement_date_from_reception(
+        self, meta: dict[str, Any], settlement_date: date, today: date, cutoff: date
+    ) -> None:
+        """R8: the reception system transfers dates only for persons settled from a reception centre."""
+        if self.lived_privately:
+            raise RuleViolation("R8", "The person lived privately; the municipality registers the date (R7).")
+        if self.municipality is None:
+            raise RuleViolation("R8", "The person has not been selected by or decided for any municipality.")
+        self._check_date_bounds(settlement_date, today, cutoff)
+        self._check_no_date_yet()
+        self._date_registered(DateSource.RECEPTION, meta, settlement_date)
+
+    def _date_registered(self, source: DateSource, meta: dict[str, Any], settlement_date: date) -> None:
+        self._settlement_date_registered(
+            meta=meta, settlement_date=settlement_date, municipality=self.municipality, source=source.value
+        )
+
+    def _check_date_bounds(self, settlement_date: date, today: date, cutoff: date) -> None:
+        """R7e: not before the cut-off, not before selection, not in the future."""
+        rules.check_settlement_date(settlement_date, today, cutoff)
+        if self.selected_on is not None and settlement_date < self.selected_on:
+            raise RuleViolation(
+                "R7e",
+                f"The date is before the person was selected ({self.selected_on.isoformat()}).",
+                field="date",
+            )
+
+    def _check_no_date_yet(self) -> None:
+        if self.settlement_date is not None:
+            raise RuleViolation(
+                "R7f",
+                f"A settlement date ({self.settlement_date.isoformat()}) is already registered; "
+                "IMDi corrects it.",
+            )
+
+    @event("SettlementDateRegistered")
+    def _settlement_date_registered(
+        self, meta: dict[str, Any], settlement_date: date, municipality: str, source: str
+    ) -> None:
+        self.settlement_date = settlement_date
+
+    def correct_settlement_date(
+        self, meta: dict[str, Any], settlement_date: date, reason: str, today: date, cutoff: date
+    ) -> None:
+        """R7f: IMDi corrects a date (or sets one where R7d bars the municipality), with a reason."""
+        reason = rules.check_text("R7f", reason, "reason")
+        if self.municipality is None:
+            raise RuleViolation("R7f", "The person has not been selected by or decided for any municipality.")
+        if self.settlement_date == settlement_date:
+            raise RuleViolation("R7f", "That settlement date is already registered.", field="date")
+        rules.check_settlement_date(settlement_date, today, cutoff)
+        self._settlement_date_corrected(
+            meta=meta,
+            settlement_date=settlement_date,
+            previous_date=self.settlement_date,
+            municipality=self.municipality,
+            reason=reason,
+        )
+
+    @event("SettlementDateCorrected")
+    def _settlement_date_corrected(
+        self,
+        meta: dict[str, Any],
+        settlement_date: date,
+        previous_date: date | None,
+        municipality: str,
+        reason: str,
+    ) -> None:
+        self.settlement_date = settlement_date
+
+    # R12: deviations -----------------------------------------------------------------------------
+
+    def open_deviation(
+        self,
+        meta: dict[str, Any],
+        deviation_id: str,
+        kind: str,
+        description: str,
+        registered_private_by_known_deviation: bool,
+    ) -> None:
+        """R12: a discrepancy with a kind and a description; it blocks R7 until resolved."""
+        self._deviation_opened(
+            meta=meta,
+            deviation_id=deviation_id,
+            kind=rules.check_text("R12", kind, "kind", max_length=100),
+            description=rules.check_text("R12", description, "description"),
+            registered_private_by_known_deviation=bool(registered_private_by_known_deviation),
+        )
+
+    @event("DeviationOpened")
+    def _deviation_opened(
+        self,
+        meta: dict[str, Any],
+        deviation_id: str,
+        kind: str,
+        description: str,
+        registered_private_by_known_deviation: bool,
+    ) -> None:
+        self.deviations[deviation_id] = True
+        if registered_private_by_known_deviation:
+            self.registered_private_by_known_deviation = True
+
+    def resolve_deviation(self, meta: dict[str, Any], deviation_id: str, note: str) -> None:
+        """R12: an open deviation is resolved, with a note."""
+        note = rules.check_text("R12", note, "note")
+        if deviation_id not in self.deviations:
+            raise NotFound("deviation", deviation_id)
+        if not self.deviations[deviation_id]:
+            raise RuleViolation("R12", "The deviation is already resolved.")
+        self._deviation_resolved(meta=meta, deviation_id=deviation_id, note=note)
+
+    @event("DeviationResolved")
+    def _deviation_resolved(self, meta: dict[str, Any], deviation_id: str, note: str) -> None:
+        self.deviations[deviation_id] = False

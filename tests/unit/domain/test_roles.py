@@ -1,0 +1,95 @@
+"""The role table (permissions.py): every command is refused (403, naming its rule, the roles in
+words) for every role the table does not list, and nothing is appended. The actor's role is checked
+before anything is loaded, so the commands here may name ids that do not exist."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from settlement_domain import commands as c
+from settlement_domain.context import Role
+from settlement_domain.errors import Refusal
+from settlement_domain.handlers import HANDLERS
+from settlement_domain.permissions import PERMISSIONS, roles_for, roles_in_words
+from settlement_domain.values import Mapping
+from tests.given import AUDITOR, IMDI, OSLO, RECEPTION, TODAY, capacity_report, contact, refused, registration
+
+ACTORS = {Role.IMDI: IMDI, Role.MUNICIPALITY: OSLO, Role.RECEPTION: RECEPTION, Role.AUDITOR: AUDITOR}
+
+EXAMPLES: dict[type[c.Command], c.Command] = {
+    c.RegisterMunicipality: c.RegisterMunicipality("5001", "Trondheim", "Trøndelag"),
+    c.UpdateContact: c.UpdateContact("0301", contact()),
+    c.RequestSettlement: c.RequestSettlement("0301", 2025, 10, 1),
+    c.DecideQuota: c.DecideQuota("0301", 2025, 10, 1, TODAY),
+    c.RegisterRefugee: registration(),
+    c.RecordMapping: c.RecordMapping(uuid4(), Mapping()),
+    c.CreateDistributionList: c.CreateDistributionList("0301", (uuid4(),), TODAY + timedelta(days=7)),
+    c.WithdrawDistributionList: c.WithdrawDistributionList(uuid4(), "Changed plans"),
+    c.ApproveDistributionList: c.ApproveDistributionList(uuid4(), (uuid4(),)),
+    c.DecideSettlement: c.DecideSettlement(uuid4(), "0301"),
+    c.RegisterSettlementDate: c.RegisterSettlementDate(uuid4(), TODAY),
+    c.CorrectSettlementDate: c.CorrectSettlementDate(uuid4(), TODAY, "Typo"),
+    c.OpenDeviation: c.OpenDeviation(uuid4(), "identity", "Two birth dates"),
+    c.ResolveDeviation: c.ResolveDeviation(uuid4(), "d-1", "Resolved"),
+    c.RecordFolderRead: c.RecordFolderRead(uuid4()),
+    c.ReportMinorCapacity: capacity_report(),
+    c.WithdrawMinorCapacity: c.WithdrawMinorCapacity(uuid4(), "Filled elsewhere"),
+    c.MarkMinorCapacityFilled: c.MarkMinorCapacityFilled(uuid4()),
+    c.FileSupportCase: c.FileSupportCase("Subject", "Text"),
+    c.AnswerSupportCase: c.AnswerSupportCase(uuid4(), "Answer"),
+}
+
+FORBIDDEN = [
+    pytest.param(command, role, id=f"{type(command).__name__}-{role.value}")
+    for command in EXAMPLES.values()
+    for role in Role
+    if role not in roles_for(type(command))
+]
+
+
+def test_every_command_has_a_permission_a_handler_and_an_example_here():
+    commands = {cls for cls in vars(c).values() if isinstance(cls, type) and issubclass(cls, c.Command)}
+    commands.discard(c.Command)
+    assert set(PERMISSIONS) == set(HANDLERS) == set(EXAMPLES) == commands
+
+
+@pytest.mark.parametrize(("command", "role"), FORBIDDEN)
+def test_a_command_is_refused_for_every_role_not_in_its_table(given, command, role):
+    permission = PERMISSIONS[type(command)]
+    with refused(given, permission.rule, Refusal.FORBIDDEN) as caught:
+        given.handle(ACTORS[role], command)
+    assert caught.value.message == f"Only {roles_in_words(permission.roles)} may {permission.action}."
+    assert caught.value.field == "role"
+
+
+@pytest.mark.parametrize(
+    ("command", "actor", "message"),
+    [
+        (EXAMPLES[c.DecideSettlement], OSLO, "Only IMDi may make settlement decisions."),
+        (EXAMPLES[c.DecideQuota], RECEPTION, "Only IMDi or the municipality may record quota decisions."),
+        (
+            EXAMPLES[c.RegisterSettlementDate],
+            IMDI,
+            "Only the municipality or the reception system may register settlement dates.",
+        ),
+        (
+            EXAMPLES[c.RecordFolderRead],
+            RECEPTION,
+            "Only IMDi, the municipality or an auditor may read person folders.",
+        ),
+        (EXAMPLES[c.ApproveDistributionList], IMDI, "Only the municipality may approve distribution lists."),
+        (EXAMPLES[c.RegisterRefugee], OSLO, "Only IMDi or the reception system may register refugees."),
+    ],
+    ids=["R5", "R2", "R7", "R6", "R4", "registration"],
+)
+def test_role_refusals_say_the_roles_in_words(given, command, actor, message):
+    with refused(given, PERMISSIONS[type(command)].rule, Refusal.FORBIDDEN) as caught:
+        given.handle(actor, command)
+    assert caught.value.message == message
+
+
+def test_auditors_only_read_person_folders():
+    assert [cls.__name__ for cls, p in PERMISSIONS.items() if Role.AUDITOR in p.roles] == ["RecordFolderRead"]
