@@ -1,1 +1,1 @@
-"""Read models: projections of the event log into the views people work from."""
+"""Read models: projections of the event log, one module per question people ask of it."""

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, String, Text, func, or_, select, text
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import UTCDateTime
-from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.engine.paging import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import UTCDateTime
+from settlement_domain.model import (
+    DistributionList,
+    Family,
+    FolderRead,
+    IdempotencyRecord,
+    Letter,
+    MinorCapacity,
+    Municipality,
+    QuotaYear,
+    Refugee,
+    SupportCase,
+)
 
 # On SQLite an INTEGER primary key is the rowid itself, which the full-text index points at.
 POSITION = BigInteger().with_variant(Integer(), "sqlite")
@@ -19,8 +32,7 @@ POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
 def _event_columns() -> list[Column[Any]]:
     return [
-        Column("position", POSITION,
-               primary_key=True, autoincrement=False),
+        Column("position", POSITION, primary_key=True, autoincrement=False),
         Column("recorded_at", UTCDateTime, nullable=False),
         Column("type", String(60), nullable=False),
         Column("aggregate_id", String(36), nullable=False),
@@ -38,8 +50,7 @@ def _event_person_columns() -> list[Column[Any]]:
     # Every person an event concerns (a list or a selection letter names several).
     return [
         Column("person_id", String(36), primary_key=True),
-        Column("position", POSITION,
-               primary_key=True, autoincrement=False),
+        Column("position", POSITION, primary_key=True, autoincrement=False),
     ]
 
 
@@ -67,125 +78,156 @@ def _minors(count: int) -> str:
     return f"{count} unaccompanied minor" + ("" if count == 1 else "s")
 
 
-# One line per event type. Only ids, numbers, dates, enums and municipality numbers: never a name,
+def _places(count: int) -> str:
+    return f"{count} place" + ("" if count == 1 else "s")
+
+
+# One line per event class. Only ids, numbers, dates, enums and municipality numbers: never a name,
 # birth date, address, mapping, health detail or free text (reasons, descriptions, subjects may hold any).
-SUMMARIES: dict[str, Callable[[Any], str]] = {
-    "MunicipalityRegistered": lambda e: f"Municipality {e.number} {e.name} registered in {e.county}",
-    "ContactInformationUpdated": lambda e: "Contact information updated",
-    "QuotaYearOpened": lambda e: f"Quota year {e.year} opened for {e.municipality}",
-    "SettlementRequested": lambda e: (
+SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
+    Municipality.MunicipalityRegistered: lambda e: (
+        f"Municipality {e.number} {e.name} registered in {e.county}"
+    ),
+    Municipality.ContactInformationUpdated: lambda e: "Contact information updated",
+    QuotaYear.QuotaYearOpened: lambda e: f"Quota year {e.year} opened for {e.municipality}",
+    QuotaYear.SettlementRequested: lambda e: (
         f"Settlement request for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
         + (f" (revision {e.revision})" if e.revision else "")
     ),
-    "QuotaDecided": lambda e: (
+    QuotaYear.QuotaDecided: lambda e: (
         f"Quota decision for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}, "
         f"decided on {e.decided_on.isoformat()}"
         + (" (recorded by IMDi)" if e.recorded_by_imdi else "")
         + (f" (revision {e.revision})" if e.revision else "")
     ),
-    "SettlementPlaceTaken": lambda e: (
+    QuotaYear.PlacesTakenBySelection: lambda e: (
+        f"{_places(len(e.refugee_ids))} of {e.year} taken in {e.municipality} by distribution list {e.list_id}"
+        + (f", {_minors(e.unaccompanied_minors)}" if e.unaccompanied_minors else "")
+    ),
+    QuotaYear.SettlementPlaceTaken: lambda e: (
         f"Place of {e.year} taken in {e.municipality}"
         + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
         + (" by override" if e.override_reason else "")
     ),
-    "RefugeeRegistered": lambda e: (
+    QuotaYear.SettlementPlaceReleased: lambda e: (
+        f"Place of {e.year} released in {e.municipality}"
+        + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
+        + f", moved to {e.to_year}"
+    ),
+    Refugee.RefugeeRegistered: lambda e: (
         f"Person registered: {e.category.replace('_', ' ')}, "
         + ("reception centre" if e.residence.get("kind") == "reception_centre" else "private residence")
         + (", unaccompanied minor" if e.unaccompanied_minor else "")
         + (", in a family" if e.family_id else "")
     ),
-    "MappingRecorded": lambda e: "Mapping recorded",
-    "RefugeeProposed": lambda e: f"Proposed to {e.municipality} on distribution list {e.list_id}",
-    "ProposalWithdrawn": lambda e: f"Proposal withdrawn with distribution list {e.list_id}",
-    "RefugeeDeclined": lambda e: f"Declined by {e.municipality} on distribution list {e.list_id}",
-    "RefugeeSelected": lambda e: (
+    Refugee.MappingRecorded: lambda e: "Mapping recorded",
+    Refugee.RefugeeProposed: lambda e: f"Proposed to {e.municipality} on distribution list {e.list_id}",
+    Refugee.ProposalWithdrawn: lambda e: f"Proposal withdrawn with distribution list {e.list_id}",
+    Refugee.RefugeeDeclined: lambda e: f"Declined by {e.municipality} on distribution list {e.list_id}",
+    Refugee.RefugeeSelected: lambda e: (
         f"Selected by {e.municipality} for {e.year} on {e.selected_on.isoformat()}"
     ),
-    "SettlementDecided": lambda e: (
+    Refugee.SettlementDecided: lambda e: (
         f"Settlement in {e.municipality} decided for {e.year} on {e.decided_on.isoformat()}"
         + (" by override" if e.override_reason else "")
     ),
-    "SettlementDateRegistered": lambda e: (
-        f"Settlement date {e.settlement_date.isoformat()} registered in {e.municipality} "
-        f"(from {e.source})"
+    Refugee.SettlementDateRegistered: lambda e: (
+        f"Settlement date {e.settlement_date.isoformat()} registered in {e.municipality} (from {e.source})"
     ),
-    "SettlementDateCorrected": lambda e: (
+    Refugee.SettlementDateCorrected: lambda e: (
         f"Settlement date corrected from {e.previous_date.isoformat()} to {e.settlement_date.isoformat()}"
         if e.previous_date is not None
         # R7d: IMDi sets the first date where the municipality may not.
         else f"Settlement date {e.settlement_date.isoformat()} set by IMDi in {e.municipality}"
     ),
-    "DeviationOpened": lambda e: (
-        "Deviation opened" + (" (registered as private by a known deviation)"
-                              if e.registered_private_by_known_deviation else "")
+    Refugee.DeviationOpened: lambda e: (
+        "Deviation opened"
+        + (" (registered as private by a known deviation)" if e.registered_private_by_known_deviation else "")
     ),
-    "DeviationResolved": lambda e: "Deviation resolved",
-    "DistributionListCreated": lambda e: (
-        f"Distribution list for {e.municipality} created with {len(e.refugee_ids)} persons, "
+    Refugee.DeviationResolved: lambda e: "Deviation resolved",
+    DistributionList.DistributionListCreated: lambda e: (
+        f"Distribution list for {e.municipality} for {e.year} created with {len(e.refugee_ids)} persons, "
         f"respond by {e.respond_by.isoformat()}"
     ),
-    "DistributionListApproved": lambda e: (
-        f"Distribution list approved by {e.municipality}: {len(e.accepted)} accepted, "
-        f"{len(e.declined)} declined"
+    DistributionList.DistributionListApproved: lambda e: (
+        f"Distribution list approved by {e.municipality}: {len(e.accepted)} accepted, {len(e.declined)} declined"
     ),
-    "DistributionListWithdrawn": lambda e: f"Distribution list for {e.municipality} withdrawn",
-    "MinorCapacityReported": lambda e: (
+    DistributionList.DistributionListWithdrawn: lambda e: f"Distribution list for {e.municipality} withdrawn",
+    MinorCapacity.MinorCapacityReported: lambda e: (
         f"Capacity for {e.places} unaccompanied minors aged {e.min_age}-{e.max_age} reported for "
         f"{e.expected_week}" + (", staffed around the clock" if e.round_the_clock_staffing else "")
     ),
-    "MinorCapacityWithdrawn": lambda e: "Capacity report withdrawn",
-    "MinorCapacityFilled": lambda e: "Capacity report filled",
-    "SupportCaseFiled": lambda e: f"Support case filed by {e.municipality}",
-    "SupportCaseAnswered": lambda e: "Support case answered" + (" and closed" if e.closed else ""),
-    "LetterIssued": lambda e: (
+    MinorCapacity.MinorCapacityWithdrawn: lambda e: "Capacity report withdrawn",
+    MinorCapacity.MinorCapacityFilled: lambda e: "Capacity report filled",
+    SupportCase.SupportCaseFiled: lambda e: f"Support case filed by {e.municipality}",
+    SupportCase.SupportCaseAnswered: lambda e: "Support case answered" + (" and closed" if e.closed else ""),
+    Letter.LetterIssued: lambda e: (
         f"{e.kind.replace('_', ' ').capitalize()} letter"
         + (f" for {e.year}" if e.year else "")
         + f" issued by {'digital post' if e.channel == 'digital' else 'post'}"
     ),
-    "PersonFolderViewed": lambda e: "Person folder viewed",
-    "FamilyFormed": lambda e: "Family formed",
-    "FamilyMemberAdded": lambda e: "Family member added",
-    "IdempotencyKeyRecorded": lambda e: "Idempotency key recorded",
+    FolderRead.PersonFolderViewed: lambda e: "Person folder viewed",
+    Family.FamilyFormed: lambda e: "Family formed",
+    Family.FamilyMemberAdded: lambda e: "Family member added",
+    IdempotencyRecord.IdempotencyKeyRecorded: lambda e: "Idempotency key recorded",
 }
 
+# Events of a person's case: the aggregate is the person.
 REFUGEE_EVENTS = frozenset(
     {
-        "RefugeeRegistered", "MappingRecorded", "RefugeeProposed", "ProposalWithdrawn", "RefugeeDeclined",
-        "RefugeeSelected", "SettlementDecided", "SettlementDateRegistered", "SettlementDateCorrected",
-        "DeviationOpened", "DeviationResolved",
+        Refugee.RefugeeRegistered, Refugee.MappingRecorded, Refugee.RefugeeProposed, Refugee.ProposalWithdrawn,
+        Refugee.RefugeeDeclined, Refugee.RefugeeSelected, Refugee.SettlementDecided,
+        Refugee.SettlementDateRegistered, Refugee.SettlementDateCorrected, Refugee.DeviationOpened,
+        Refugee.DeviationResolved,
     }
-)
+)  # fmt: skip
+# Events naming one person by ``refugee_id``.
+ONE_PERSON_EVENTS = frozenset(
+    {
+        QuotaYear.SettlementPlaceTaken, QuotaYear.SettlementPlaceReleased, FolderRead.PersonFolderViewed,
+        Family.FamilyMemberAdded,
+    }
+)  # fmt: skip
 # Events whose aggregate keeps the municipality they name: later events of the case inherit it.
 OPENS_CASE = frozenset(
-    {"MunicipalityRegistered", "MinorCapacityReported", "SupportCaseFiled", "RefugeeProposed",
-     "RefugeeSelected", "SettlementDecided"}
-)
+    {
+        Municipality.MunicipalityRegistered, MinorCapacity.MinorCapacityReported, SupportCase.SupportCaseFiled,
+        Refugee.RefugeeProposed, Refugee.RefugeeSelected, Refugee.SettlementDecided,
+    }
+)  # fmt: skip
 # After these a person belongs to no municipality until proposed again.
-CLOSES_CASE = frozenset({"ProposalWithdrawn", "RefugeeDeclined"})
+CLOSES_CASE = frozenset({Refugee.ProposalWithdrawn, Refugee.RefugeeDeclined})
 # These open a person's whole history to the municipality (R6).
-GRANTS_ACCESS = frozenset({"RefugeeSelected", "SettlementDecided"})
+GRANTS_ACCESS = frozenset({Refugee.RefugeeSelected, Refugee.SettlementDecided})
 
 
-def persons_of(name: str, e: Any) -> list[str]:
+def persons_of(e: Any) -> list[str]:
     """The persons an event concerns."""
-    if name in REFUGEE_EVENTS:
+    kind = type(e)
+    if kind in REFUGEE_EVENTS:
         return [str(e.originator_id)]
-    if name in ("SettlementPlaceTaken", "PersonFolderViewed", "FamilyMemberAdded"):
+    if kind in ONE_PERSON_EVENTS:
         return [str(e.refugee_id)]
-    if name == "LetterIssued":
+    if kind is Letter.LetterIssued:
         return [str(p) for p in e.person_ids]
-    if name == "DistributionListCreated":
+    if kind in (DistributionList.DistributionListCreated, QuotaYear.PlacesTakenBySelection):
         return [str(p) for p in e.refugee_ids]
-    if name == "DistributionListApproved":
+    if kind is DistributionList.DistributionListApproved:
         return [str(p) for p in e.accepted] + [str(d["refugee_id"]) for d in e.declined]
     return []
+
+
+def summary_of(e: Any) -> str:
+    """The event's line in the audit trail (a class without its own summary: its name in words)."""
+    summarize = SUMMARIES.get(type(e))
+    return summarize(e) if summarize else _words(type(e).__name__).capitalize()
 
 
 class AuditTrailProjection(Projection):
     """The audit index (R14): one row per event, every event, with a summary free of personal data."""
 
     name = "audit_trail"
-    version = 1
+    version = 2  # 2: summaries of the places a selection takes or a decision releases, list years
     tables = (
         TableSpec(
             "events", _event_columns, ("position",),
@@ -195,26 +237,29 @@ class AuditTrailProjection(Projection):
         TableSpec("event_persons", _event_person_columns, ("person_id", "position")),
         TableSpec("person_access", _access_columns, ("person_id", "municipality"), indexes=(("municipality",),)),
         TableSpec("cases", _case_columns, ("aggregate_id",)),
-    )
-    handles = frozenset(SUMMARIES)
+    )  # fmt: skip
 
-    def apply(self, event: Any, position: int, rows: Rows) -> None:
-        name = type(event).__name__
-        summarize = SUMMARIES.get(name)
-        summary = summarize(event) if summarize else _words(name).capitalize()
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return dict.fromkeys(SUMMARIES, self.record)
+
+    def handler_for(self, event_class: type[Any]) -> Handler:
+        return self.record  # every event, with a summary of its own or not: the audit trail never skips
+
+    def record(self, event: Any, position: int, rows: Rows) -> None:
+        kind = type(event)
         aggregate_id = str(event.originator_id)
         municipality = getattr(event, "municipality", None)
-        if municipality is None and name not in OPENS_CASE:
-            case = rows.get("cases", (aggregate_id,))
-            municipality = case["municipality"] if case else None
-        if name in OPENS_CASE:
-            number = event.number if name == "MunicipalityRegistered" else event.municipality
-            municipality = number
-            rows.put("cases", {"aggregate_id": aggregate_id, "municipality": number})
-        elif name in CLOSES_CASE:
-            rows.delete("cases", (aggregate_id,))
-        persons = persons_of(name, event)
-        if name in GRANTS_ACCESS:
+        if kind in OPENS_CASE:
+            municipality = event.number if kind is Municipality.MunicipalityRegistered else event.municipality
+            rows.put("cases", {"aggregate_id": aggregate_id, "municipality": municipality})
+        else:
+            if municipality is None:
+                case = rows.get("cases", (aggregate_id,))
+                municipality = case["municipality"] if case else None
+            if kind in CLOSES_CASE:
+                rows.delete("cases", (aggregate_id,))
+        persons = persons_of(event)
+        if kind in GRANTS_ACCESS:
             rows.put("person_access", {"person_id": aggregate_id, "municipality": event.municipality})
         for person in persons:
             rows.append("event_persons", {"person_id": person, "position": position})
@@ -222,16 +267,13 @@ class AuditTrailProjection(Projection):
         rows.append(
             "events",
             {
-                "position": position, "recorded_at": event.timestamp, "type": name,
+                "position": position, "recorded_at": event.timestamp, "type": kind.__name__,
                 "aggregate_id": aggregate_id, "person_id": persons[0] if len(persons) == 1 else None,
                 "municipality": municipality, "actor_sub": meta.get("sub"), "actor_role": meta.get("role"),
                 "actor_municipality": meta.get("municipality"), "correlation_id": meta.get("correlation_id"),
-                "summary": summary,
+                "summary": summary_of(event),
             },
-        )
-
-    def handler_for(self, event_type: str) -> Callable[[Any, int, Rows], None]:
-        return self.apply  # every event, known type or not: the audit trail never skips
+        )  # fmt: skip
 
     def extra_ddl(self, generation: int, dialect: str) -> list[str]:
         events = self.table_name("events", generation)
@@ -314,7 +356,8 @@ def audit_events(
             # persons it selected), so the planner starts from a few thousand positions instead of
             # walking the whole trail backwards testing each row.
             own = (
-                select(events.c.position.label("position")).where(events.c.municipality == own_cases_of)
+                select(events.c.position.label("position"))
+                .where(events.c.municipality == own_cases_of)
                 .union(
                     select(event_persons.c.position)
                     .join(access, access.c.person_id == event_persons.c.person_id)
@@ -372,7 +415,11 @@ def audit_item(row: Any) -> dict[str, Any]:
         "aggregate_id": row["aggregate_id"],
         "person_id": row["person_id"],
         "municipality": row["municipality"],
-        "actor": {"sub": row["actor_sub"], "role": row["actor_role"], "municipality": row["actor_municipality"]},
+        "actor": {
+            "sub": row["actor_sub"],
+            "role": row["actor_role"],
+            "municipality": row["actor_municipality"],
+        },
         "correlation_id": row["correlation_id"],
         "summary": row["summary"],
     }

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, MetaData, select, text
-from sqlalchemy.schema import CreateTable
+from sqlalchemy import Engine
 
 from projections import (
     audit_trail,
+    distribution_lists,
     letters,
     minor_capacity,
     municipalities,
-    open_lists,
     person_folders,
     places,
     reports,
     support_cases,
 )
-from projections.base import STATE, Projection, state_table
-from projections.store import write_transaction
+from projections.engine import generations
+from projections.engine.projection import Projection
 
 PROJECTIONS: dict[str, Projection] = {
     p.name: p
     for p in (
         municipalities.PROJECTION,
         places.PROJECTION,
-        open_lists.PROJECTION,
+        distribution_lists.PROJECTION,
         person_folders.PROJECTION,
         minor_capacity.PROJECTION,
         support_cases.PROJECTION,
@@ -37,6 +34,10 @@ PROJECTIONS: dict[str, Projection] = {
         reports.PROJECTION,
     )
 }
+
+
+# Read models no longer kept, with their tables: installing removes them.
+RETIRED = {"open_lists": ("lists", "list_persons", "persons")}  # now distribution_lists
 
 
 def select_projections(names: Iterable[str] | None) -> list[Projection]:
@@ -48,56 +49,9 @@ def select_projections(names: Iterable[str] | None) -> list[Projection]:
     return [PROJECTIONS[n] for n in names] if names else list(PROJECTIONS.values())
 
 
-def lock_key(conn: Connection, name: str) -> int:
-    """An advisory-lock key for ``name`` in this schema (so that test schemas never share a lock)."""
-    schema = conn.execute(text("select current_schema()")).scalar_one()
-    return zlib.crc32(f"settlement:{schema}:{name}".encode()) - 2**31
-
-
-def create_generation(conn: Connection, projection: Projection, generation: int, *, indexes: bool = True) -> None:
-    """Creates one generation's tables (with their indexes and full-text search unless told not to)."""
-    for table in projection.sql_tables(generation, conn.dialect).values():
-        conn.execute(CreateTable(table))
-    if indexes:
-        finish_generation(conn, projection, generation)
-
-
-def finish_generation(conn: Connection, projection: Projection, generation: int) -> None:
-    """Indexes and full-text search: after a bulk load they build in one pass, faster than row by row."""
-    for table in projection.sql_tables(generation, conn.dialect).values():
-        for index in table.indexes:
-            index.create(conn)
-    for statement in projection.extra_ddl(generation, conn.dialect.name):
-        conn.exec_driver_sql(statement)
-    if conn.dialect.name == "postgresql":
-        # Fresh statistics: without them the planner guesses at a table a bulk load just filled.
-        for table in projection.sql_tables(generation, conn.dialect).values():
-            conn.exec_driver_sql(f'ANALYZE "{table.name}"')
-
-
-def drop_generation(conn: Connection, projection: Projection, generation: int) -> None:
-    for statement in projection.drop_ddl(generation, conn.dialect.name):
-        conn.exec_driver_sql(statement)
-    for table in projection.sql_tables(generation, conn.dialect).values():
-        table.drop(conn, checkfirst=True)
-
-
 def install(engine: Engine, projections: Iterable[Projection] | None = None) -> None:
-    """Creates the state table and, for each projection never installed, its empty first generation."""
-    with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":
-            # Two processes starting at once (API and worker) must not both create the tables.
-            conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": lock_key(conn, "install")})
-        state_table(MetaData()).create(conn, checkfirst=True)
-        installed = set(conn.execute(select(STATE.c.name)).scalars())
-        for projection in projections or PROJECTIONS.values():
-            if projection.name in installed:
-                continue
-            drop_generation(conn, projection, 1)  # leftovers of an interrupted first install
-            create_generation(conn, projection, 1)
-            conn.execute(
-                STATE.insert().values(
-                    name=projection.name, version=projection.version, generation=1, position=0,
-                    updated_at=datetime.now(UTC),
-                )
-            )
+    """Installs ``projections`` (every read model by default): the state table and first generations;
+    read models no longer kept are removed."""
+    for name, tables in RETIRED.items():
+        generations.retire(engine, name, tables)
+    generations.install(engine, PROJECTIONS.values() if projections is None else projections)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Integer, String
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, filtered_page
+from projections.engine.paging import Source, filtered_page
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import JSONValue, UTCDateTime
+from settlement_domain.model import Letter
 
 
 def _columns() -> list[Column[Any]]:
@@ -35,18 +38,27 @@ class LettersProjection(Projection):
     name = "letters"
     version = 1
     tables = (TableSpec("letters", _columns, ("letter_id",), indexes=(("municipality", "issued_at"),)),)
-    handles = frozenset({"LetterIssued"})
 
-    def on_LetterIssued(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {Letter.LetterIssued: self.issued}
+
+    def issued(self, e: Letter.LetterIssued, position: int, rows: Rows) -> None:
         by_post = e.channel == "post"
         rows.put(
             "letters",
             {
-                "letter_id": str(e.originator_id), "kind": e.kind, "municipality": e.municipality,
-                "channel": e.channel, "status": "posted" if by_post else "digital",
-                "person_ids": [str(p) for p in e.person_ids], "year": e.year,
-                "cause_id": str(e.cause_id), "cause_version": e.cause_version,
-                "issued_at": e.timestamp, "opened_at": None, "posted_at": e.timestamp if by_post else None,
+                "letter_id": str(e.originator_id),
+                "kind": e.kind,
+                "municipality": e.municipality,
+                "channel": e.channel,
+                "status": "posted" if by_post else "digital",
+                "person_ids": [str(p) for p in e.person_ids],
+                "year": e.year,
+                "cause_id": str(e.cause_id),
+                "cause_version": e.cause_version,
+                "issued_at": e.timestamp,
+                "opened_at": None,
+                "posted_at": e.timestamp if by_post else None,
             },
         )
 
@@ -63,5 +75,14 @@ def letters(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Letters, newest first, of one municipality (or all), optionally by delivery state."""
-    return filtered_page(source, PROJECTION, "letters", ("issued_at", "letter_id"), (datetime, str),
-                         cursor=cursor, limit=limit, municipality=municipality, status=status)
+    return filtered_page(
+        source,
+        PROJECTION,
+        "letters",
+        ("issued_at", "letter_id"),
+        (datetime, str),
+        cursor=cursor,
+        limit=limit,
+        municipality=municipality,
+        status=status,
+    )

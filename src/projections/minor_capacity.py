@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, String, Text
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import UTCDateTime
-from projections.views import Source, filtered_page
+from projections.engine.paging import Source, filtered_page
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import UTCDateTime
+from settlement_domain.model import MinorCapacity
 
 
 def _columns() -> list[Column[Any]]:
@@ -34,30 +37,40 @@ class MinorCapacityProjection(Projection):
     name = "minor_capacity"
     version = 1
     tables = (TableSpec("reports", _columns, ("capacity_id",), indexes=(("municipality",),)),)
-    handles = frozenset({"MinorCapacityReported", "MinorCapacityWithdrawn", "MinorCapacityFilled"})
 
-    def on_MinorCapacityReported(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {
+            MinorCapacity.MinorCapacityReported: self.reported,
+            MinorCapacity.MinorCapacityWithdrawn: self.withdrawn,
+            MinorCapacity.MinorCapacityFilled: self.filled,
+        }
+
+    def reported(self, e: MinorCapacity.MinorCapacityReported, position: int, rows: Rows) -> None:
         rows.put(
             "reports",
             {
-                "capacity_id": str(e.originator_id), "municipality": e.municipality, "places": e.places,
-                "expected_week": e.expected_week, "min_age": e.min_age, "max_age": e.max_age,
+                "capacity_id": str(e.originator_id),
+                "municipality": e.municipality,
+                "places": e.places,
+                "expected_week": e.expected_week,
+                "min_age": e.min_age,
+                "max_age": e.max_age,
                 "round_the_clock_staffing": bool(e.round_the_clock_staffing),
-                "special_conditions": e.special_conditions, "status": "open", "withdrawal_reason": None,
-                "reported_at": e.timestamp, "closed_at": None,
+                "special_conditions": e.special_conditions,
+                "status": "open",
+                "withdrawal_reason": None,
+                "reported_at": e.timestamp,
+                "closed_at": None,
             },
         )
 
     def _close(self, rows: Rows, e: Any, **changes: Any) -> None:
-        report = rows.get("reports", (str(e.originator_id),))
-        if report is None:
-            raise LookupError(f"capacity report {e.originator_id} was never made")
-        rows.put("reports", {**report, **changes, "closed_at": e.timestamp})
+        self.update(rows, "reports", (str(e.originator_id),), **changes, closed_at=e.timestamp)
 
-    def on_MinorCapacityWithdrawn(self, e: Any, position: int, rows: Rows) -> None:
+    def withdrawn(self, e: MinorCapacity.MinorCapacityWithdrawn, position: int, rows: Rows) -> None:
         self._close(rows, e, status="withdrawn", withdrawal_reason=e.reason)
 
-    def on_MinorCapacityFilled(self, e: Any, position: int, rows: Rows) -> None:
+    def filled(self, e: MinorCapacity.MinorCapacityFilled, position: int, rows: Rows) -> None:
         self._close(rows, e, status="filled")
 
 
@@ -73,6 +86,15 @@ def minor_capacity_reports(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Capacity reports ordered by expected week, then id; only open ones when ``open_only``."""
-    return filtered_page(source, PROJECTION, "reports", ("expected_week", "capacity_id"), (str, str),
-                         cursor=cursor, limit=limit, newest_first=False, municipality=municipality,
-                         status="open" if open_only else None)
+    return filtered_page(
+        source,
+        PROJECTION,
+        "reports",
+        ("expected_week", "capacity_id"),
+        (str, str),
+        cursor=cursor,
+        limit=limit,
+        newest_first=False,
+        municipality=municipality,
+        status="open" if open_only else None,
+    )

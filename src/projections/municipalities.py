@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Column, String, Text
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, reading, serving_tables
+from projections.engine.paging import Source, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import JSONValue, UTCDateTime
+from settlement_domain.model import Municipality
 
 
 def _columns() -> list[Column[Any]]:
@@ -36,17 +39,28 @@ class MunicipalitiesProjection(Projection):
         TableSpec("registry", _columns, ("number",)),
         TableSpec("ids", _ids_columns, ("aggregate_id",)),
     )
-    handles = frozenset({"MunicipalityRegistered", "ContactInformationUpdated"})
 
-    def on_MunicipalityRegistered(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {
+            Municipality.MunicipalityRegistered: self.registered,
+            Municipality.ContactInformationUpdated: self.contact_updated,
+        }
+
+    def registered(self, e: Municipality.MunicipalityRegistered, position: int, rows: Rows) -> None:
         rows.put("ids", {"aggregate_id": str(e.originator_id), "number": e.number})
         rows.put(
             "registry",
-            {"number": e.number, "name": e.name, "county": e.county, "contact": None,
-             "registered_at": e.timestamp, "contact_updated_at": None},
+            {
+                "number": e.number,
+                "name": e.name,
+                "county": e.county,
+                "contact": None,
+                "registered_at": e.timestamp,
+                "contact_updated_at": None,
+            },
         )
 
-    def on_ContactInformationUpdated(self, e: Any, position: int, rows: Rows) -> None:
+    def contact_updated(self, e: Municipality.ContactInformationUpdated, position: int, rows: Rows) -> None:
         ids = rows.get("ids", (str(e.originator_id),))
         if ids is None:
             raise LookupError(f"municipality {e.originator_id} was never registered")

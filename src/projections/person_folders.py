@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, Integer, String, Text, and_, or_
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.engine.paging import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import JSONValue, UTCDateTime
+from settlement_domain.model import Refugee
 
 
 def _folder_columns() -> list[Column[Any]]:
@@ -60,20 +63,30 @@ class PersonFoldersProjection(Projection):
     version = 1
     tables = (
         TableSpec(
-            "folders", _folder_columns, ("refugee_id",),
+            "folders",
+            _folder_columns,
+            ("refugee_id",),
             indexes=(("selected_by",), ("decided_for",)),
         ),
         TableSpec("deviations", _deviation_columns, ("refugee_id", "deviation_id")),
     )
-    handles = frozenset(
-        {
-            "RefugeeRegistered", "MappingRecorded", "RefugeeProposed", "ProposalWithdrawn",
-            "RefugeeDeclined", "RefugeeSelected", "SettlementDecided", "SettlementDateRegistered",
-            "SettlementDateCorrected", "DeviationOpened", "DeviationResolved",
-        }
-    )
 
-    def on_RefugeeRegistered(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {
+            Refugee.RefugeeRegistered: self.registered,
+            Refugee.MappingRecorded: self.mapping_recorded,
+            Refugee.RefugeeProposed: self.proposed,
+            Refugee.ProposalWithdrawn: self.proposal_withdrawn,
+            Refugee.RefugeeDeclined: self.declined,
+            Refugee.RefugeeSelected: self.selected,
+            Refugee.SettlementDecided: self.settlement_decided,
+            Refugee.SettlementDateRegistered: self.date_registered,
+            Refugee.SettlementDateCorrected: self.date_corrected,
+            Refugee.DeviationOpened: self.deviation_opened,
+            Refugee.DeviationResolved: self.deviation_resolved,
+        }
+
+    def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         personal = e.personal
         rows.put(
             "folders",
@@ -88,10 +101,16 @@ class PersonFoldersProjection(Projection):
                 "category": e.category,
                 "mapping": None,
                 "status": "registered",
-                "list_id": None, "proposed_to": None,
-                "selected_by": None, "selected_on": None, "selection_year": None,
-                "decided_for": None, "decision_year": None, "decided_on": None,
-                "settlement_date": None, "date_source": None,
+                "list_id": None,
+                "proposed_to": None,
+                "selected_by": None,
+                "selected_on": None,
+                "selection_year": None,
+                "decided_for": None,
+                "decision_year": None,
+                "decided_on": None,
+                "settlement_date": None,
+                "date_source": None,
                 "open_deviations": 0,
                 "registered_at": e.timestamp,
                 "updated_at": e.timestamp,
@@ -106,57 +125,69 @@ class PersonFoldersProjection(Projection):
         rows.put("folders", folder)
         return folder
 
-    def on_MappingRecorded(self, e: Any, position: int, rows: Rows) -> None:
+    def mapping_recorded(self, e: Refugee.MappingRecorded, position: int, rows: Rows) -> None:
         self._update(rows, e, mapping=e.personal)
 
-    def on_RefugeeProposed(self, e: Any, position: int, rows: Rows) -> None:
+    def proposed(self, e: Refugee.RefugeeProposed, position: int, rows: Rows) -> None:
         self._update(rows, e, status="proposed", list_id=str(e.list_id), proposed_to=e.municipality)
 
-    def on_ProposalWithdrawn(self, e: Any, position: int, rows: Rows) -> None:
+    def proposal_withdrawn(self, e: Refugee.ProposalWithdrawn, position: int, rows: Rows) -> None:
         self._update(rows, e, status="registered", list_id=None, proposed_to=None)
 
-    def on_RefugeeDeclined(self, e: Any, position: int, rows: Rows) -> None:
+    def declined(self, e: Refugee.RefugeeDeclined, position: int, rows: Rows) -> None:
         self._update(rows, e, status="registered", list_id=None, proposed_to=None)
 
-    def on_RefugeeSelected(self, e: Any, position: int, rows: Rows) -> None:
+    def selected(self, e: Refugee.RefugeeSelected, position: int, rows: Rows) -> None:
         self._update(
-            rows, e, status="selected", list_id=None, selected_by=e.municipality,
-            selected_on=e.selected_on, selection_year=e.year,
+            rows,
+            e,
+            status="selected",
+            list_id=None,
+            selected_by=e.municipality,
+            selected_on=e.selected_on,
+            selection_year=e.year,
         )
 
-    def on_SettlementDecided(self, e: Any, position: int, rows: Rows) -> None:
+    def settlement_decided(self, e: Refugee.SettlementDecided, position: int, rows: Rows) -> None:
         folder = rows.get("folders", (str(e.originator_id),))
         status = "settled" if folder and folder["settlement_date"] else "decided"
         self._update(
             rows, e, status=status, decided_for=e.municipality, decision_year=e.year, decided_on=e.decided_on
         )
 
-    def on_SettlementDateRegistered(self, e: Any, position: int, rows: Rows) -> None:
+    def date_registered(self, e: Refugee.SettlementDateRegistered, position: int, rows: Rows) -> None:
         self._update(rows, e, status="settled", settlement_date=e.settlement_date, date_source=e.source)
 
-    def on_SettlementDateCorrected(self, e: Any, position: int, rows: Rows) -> None:
+    def date_corrected(self, e: Refugee.SettlementDateCorrected, position: int, rows: Rows) -> None:
         self._update(rows, e, status="settled", settlement_date=e.settlement_date, date_source="correction")
 
-    def on_DeviationOpened(self, e: Any, position: int, rows: Rows) -> None:
+    def deviation_opened(self, e: Refugee.DeviationOpened, position: int, rows: Rows) -> None:
         folder = rows.get("folders", (str(e.originator_id),))
         self._update(rows, e, open_deviations=(folder or {}).get("open_deviations", 0) + 1)
         rows.put(
             "deviations",
             {
-                "refugee_id": str(e.originator_id), "deviation_id": str(e.deviation_id),
-                "kind": e.kind, "description": e.description,
+                "refugee_id": str(e.originator_id),
+                "deviation_id": str(e.deviation_id),
+                "kind": e.kind,
+                "description": e.description,
                 "registered_private_by_known_deviation": bool(e.registered_private_by_known_deviation),
-                "status": "open", "opened_at": e.timestamp, "resolved_at": None, "resolution_note": None,
+                "status": "open",
+                "opened_at": e.timestamp,
+                "resolved_at": None,
+                "resolution_note": None,
             },
         )
 
-    def on_DeviationResolved(self, e: Any, position: int, rows: Rows) -> None:
+    def deviation_resolved(self, e: Refugee.DeviationResolved, position: int, rows: Rows) -> None:
         key = (str(e.originator_id), str(e.deviation_id))
         deviation = rows.get("deviations", key)
         if deviation is None:
             raise LookupError(f"deviation {e.deviation_id} was never opened")
-        rows.put("deviations", {**deviation, "status": "resolved", "resolved_at": e.timestamp,
-                                "resolution_note": e.note})
+        rows.put(
+            "deviations",
+            {**deviation, "status": "resolved", "resolved_at": e.timestamp, "resolution_note": e.note},
+        )
         folder = rows.get("folders", key[:1])
         self._update(rows, e, open_deviations=(folder or {}).get("open_deviations", 0) - 1)
 
@@ -182,11 +213,15 @@ def person_folder(source: Source, refugee_id: str) -> dict[str, Any] | None:
         row = conn.execute(folders.select().where(folders.c.refugee_id == str(refugee_id))).mappings().first()
         if row is None:
             return None
-        found = conn.execute(
-            deviations.select()
-            .where(deviations.c.refugee_id == str(refugee_id))
-            .order_by(deviations.c.opened_at, deviations.c.deviation_id)
-        ).mappings().all()
+        found = (
+            conn.execute(
+                deviations.select()
+                .where(deviations.c.refugee_id == str(refugee_id))
+                .order_by(deviations.c.opened_at, deviations.c.deviation_id)
+            )
+            .mappings()
+            .all()
+        )
     return _folder(row, [{k: v for k, v in d.items() if k != "refugee_id"} for d in found])
 
 
@@ -214,10 +249,14 @@ def persons_awaiting_settlement_date(
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
     items = [
         {
-            "refugee_id": r["refugee_id"], "full_name": r["full_name"],
-            "municipality": r["decided_for"] or r["selected_by"], "status": r["status"],
-            "selected_on": r["selected_on"], "decision_year": r["decision_year"],
-            "residence_kind": (r["residence"] or {}).get("kind"), "open_deviations": r["open_deviations"],
+            "refugee_id": r["refugee_id"],
+            "full_name": r["full_name"],
+            "municipality": r["decided_for"] or r["selected_by"],
+            "status": r["status"],
+            "selected_on": r["selected_on"],
+            "decision_year": r["decision_year"],
+            "residence_kind": (r["residence"] or {}).get("kind"),
+            "open_deviations": r["open_deviations"],
             "unaccompanied_minor": r["unaccompanied_minor"],
         }
         for r in rows

@@ -1,13 +1,23 @@
-"""How many places has a municipality been asked for, decided, used and left vacant in a year (R10)?"""
+"""How many places has a municipality been asked for, decided, used and left vacant in a year (R10)?
+
+Counted in persons: every person takes one place, in the municipality and settlement year of its
+settlement decision or, before a decision, of its selection (the distribution list's year). A person
+with a settlement date counts as settled there, whatever calendar year the date falls in; one without
+counts as agreed. A place taken by a settlement decision with an override reason where none was vacant
+counts over quota.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, String
 
-from projections.base import Projection, Rows, TableSpec
-from projections.views import Source, reading, serving_tables
+from projections.engine.paging import Source, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Row, Rows
+from settlement_domain.model import QuotaYear, Refugee
 
 
 def _quota_columns() -> list[Column[Any]]:
@@ -22,160 +32,164 @@ def _quota_columns() -> list[Column[Any]]:
         Column("settled_minors", Integer, nullable=False),
         Column("agreed_persons", Integer, nullable=False),
         Column("agreed_minors", Integer, nullable=False),
+        Column("over_quota_persons", Integer, nullable=False),
+        Column("over_quota_minors", Integer, nullable=False),
     ]
 
 
 def _person_columns() -> list[Column[Any]]:
-    # Where each person counts: settled (by the settlement date's year) or else agreed.
+    # Each person's one place (municipality and year), whether settled there, and whether over quota.
     return [
         Column("refugee_id", String(36), primary_key=True),
         Column("minor", Boolean, nullable=False),
-        Column("agreed_municipality", String(4), nullable=True),
-        Column("agreed_year", Integer, nullable=True),
-        Column("settled_municipality", String(4), nullable=True),
-        Column("settled_year", Integer, nullable=True),
+        Column("municipality", String(4), nullable=True),
+        Column("year", Integer, nullable=True),
+        Column("settled", Boolean, nullable=False),
+        Column("over_quota", Boolean, nullable=False),  # its person's place is over the quota
+        Column("over_quota_minor", Boolean, nullable=False),  # its minor's place is over the quota
     ]
 
 
-def new_quota_row(municipality: str, year: int) -> dict[str, Any]:
+def _empty_quota(municipality: str, year: int) -> Row:
     """A municipality and year without records: nothing requested or decided (null), nobody counted."""
     return {
         "municipality": municipality, "year": year,
         "requested_persons": None, "requested_minors": None,
         "decided_persons": None, "decided_minors": None,
         "settled_persons": 0, "settled_minors": 0, "agreed_persons": 0, "agreed_minors": 0,
-    }
+        "over_quota_persons": 0, "over_quota_minors": 0,
+    }  # fmt: skip
+
+
+def _shortfall(quota: Row, minor: bool) -> tuple[bool, bool]:
+    """Whether one more person (a minor when ``minor``) finds no vacant place in ``quota`` (R10):
+    among the persons' places, and among the minors' places (only a minor needs one of those)."""
+    if quota["decided_persons"] is None:
+        return True, minor
+    used_persons = quota["settled_persons"] + quota["agreed_persons"]
+    used_minors = quota["settled_minors"] + quota["agreed_minors"]
+    return (
+        used_persons + 1 > quota["decided_persons"],
+        minor and used_minors + 1 > (quota["decided_minors"] or 0),
+    )
 
 
 class PlacesProjection(Projection):
     """Places per municipality and year, in persons and unaccompanied minors (R10)."""
 
     name = "places"
-    version = 1
+    version = 2  # 2: settled by the place's year, not the date's; over quota counted
     tables = (
         TableSpec("quotas", _quota_columns, ("municipality", "year")),
         TableSpec("persons", _person_columns, ("refugee_id",)),
     )
-    handles = frozenset(
-        {
-            "SettlementRequested",
-            "QuotaDecided",
-            "RefugeeRegistered",
-            "RefugeeSelected",
-            "SettlementDecided",
-            "SettlementDateRegistered",
-            "SettlementDateCorrected",
+
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {
+            QuotaYear.SettlementRequested: self.requested,
+            QuotaYear.QuotaDecided: self.quota_decided,
+            Refugee.RefugeeRegistered: self.registered,
+            Refugee.RefugeeSelected: self.selected,
+            Refugee.SettlementDecided: self.settlement_decided,
+            Refugee.SettlementDateRegistered: self.date_registered,
+            Refugee.SettlementDateCorrected: self.date_corrected,
         }
-    )
 
     @staticmethod
-    def _quota(rows: Rows, municipality: str, year: int) -> dict[str, Any]:
-        return rows.get("quotas", (municipality, year)) or new_quota_row(municipality, year)
+    def _quota(rows: Rows, municipality: str, year: int) -> Row:
+        return rows.get("quotas", (municipality, year)) or _empty_quota(municipality, year)
 
-    def on_SettlementRequested(self, e: Any, position: int, rows: Rows) -> None:
+    def requested(self, e: QuotaYear.SettlementRequested, position: int, rows: Rows) -> None:
         row = self._quota(rows, e.municipality, e.year)
         row["requested_persons"], row["requested_minors"] = e.persons, e.unaccompanied_minors
         rows.put("quotas", row)
 
-    def on_QuotaDecided(self, e: Any, position: int, rows: Rows) -> None:
+    def quota_decided(self, e: QuotaYear.QuotaDecided, position: int, rows: Rows) -> None:
         row = self._quota(rows, e.municipality, e.year)
         row["decided_persons"], row["decided_minors"] = e.persons, e.unaccompanied_minors
         rows.put("quotas", row)
 
-    def on_RefugeeRegistered(self, e: Any, position: int, rows: Rows) -> None:
+    def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         rows.put(
             "persons",
             {
                 "refugee_id": str(e.originator_id), "minor": bool(e.unaccompanied_minor),
-                "agreed_municipality": None, "agreed_year": None,
-                "settled_municipality": None, "settled_year": None,
+                "municipality": None, "year": None, "settled": False, "over_quota": False,
+                "over_quota_minor": False,
             },
-        )
+        )  # fmt: skip
 
-    def _count(self, rows: Rows, person: dict[str, Any], sign: int) -> None:
-        if person["settled_municipality"] is not None:
-            where, kind = (person["settled_municipality"], person["settled_year"]), "settled"
-        elif person["agreed_municipality"] is not None:
-            where, kind = (person["agreed_municipality"], person["agreed_year"]), "agreed"
-        else:
+    def _count(self, rows: Rows, person: Row, sign: int) -> None:
+        """Adds (``sign`` +1) or removes (-1) the person's place in the counts of its municipality and year."""
+        if person["municipality"] is None:
             return
-        row = self._quota(rows, *where)
+        row = self._quota(rows, person["municipality"], person["year"])
+        kind = "settled" if person["settled"] else "agreed"
         row[f"{kind}_persons"] += sign
-        if person["minor"]:
-            row[f"{kind}_minors"] += sign
+        row[f"{kind}_minors"] += sign * person["minor"]
+        row["over_quota_persons"] += sign * person["over_quota"]
+        row["over_quota_minors"] += sign * person["over_quota_minor"]
         rows.put("quotas", row)
 
-    def _move(self, rows: Rows, e: Any, **changes: Any) -> None:
+    def _person(self, rows: Rows, e: Any) -> Row:
         person = rows.get("persons", (str(e.originator_id),))
         if person is None:
             raise LookupError(f"person {e.originator_id} was never registered")
+        return person
+
+    def _move(self, rows: Rows, person: Row, **changes: Any) -> None:
         self._count(rows, person, -1)
         person = {**person, **changes}
         self._count(rows, person, +1)
         rows.put("persons", person)
 
-    def on_RefugeeSelected(self, e: Any, position: int, rows: Rows) -> None:
-        self._move(rows, e, agreed_municipality=e.municipality, agreed_year=e.year)
+    def selected(self, e: Refugee.RefugeeSelected, position: int, rows: Rows) -> None:
+        # The place is taken in the list's year (R4).
+        person = self._person(rows, e)
+        self._move(
+            rows, person, municipality=e.municipality, year=e.year, over_quota=False, over_quota_minor=False
+        )
 
-    def on_SettlementDecided(self, e: Any, position: int, rows: Rows) -> None:
-        self._move(rows, e, agreed_municipality=e.municipality, agreed_year=e.year)
+    def settlement_decided(self, e: Refugee.SettlementDecided, position: int, rows: Rows) -> None:
+        # R5: a decision naming the place the person already has keeps it; another moves it there,
+        # over quota when it needed the override (no vacant place just before the move).
+        person = self._person(rows, e)
+        if (person["municipality"], person["year"]) == (e.municipality, e.year):
+            return
+        target = self._quota(rows, e.municipality, e.year)
+        persons_short, minors_short = _shortfall(target, person["minor"])
+        overridden = e.override_reason is not None
+        self._move(
+            rows, person, municipality=e.municipality, year=e.year,
+            over_quota=overridden and persons_short, over_quota_minor=overridden and minors_short,
+        )  # fmt: skip
 
-    def on_SettlementDateRegistered(self, e: Any, position: int, rows: Rows) -> None:
-        self._move(rows, e, settled_municipality=e.municipality, settled_year=e.settlement_date.year)
+    def date_registered(self, e: Refugee.SettlementDateRegistered, position: int, rows: Rows) -> None:
+        self._move(rows, self._person(rows, e), settled=True)
 
-    def on_SettlementDateCorrected(self, e: Any, position: int, rows: Rows) -> None:
-        self._move(rows, e, settled_municipality=e.municipality, settled_year=e.settlement_date.year)
+    def date_corrected(self, e: Refugee.SettlementDateCorrected, position: int, rows: Rows) -> None:
+        self._move(rows, self._person(rows, e), settled=True)
 
 
 PROJECTION = PlacesProjection()
 
 
-def _split(requested: int | None, decided: int | None, settled: int, agreed: int) -> dict[str, int | None]:
-    used = settled + agreed
-    return {
-        "requested": requested, "decided": decided, "settled": settled, "agreed": agreed,
-        "used": used, "vacant": None if decided is None else decided - used,
-    }
+def places(
+    source: Source, *, municipality: str | None = None, year: int | None = None
+) -> list[dict[str, Any]]:
+    """R10's rows for ``municipality`` and ``year`` (either or both may be left open), newest year first,
+    then by municipality. A municipality and year without any record has no row.
 
-
-def places_of(row: dict[str, Any]) -> dict[str, Any]:
-    """One row in API.md's places shape."""
-    return {
-        "municipality": row["municipality"],
-        "year": row["year"],
-        "persons": _split(row["requested_persons"], row["decided_persons"], row["settled_persons"],
-                          row["agreed_persons"]),
-        "unaccompanied_minors": _split(row["requested_minors"], row["decided_minors"], row["settled_minors"],
-                                       row["agreed_minors"]),
-    }
-
-
-
-def places_for_year(source: Source, municipality: str, year: int) -> dict[str, Any]:
-    """R10 for one municipality and year; a year without any record answers nulls and zeros."""
+    Each row: municipality, year, and per persons and minors the requested and decided numbers (null
+    when none is recorded), settled, agreed and over-quota counts. Used is settled + agreed, vacant is
+    decided - used.
+    """
     with reading(source) as conn:
         quotas = serving_tables(conn, PROJECTION)["quotas"]
-        row = conn.execute(
-            quotas.select().where(quotas.c.municipality == municipality, quotas.c.year == year)
-        ).mappings().first()
-    return places_of(dict(row)) if row else places_of(new_quota_row(municipality, year))
-
-
-def places_by_year(source: Source, municipality: str) -> list[dict[str, Any]]:
-    """R10 for every year with any data for the municipality, newest first."""
-    with reading(source) as conn:
-        quotas = serving_tables(conn, PROJECTION)["quotas"]
-        rows = conn.execute(
-            quotas.select().where(quotas.c.municipality == municipality).order_by(quotas.c.year.desc())
-        ).mappings().all()
-    return [places_of(dict(r)) for r in rows]
-
-
-def places_in_year(source: Source, year: int) -> list[dict[str, Any]]:
-    """R10 for every municipality with data in ``year`` (the national report builds on it)."""
-    with reading(source) as conn:
-        quotas = serving_tables(conn, PROJECTION)["quotas"]
-        rows = conn.execute(
-            quotas.select().where(quotas.c.year == year).order_by(quotas.c.municipality)
-        ).mappings().all()
-    return [places_of(dict(r)) for r in rows]
+        query = quotas.select()
+        if municipality is not None:
+            query = query.where(quotas.c.municipality == municipality)
+        if year is not None:
+            query = query.where(quotas.c.year == year)
+        found = conn.execute(query.order_by(quotas.c.year.desc(), quotas.c.municipality)).mappings().all()
+    return [dict(row) for row in found]

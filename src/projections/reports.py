@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, String, Text, extract, or_
+from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, String, Text, and_, or_
 
 from projections import municipalities, person_folders, places
-from projections.base import Projection, Rows, TableSpec
-from projections.store import UTCDateTime
-from projections.views import Source, reading, serving_tables
+from projections.engine.paging import Source, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import UTCDateTime
+from settlement_domain.model import QuotaYear
 
 SMALL = 5
 
 
 def suppress_small(count: int | None, suppress: bool) -> int | str | None:
-    """R13: a count of 1 to 4 persons shows as ``"<5"`` to roles other than imdi and auditor.
+    """R13: a count of 1 to 4 persons shows as ``"<5"`` to roles other than imdi and auditor (primary).
 
     Zero is shown: it identifies nobody, and hiding it would make every empty cell look sensitive.
     """
@@ -26,7 +30,9 @@ def suppress_small(count: int | None, suppress: bool) -> int | str | None:
 
 def _revision_columns() -> list[Column[Any]]:
     return [
-        Column("position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
+        Column(
+            "position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+        ),
         Column("municipality", String(4), nullable=False),
         Column("year", Integer, nullable=False),
         Column("kind", String(10), nullable=False),
@@ -46,25 +52,42 @@ class ReportsProjection(Projection):
     name = "reports"
     version = 1
     tables = (TableSpec("revisions", _revision_columns, ("position",), indexes=(("municipality", "year"),)),)
-    handles = frozenset({"SettlementRequested", "QuotaDecided"})
 
-    def on_SettlementRequested(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {QuotaYear.SettlementRequested: self.requested, QuotaYear.QuotaDecided: self.decided}
+
+    def requested(self, e: QuotaYear.SettlementRequested, position: int, rows: Rows) -> None:
         rows.append(
             "revisions",
             {
-                "position": position, "municipality": e.municipality, "year": e.year, "kind": "request",
-                "revision": e.revision, "persons": e.persons, "unaccompanied_minors": e.unaccompanied_minors,
-                "decided_on": None, "recorded_by_imdi": None, "reason": e.reason, "recorded_at": e.timestamp,
+                "position": position,
+                "municipality": e.municipality,
+                "year": e.year,
+                "kind": "request",
+                "revision": e.revision,
+                "persons": e.persons,
+                "unaccompanied_minors": e.unaccompanied_minors,
+                "decided_on": None,
+                "recorded_by_imdi": None,
+                "reason": e.reason,
+                "recorded_at": e.timestamp,
             },
         )
 
-    def on_QuotaDecided(self, e: Any, position: int, rows: Rows) -> None:
+    def decided(self, e: QuotaYear.QuotaDecided, position: int, rows: Rows) -> None:
         rows.append(
             "revisions",
             {
-                "position": position, "municipality": e.municipality, "year": e.year, "kind": "decision",
-                "revision": e.revision, "persons": e.persons, "unaccompanied_minors": e.unaccompanied_minors,
-                "decided_on": e.decided_on, "recorded_by_imdi": bool(e.recorded_by_imdi), "reason": None,
+                "position": position,
+                "municipality": e.municipality,
+                "year": e.year,
+                "kind": "decision",
+                "revision": e.revision,
+                "persons": e.persons,
+                "unaccompanied_minors": e.unaccompanied_minors,
+                "decided_on": e.decided_on,
+                "recorded_by_imdi": bool(e.recorded_by_imdi),
+                "reason": None,
                 "recorded_at": e.timestamp,
             },
         )
@@ -74,7 +97,11 @@ PROJECTION = ReportsProjection()
 
 
 def requests_and_decisions(
-    source: Source, *, year_from: int | None = None, year_to: int | None = None, municipality: str | None = None
+    source: Source,
+    *,
+    year_from: int | None = None,
+    year_to: int | None = None,
+    municipality: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per municipality and year: the request and decision that stand, and every revision (R13)."""
     with reading(source) as conn:
@@ -86,15 +113,22 @@ def requests_and_decisions(
             query = query.where(revisions.c.year <= year_to)
         if municipality is not None:
             query = query.where(revisions.c.municipality == municipality)
-        rows = conn.execute(
-            query.order_by(revisions.c.municipality, revisions.c.year, revisions.c.position)
-        ).mappings().all()
+        rows = (
+            conn.execute(query.order_by(revisions.c.municipality, revisions.c.year, revisions.c.position))
+            .mappings()
+            .all()
+        )
     report: dict[tuple[str, int], dict[str, Any]] = {}
     for row in rows:
         entry = report.setdefault(
             (row["municipality"], row["year"]),
-            {"municipality": row["municipality"], "year": row["year"], "request": None, "decision": None,
-             "history": []},
+            {
+                "municipality": row["municipality"],
+                "year": row["year"],
+                "request": None,
+                "decision": None,
+                "history": [],
+            },
         )
         revision = {k: v for k, v in row.items() if k not in ("municipality", "year")}
         entry["history"].append(revision)
@@ -103,16 +137,21 @@ def requests_and_decisions(
 
 
 def settled_persons(source: Source, municipality: str, year: int | None = None) -> list[dict[str, Any]]:
-    """The specialised report: persons settled in ``municipality`` (in ``year`` of the date), by date."""
+    """The specialised report: persons settled in a place of ``municipality`` (of ``year``), by date.
+
+    R10: a person's place is the municipality and year of its settlement decision or, before one, of
+    its selection; the settlement date may fall in another calendar year than the place.
+    """
     with reading(source) as conn:
         folders = serving_tables(conn, person_folders.PROJECTION)["folders"]
-        query = folders.select().where(
-            folders.c.settlement_date.is_not(None),
-            or_(folders.c.decided_for == municipality,
-                folders.c.decided_for.is_(None) & (folders.c.selected_by == municipality)),
-        )
+        decided_here = folders.c.decided_for == municipality
+        selected_here = folders.c.decided_for.is_(None) & (folders.c.selected_by == municipality)
         if year is not None:
-            query = query.where(extract("year", folders.c.settlement_date) == year)
+            decided_here = and_(decided_here, folders.c.decision_year == year)
+            selected_here = and_(selected_here, folders.c.selection_year == year)
+        query = folders.select().where(
+            folders.c.settlement_date.is_not(None), or_(decided_here, selected_here)
+        )
         rows = conn.execute(query.order_by(folders.c.settlement_date, folders.c.refugee_id)).mappings().all()
     return [
         {
@@ -121,12 +160,15 @@ def settled_persons(source: Source, municipality: str, year: int | None = None) 
             "family_id": r["family_id"], "settlement_date": r["settlement_date"],
             "date_source": r["date_source"], "decision_year": r["decision_year"],
             "selection_year": r["selection_year"],
+            "place_year": r["decision_year"] if r["decided_for"] is not None else r["selection_year"],
         }
         for r in rows
-    ]
+    ]  # fmt: skip
 
 
 FIGURES = ("requested", "decided", "settled", "vacant")
+PROTECTED = ("settled", "vacant")  # the figures R13 hides; requested and decided count places, not persons
+SECONDARY = ":"  # hidden so that a "<5" elsewhere cannot be worked out by subtraction (SSB's mark)
 
 
 def _sum(values: list[int | None]) -> int | None:
@@ -134,68 +176,123 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-SECONDARY = ":"  # hidden so that a "<5" elsewhere cannot be worked out by subtraction (SSB's mark)
-PROTECTED = ("settled", "vacant")
-
-
-def national_report(source: Source, year: int, *, suppress: bool) -> dict[str, Any]:
-    """Per municipality and county: requested, decided, settled, vacant persons in ``year`` (R13).
+def national_report(source: Source, year: int, *, suppress: bool, viewer: str | None) -> dict[str, Any]:
+    """Per municipality and county: requested, decided, settled, vacant persons in ``year`` (R10, R13).
 
     Every registered municipality appears (nulls where nothing was recorded). ``suppress`` (True for
     roles other than imdi and auditor) hides settled counts of 1 to 4 as ``"<5"``, and then every cell
-    from which a hidden one could be worked out as ``":"``: see ``_protect``.
+    from which a hidden one could be worked out as ``":"``, by a viewer who also knows the figures of
+    its own municipality ``viewer`` (None: a viewer of no municipality): see :func:`protect`.
     """
     with reading(source) as conn:
         registry = municipalities.municipalities(conn)
-        by_number = {p["municipality"]: p["persons"] for p in places.places_in_year(conn, year)}
+        quotas = places.places(conn, year=year)
+    report = breakdown(year, registry, quotas)
+    if suppress:
+        protect(report, viewer=viewer)
+    return report
+
+
+def breakdown(year: int, registry: list[dict[str, Any]], quotas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The national report's figures, unsuppressed: each municipality, each county, the nation.
+
+    ``registry`` holds municipalities (number, name, county), ``quotas`` the places rows of ``year``.
+    Vacant is decided - (settled + agreed), null while nothing is decided (R10).
+    """
+    by_number = {q["municipality"]: q for q in quotas}
     rows: list[dict[str, Any]] = []
     counties: dict[str, list[dict[str, Any]]] = {}
     for m in registry:
-        persons = by_number.get(m["number"])
-        row = {"municipality": m["number"], "name": m["name"], "county": m["county"]}
-        row.update({f: persons[f] if persons else (0 if f == "settled" else None) for f in FIGURES})
+        quota = by_number.get(m["number"])
+        row: dict[str, Any] = {"municipality": m["number"], "name": m["name"], "county": m["county"]}
+        if quota is None:
+            row.update(requested=None, decided=None, settled=0, vacant=None)
+        else:
+            decided = quota["decided_persons"]
+            used = quota["settled_persons"] + quota["agreed_persons"]
+            row.update(
+                requested=quota["requested_persons"], decided=decided, settled=quota["settled_persons"],
+                vacant=None if decided is None else decided - used,
+            )  # fmt: skip
         rows.append(row)
         counties.setdefault(m["county"], []).append(row)
-    county_rows = {
-        county: {"county": county, **{f: _sum([r[f] for r in members]) for f in FIGURES}}
+    county_rows = [
+        {"county": county, **{f: _sum([r[f] for r in members]) for f in FIGURES}}
         for county, members in sorted(counties.items())
-    }
+    ]
     total = {f: _sum([r[f] for r in rows]) for f in FIGURES}
-    if suppress:
-        _protect(rows, counties, county_rows, total)
-    return {"year": year, "municipalities": rows, "counties": list(county_rows.values()), "total": total}
+    return {"year": year, "municipalities": rows, "counties": county_rows, "total": total}
 
 
-def _protect(
-    rows: list[dict[str, Any]], counties: dict[str, list[dict[str, Any]]],
-    county_rows: dict[str, dict[str, Any]], total: dict[str, Any],
-) -> None:
-    """R13 with the cells it would otherwise give away hidden too (primary and secondary suppression).
+def report_sums(report: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every total the report shows, with the cells it is the sum of: each county over its
+    municipalities, the nation over the counties and over all municipalities."""
+    members: dict[str, list[dict[str, Any]]] = {}
+    for row in report["municipalities"]:
+        members.setdefault(row["county"], []).append(row)
+    sums = [(county, members.get(county["county"], [])) for county in report["counties"]]
+    return [*sums, (report["total"], report["counties"]), (report["total"], report["municipalities"])]
 
-    Primary: a settled count of 1 to 4 (municipality, county or nation) shows as ``"<5"``.
-    Secondary, repeated until nothing changes:
+
+def protect(report: dict[str, Any], *, viewer: str | None) -> None:
+    """R13 in place: small counts hidden, and every cell hidden that would give a hidden one away.
+
+    The viewer sees the report and knows its own municipality's figures (``viewer``), whether shown
+    or not. Whatever the report hides from a viewer of no municipality it hides from every viewer as
+    well, so that a report passed on gives nothing away either. Primary: a settled count of 1 to 4
+    (municipality, county or nation) shows as ``"<5"``. Secondary, repeated until nothing changes:
 
     - in a row whose settled count is hidden, vacant is hidden too (vacant = decided - settled -
       agreed, and decided is shown, so vacant would give settled away when nobody is only agreed);
-    - for every sum shown in the report (a county's total over its municipalities, the nation's over
-      its counties and over all municipalities), in each of settled and vacant, the sum and its terms
-      never have exactly one hidden cell: that one would be the total minus the shown cells. The
-      smallest shown term is hidden next to it (settled: the smallest non-zero one, as a hidden zero
-      protects nothing once "<5" is known to mean 1 to 4); where there is none, the total is hidden.
+    - every sum in the report (see :func:`report_sums`), in each of settled and vacant, has none or
+      at least two cells the viewer does not know: with exactly one, it would be the total minus the
+      known cells. Cells the viewer does not know are the hidden ones other than its own
+      municipality's (for a viewer of no municipality: every hidden one). The smallest shown part the viewer does not know is hidden next to the single
+      one (settled: a non-zero one first, as a hidden zero protects little once "<5" is known to
+      mean 1 to 4); where there is none, the total is hidden. A total of nothing but the viewer's
+      own municipality is known to it, hidden or not.
 
     Cells hidden to protect another show ``":"``; only primary cells say ``"<5"``.
     """
-    every = [*rows, *county_rows.values(), total]
+    rows, counties, total = report["municipalities"], report["counties"], report["total"]
+    every = [*rows, *counties, total]
+    sums = report_sums(report)
     hidden: dict[int, set[str]] = {id(row): set() for row in every}
+    own = {id(row) for row in rows if viewer is not None and row["municipality"] == viewer}
     for row in every:
         if suppress_small(row["settled"], True) == "<5":
             hidden[id(row)].add("settled")
-    sums = [(county_rows[county], members) for county, members in counties.items()]
-    sums += [(total, list(county_rows.values())), (total, rows)]
 
-    def usable(row: dict[str, Any], figure: str) -> bool:
+    def knowledge(mine: set[int]) -> dict[str, set[int]]:
+        """The cells known unseen: the rows ``mine``, and any total of nothing else (a county of one)."""
+        known: dict[str, set[int]] = {}
+        for figure in PROTECTED:
+            known[figure] = set(mine)
+            grew = True
+            while grew:
+                grew = False
+                for whole, parts in sums:
+                    if id(whole) not in known[figure] and all(
+                        id(p) in known[figure] or p[figure] is None for p in parts
+                    ):
+                        known[figure].add(id(whole))
+                        grew = True
+        return known
+
+    # A viewer of no municipality, and this viewer with its own municipality's figures.
+    viewers = [knowledge(set()), knowledge(own)] if own else [knowledge(set())]
+
+    def hideable(row: dict[str, Any], figure: str, known: dict[str, set[int]], *, zero: bool) -> bool:
         value = row[figure]
-        return value is not None and figure not in hidden[id(row)] and (figure != "settled" or value > 0)
+        return (
+            value is not None
+            and figure not in hidden[id(row)]
+            and id(row) not in known[figure]
+            and (zero or figure != "settled" or value != 0)
+        )
+
+    def name(row: dict[str, Any]) -> str:
+        return row.get("municipality") or row.get("county") or ""
 
     changed = True
     while changed:
@@ -204,18 +301,27 @@ def _protect(
             if "settled" in hidden[id(row)] and row["vacant"] is not None and "vacant" not in hidden[id(row)]:
                 hidden[id(row)].add("vacant")
                 changed = True
-        for figure in PROTECTED:
-            for whole, parts in sums:
-                if sum(figure in hidden[id(r)] for r in (whole, *parts)) != 1:
-                    continue
-                candidates = [r for r in parts if usable(r, figure)]
-                if candidates:
-                    pick = min(candidates, key=lambda r: (abs(r[figure]), r.get("municipality") or r["county"]))
-                    hidden[id(pick)].add(figure)
-                    changed = True
-                elif whole[figure] is not None and figure not in hidden[id(whole)]:
-                    hidden[id(whole)].add(figure)
-                    changed = True
+        for known, figure, (whole, parts) in itertools.product(viewers, PROTECTED, sums):
+            cells = (whole, *parts)
+            if (
+                whole[figure] is None
+                or sum(figure in hidden[id(r)] and id(r) not in known[figure] for r in cells) != 1
+            ):
+                continue
+            # Exactly one cell the viewer does not know: hide a part beside it, else the total.
+            candidates = [r for r in parts if hideable(r, figure, known, zero=False)] or [
+                r for r in parts if hideable(r, figure, known, zero=True)
+            ]
+            if candidates:
+                pick = min(candidates, key=lambda r: (abs(r[figure]), name(r)))
+                hidden[id(pick)].add(figure)
+            else:
+                # No part left to hide: the one unknown cell is a part, and the total is shown (a
+                # hidden total with parts all known to the viewer would be known to it too).
+                hidden[id(whole)].add(figure)
+            changed = True
     for row in every:
         for figure in hidden[id(row)]:
-            row[figure] = "<5" if figure == "settled" and suppress_small(row[figure], True) == "<5" else SECONDARY
+            row[figure] = (
+                "<5" if figure == "settled" and suppress_small(row[figure], True) == "<5" else SECONDARY
+            )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, Text
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import JSONValue, UTCDateTime
-from projections.views import Source, filtered_page, reading, serving_tables
+from projections.engine.paging import Source, filtered_page, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import JSONValue, UTCDateTime
+from settlement_domain.model import SupportCase
 
 
 def _columns() -> list[Column[Any]]:
@@ -33,29 +36,45 @@ class SupportCasesProjection(Projection):
     name = "support_cases"
     version = 1
     tables = (TableSpec("cases", _columns, ("case_id",), indexes=(("municipality",),)),)
-    handles = frozenset({"SupportCaseFiled", "SupportCaseAnswered"})
 
-    def on_SupportCaseFiled(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {SupportCase.SupportCaseFiled: self.filed, SupportCase.SupportCaseAnswered: self.answered}
+
+    def filed(self, e: SupportCase.SupportCaseFiled, position: int, rows: Rows) -> None:
         rows.put(
             "cases",
             {
-                "case_id": str(e.originator_id), "municipality": e.municipality, "subject": e.subject,
-                "text": e.text, "status": "open", "answers": [], "answer_count": 0,
-                "filed_by": e.meta.get("sub"), "filed_at": e.timestamp, "updated_at": e.timestamp,
+                "case_id": str(e.originator_id),
+                "municipality": e.municipality,
+                "subject": e.subject,
+                "text": e.text,
+                "status": "open",
+                "answers": [],
+                "answer_count": 0,
+                "filed_by": e.meta.get("sub"),
+                "filed_at": e.timestamp,
+                "updated_at": e.timestamp,
             },
         )
 
-    def on_SupportCaseAnswered(self, e: Any, position: int, rows: Rows) -> None:
+    def answered(self, e: SupportCase.SupportCaseAnswered, position: int, rows: Rows) -> None:
         case = rows.get("cases", (str(e.originator_id),))
         if case is None:
             raise LookupError(f"support case {e.originator_id} was never filed")
-        answer = {"text": e.text, "answered_by": e.meta.get("sub"), "answered_at": e.timestamp.isoformat(),
-                  "closed": bool(e.closed)}
+        answer = {
+            "text": e.text,
+            "answered_by": e.meta.get("sub"),
+            "answered_at": e.timestamp.isoformat(),
+            "closed": bool(e.closed),
+        }
         rows.put(
             "cases",
             {
-                **case, "answers": [*case["answers"], answer], "answer_count": case["answer_count"] + 1,
-                "status": "closed" if e.closed else "answered", "updated_at": e.timestamp,
+                **case,
+                "answers": [*case["answers"], answer],
+                "answer_count": case["answer_count"] + 1,
+                "status": "closed" if e.closed else "answered",
+                "updated_at": e.timestamp,
             },
         )
 
@@ -72,8 +91,17 @@ def support_cases(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Support cases, newest first, of one municipality (or all)."""
-    return filtered_page(source, PROJECTION, "cases", ("filed_at", "case_id"), (datetime, str),
-                         cursor=cursor, limit=limit, municipality=municipality, status=status)
+    return filtered_page(
+        source,
+        PROJECTION,
+        "cases",
+        ("filed_at", "case_id"),
+        (datetime, str),
+        cursor=cursor,
+        limit=limit,
+        municipality=municipality,
+        status=status,
+    )
 
 
 def support_case(source: Source, case_id: str) -> dict[str, Any] | None:

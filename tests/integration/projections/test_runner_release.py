@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from projections.runner import Runner
-from projections.store import open_read_store
+from projections.catalog import PROJECTIONS
+from projections.engine.runner import Runner
+from projections.engine.store import open_read_store
 
 
 def test_release_after_the_lock_session_died(app, database_url):
@@ -14,13 +15,13 @@ def test_release_after_the_lock_session_died(app, database_url):
         pytest.skip("advisory locks are PostgreSQL's")
     engine = open_read_store(database_url)
     try:
-        first = Runner(app, engine)
+        first = Runner(app, engine, PROJECTIONS.values())
         assert first.owned()
         pid = first._lock_conn.execute(text("select pg_backend_pid()")).scalar_one()
         with engine.connect() as admin:
             admin.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
         first.release()  # must not raise
-        second = Runner(app, engine)
+        second = Runner(app, engine, PROJECTIONS.values())
         assert second.owned(), "the locks of the dead session were not free for another worker"
         second.release()
     finally:

@@ -1,15 +1,18 @@
-"""Which distribution lists are open for a municipality, and whom do they propose (R3, R4)?"""
+"""Which distribution lists went to a municipality, and whom do they propose (R3, R4)?"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, Integer, String, Text
 
-from projections.base import Projection, Rows, TableSpec
-from projections.store import UTCDateTime
-from projections.views import Source, check_limit, keyset, page, reading, serving_tables
+from projections.engine.paging import Source, check_limit, keyset, page, reading, serving_tables
+from projections.engine.projection import Handler, Projection, TableSpec
+from projections.engine.rows import Rows
+from projections.engine.store import UTCDateTime
+from settlement_domain.model import DistributionList, Refugee
 from settlement_domain.rules import age_on
 
 
@@ -19,6 +22,9 @@ def _list_columns() -> list[Column[Any]]:
         Column("municipality", String(4), nullable=False),
         Column("status", String(10), nullable=False),
         Column("respond_by", Date, nullable=False),
+        Column(
+            "year", Integer, nullable=False
+        ),  # the settlement year its accepted persons' places are in (R3)
         Column("persons", Integer, nullable=False),
         Column("accepted", Integer, nullable=True),
         Column("declined", Integer, nullable=True),
@@ -50,21 +56,26 @@ def _person_columns() -> list[Column[Any]]:
     ]
 
 
-class OpenListsProjection(Projection):
+class DistributionListsProjection(Projection):
     """Distribution lists with their persons and each person's outcome (R3, R4)."""
 
-    name = "open_lists"
-    version = 1
+    name = "distribution_lists"
+    version = 2
     tables = (
         TableSpec("lists", _list_columns, ("list_id",), indexes=(("municipality", "status"),)),
         TableSpec("list_persons", _list_person_columns, ("list_id", "refugee_id")),
         TableSpec("persons", _person_columns, ("refugee_id",)),
     )
-    handles = frozenset(
-        {"RefugeeRegistered", "DistributionListCreated", "DistributionListApproved", "DistributionListWithdrawn"}
-    )
 
-    def on_RefugeeRegistered(self, e: Any, position: int, rows: Rows) -> None:
+    def handler_map(self) -> Mapping[type[Any], Handler]:
+        return {
+            Refugee.RefugeeRegistered: self.registered,
+            DistributionList.DistributionListCreated: self.created,
+            DistributionList.DistributionListApproved: self.approved,
+            DistributionList.DistributionListWithdrawn: self.withdrawn,
+        }
+
+    def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         rows.put(
             "persons",
             {
@@ -78,34 +89,40 @@ class OpenListsProjection(Projection):
             },
         )
 
-    def on_DistributionListCreated(self, e: Any, position: int, rows: Rows) -> None:
+    def created(self, e: DistributionList.DistributionListCreated, position: int, rows: Rows) -> None:
         list_id = str(e.originator_id)
         family_sizes = {str(m): len(members) for members in e.families.values() for m in members}
         rows.put(
             "lists",
             {
-                "list_id": list_id, "municipality": e.municipality, "status": "open",
-                "respond_by": e.respond_by, "persons": len(e.refugee_ids), "accepted": None, "declined": None,
-                "created_at": e.timestamp, "closed_at": None,
+                "list_id": list_id,
+                "municipality": e.municipality,
+                "status": "open",
+                "respond_by": e.respond_by,
+                "year": e.year,
+                "persons": len(e.refugee_ids),
+                "accepted": None,
+                "declined": None,
+                "created_at": e.timestamp,
+                "closed_at": None,
             },
         )
         for refugee_id in map(str, e.refugee_ids):
             rows.put(
                 "list_persons",
                 {
-                    "list_id": list_id, "refugee_id": refugee_id,
-                    "family_size": family_sizes.get(refugee_id, 1), "outcome": "proposed",
+                    "list_id": list_id,
+                    "refugee_id": refugee_id,
+                    "family_size": family_sizes.get(refugee_id, 1),
+                    "outcome": "proposed",
                     "decline_reason": None,
                 },
             )
 
     def _close(self, rows: Rows, e: Any, **changes: Any) -> None:
-        found = rows.get("lists", (str(e.originator_id),))
-        if found is None:
-            raise LookupError(f"distribution list {e.originator_id} was never created")
-        rows.put("lists", {**found, **changes, "closed_at": e.timestamp})
+        self.update(rows, "lists", (str(e.originator_id),), **changes, closed_at=e.timestamp)
 
-    def on_DistributionListApproved(self, e: Any, position: int, rows: Rows) -> None:
+    def approved(self, e: DistributionList.DistributionListApproved, position: int, rows: Rows) -> None:
         list_id = str(e.originator_id)
         self._close(rows, e, status="approved", accepted=len(e.accepted), declined=len(e.declined))
         outcomes = [(str(r), "accepted", None) for r in e.accepted]
@@ -116,11 +133,11 @@ class OpenListsProjection(Projection):
                 raise LookupError(f"person {refugee_id} is not on list {list_id}")
             rows.put("list_persons", {**person, "outcome": outcome, "decline_reason": reason})
 
-    def on_DistributionListWithdrawn(self, e: Any, position: int, rows: Rows) -> None:
+    def withdrawn(self, e: DistributionList.DistributionListWithdrawn, position: int, rows: Rows) -> None:
         self._close(rows, e, status="withdrawn")
 
 
-PROJECTION = OpenListsProjection()
+PROJECTION = DistributionListsProjection()
 
 
 def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
@@ -141,20 +158,32 @@ def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
     return person
 
 
-def _with_persons(conn: Any, tables: dict[str, Any], lists: list[Any], summary_only: bool, today: date
-                  ) -> list[dict[str, Any]]:
+def _with_persons(
+    conn: Any, tables: dict[str, Any], lists: list[Any], summary_only: bool, today: date
+) -> list[dict[str, Any]]:
     if not lists:
         return []
     lp, persons = tables["list_persons"], tables["persons"]
     ids = [row["list_id"] for row in lists]
-    found = conn.execute(
-        lp.join(persons, lp.c.refugee_id == persons.c.refugee_id)
-        .select()
-        .with_only_columns(lp, persons.c.full_name, persons.c.birth_date, persons.c.family_id,
-                           persons.c.unaccompanied_minor, persons.c.category, persons.c.residence_kind)
-        .where(lp.c.list_id.in_(ids))
-        .order_by(lp.c.list_id, lp.c.refugee_id)
-    ).mappings().all()
+    found = (
+        conn.execute(
+            lp.join(persons, lp.c.refugee_id == persons.c.refugee_id)
+            .select()
+            .with_only_columns(
+                lp,
+                persons.c.full_name,
+                persons.c.birth_date,
+                persons.c.family_id,
+                persons.c.unaccompanied_minor,
+                persons.c.category,
+                persons.c.residence_kind,
+            )
+            .where(lp.c.list_id.in_(ids))
+            .order_by(lp.c.list_id, lp.c.refugee_id)
+        )
+        .mappings()
+        .all()
+    )
     by_list: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for row in found:
         by_list[row["list_id"]].append(_person(row, summary_only, today))
@@ -187,7 +216,9 @@ def distribution_lists(
     return page(items, limit, lambda item: [item["created_at"].isoformat(), item["list_id"]])
 
 
-def distribution_list(source: Source, list_id: str, *, today: date, summary_only: bool) -> dict[str, Any] | None:
+def distribution_list(
+    source: Source, list_id: str, *, today: date, summary_only: bool
+) -> dict[str, Any] | None:
     """One list with its persons, or None."""
     with reading(source) as conn:
         tables = serving_tables(conn, PROJECTION)

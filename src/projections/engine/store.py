@@ -102,7 +102,11 @@ def open_read_store(database_url: str, *, pool_size: int = 5) -> Engine:
     if schema:
         connect_args["options"] = f"-c search_path={schema}"
     return create_engine(
-        url, json_serializer=dumps, connect_args=connect_args, pool_size=pool_size, max_overflow=10,
+        url,
+        json_serializer=dumps,
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=10,
         pool_recycle=1800,  # rather than a ping on every checkout: a round trip per read saved
         hide_parameters=True,  # no bound values (personal data) in error messages and logs
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from projections.base import STATE, DatabaseRows, Projection, ProjectionError, Rows
-from projections.catalog import PROJECTIONS, install, lock_key
-from projections.store import write_transaction
+from projections.engine.generations import install, lock_key
+from projections.engine.projection import Handler, Projection, ProjectionError
+from projections.engine.rows import DatabaseRows, Rows
+from projections.engine.state import STATE, lock_states
+from projections.engine.store import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -29,28 +31,28 @@ def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
 
 
 class Dispatch:
-    """Which handlers want each event type, worked out once per type rather than once per event."""
+    """Which handlers want each event class, worked out once per class rather than once per event."""
 
     def __init__(self, targets: Iterable[tuple[Projection, Rows]]) -> None:
         self.targets = list(targets)
-        self._by_type: dict[str, list[tuple[Projection, Callable[..., None], Rows]]] = {}
+        self._by_class: dict[type[Any], list[tuple[Projection, Handler, Rows]]] = {}
 
     def fold(self, events: Decoded, after: int = 0) -> None:
-        by_type = self._by_type
+        by_class = self._by_class
         for position, event in events:
             if position <= after:
                 continue
-            name = type(event).__name__
-            handlers = by_type.get(name)
+            event_class = type(event)
+            handlers = by_class.get(event_class)
             if handlers is None:
-                handlers = by_type[name] = [
-                    (p, h, rows) for p, rows in self.targets if (h := p.handler_for(name)) is not None
+                handlers = by_class[event_class] = [
+                    (p, h, rows) for p, rows in self.targets if (h := p.handler_for(event_class)) is not None
                 ]
             for projection, handler, rows in handlers:
                 try:
                     handler(event, position, rows)
                 except Exception as error:
-                    raise ProjectionError(projection.name, position, name, error) from error
+                    raise ProjectionError(projection.name, position, event_class.__name__, error) from error
 
 
 def fold_into(conn: Connection, projection: Projection, generation: int, events: Decoded, after: int) -> None:
@@ -58,14 +60,6 @@ def fold_into(conn: Connection, projection: Projection, generation: int, events:
     rows = DatabaseRows(conn, projection, generation)
     Dispatch([(projection, rows)]).fold(events, after)
     rows.flush()
-
-
-def lock_states(conn: Connection, names: Iterable[str]) -> dict[str, Any]:
-    """The state rows of ``names``, locked for this transaction (PostgreSQL; SQLite's write lock covers it)."""
-    query = select(STATE).where(STATE.c.name.in_(list(names))).order_by(STATE.c.name)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.name: row for row in conn.execute(query)}
 
 
 @dataclass(frozen=True)
@@ -84,24 +78,33 @@ class ProjectionStatus:
         return max(0, self.head - self.position)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "code_version": self.code_version,
-                "generation": self.generation, "position": self.position, "lag": self.lag}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "code_version": self.code_version,
+            "generation": self.generation,
+            "position": self.position,
+            "lag": self.lag,
+        }
 
 
-def status(app: Any, engine: Engine) -> list[ProjectionStatus]:
+def status(app: Any, engine: Engine, projections: Iterable[Projection]) -> list[ProjectionStatus]:
     """Each installed projection's version, generation, position and lag behind the log's head."""
     head = app.recorder.max_notification_id() or 0
     with engine.connect() as conn:
         rows = {row.name: row for row in conn.execute(select(STATE))}
     return [
-        ProjectionStatus(name, rows[name].version, p.version, rows[name].generation, rows[name].position, head)
-        for name, p in PROJECTIONS.items()
-        if name in rows
+        ProjectionStatus(
+            p.name, rows[p.name].version, p.version, rows[p.name].generation, rows[p.name].position, head
+        )
+        for p in projections
+        if p.name in rows
     ]
 
 
-def views_reached(engine: Engine, position: int, *, timeout: float = 2.0, poll: float = 0.05) -> bool:
-    """Read-your-writes across processes: waits until every view is at ``position`` (False on timeout).
+def caught_up_to(engine: Engine, position: int, *, timeout: float = 2.0, poll: float = 0.05) -> bool:
+    """Read-your-writes across processes: waits until every installed projection is at ``position``
+    (False on timeout).
 
     For a runner in another process (``settlement projections run`` on PostgreSQL); a runner in
     this process answers faster with :meth:`Runner.wait_for`.
@@ -115,6 +118,18 @@ def views_reached(engine: Engine, position: int, *, timeout: float = 2.0, poll: 
         if time.monotonic() >= deadline:
             return False
         time.sleep(poll)
+
+
+class OutdatedReadModel(RuntimeError):
+    """A read model's tables were built by another version of its code: it must be rebuilt first
+    (``rebuild_outdated``, which ``settlement serve`` and ``settlement projections run`` do at start)."""
+
+    def __init__(self, name: str, stored: int, code: int) -> None:
+        super().__init__(
+            f"Read model {name!r} is version {stored}, the code is version {code}: "
+            f"rebuild it (settlement projections rebuild {name})."
+        )
+        self.name = name
 
 
 class Runner:
@@ -132,14 +147,14 @@ class Runner:
         self,
         app: Any,
         engine: Engine,
-        projections: Iterable[Projection] | None = None,
+        projections: Iterable[Projection],
         *,
         batch_size: int = 1000,
         poll_interval: float = 0.5,
     ) -> None:
         self.app = app
         self.engine = engine
-        self.projections = list(projections or PROJECTIONS.values())
+        self.projections = list(projections)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._owned: list[Projection] = []
@@ -191,10 +206,12 @@ class Runner:
         if not owned:
             return 0
         with self.engine.connect() as conn:
-            positions = {
-                row.name: row.position
-                for row in conn.execute(select(STATE).where(STATE.c.name.in_([p.name for p in owned])))
-            }
+            stored = list(conn.execute(select(STATE).where(STATE.c.name.in_([p.name for p in owned]))))
+        positions = {row.name: row.position for row in stored}
+        versions = {row.name: row.version for row in stored}
+        for projection in owned:
+            if versions[projection.name] != projection.version:
+                raise OutdatedReadModel(projection.name, versions[projection.name], projection.version)
         start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
             start + 1, self.batch_size, inclusive_of_start=True
@@ -221,7 +238,9 @@ class Runner:
                         projection.name, last, f"batch write after {state.position}", error
                     ) from error
                 conn.execute(
-                    STATE.update().where(STATE.c.name == projection.name).values(position=last, updated_at=now)
+                    STATE.update()
+                    .where(STATE.c.name == projection.name)
+                    .values(position=last, updated_at=now)
                 )
         self._advanced(last)
         return len(events)
@@ -255,7 +274,10 @@ class Runner:
             if isinstance(error, ProjectionError):
                 log.error(
                     "projection runner stopped: %s in projection %s at event %s (%s)",
-                    error.cause_type, error.projection, error.position, error.event_type,
+                    error.cause_type,
+                    error.projection,
+                    error.position,
+                    error.event_type,
                 )
             else:
                 log.error("projection runner stopped: %s at position %s", type(error).__name__, self.position)
@@ -277,7 +299,7 @@ class Runner:
             self._thread = None
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
-        """Read-your-writes: waits until every owned view has reached ``position`` (False on timeout)."""
+        """Read-your-writes: waits until every owned projection has reached ``position`` (False on timeout)."""
         deadline = time.monotonic() + timeout
         with self._progress:
             while self.position < position:

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 from projections.audit_trail import audit_events
-from tests.builders import IMDI, OSLO, municipalities, person, selected
-from tests.conftest import TODAY
-from tests.projections.conftest import catch_up
+from settlement_domain import commands as c
+from tests.given import IMDI, OSLO, TODAY, municipalities, person, quota, selected
+from tests.integration.projections.conftest import catch_up
 
 
 def test_imdi_setting_the_first_date_where_the_municipality_may_not_is_summarised(app, engine):
     municipalities(app)
+    quota(app, "0301", persons=10, minors=2)
     someone = person(app, private=True)
     selected(app, OSLO, [someone])
-    app.open_deviation(IMDI, someone, "residence", "From reception", registered_private_by_known_deviation=True)
-    app.correct_settlement_date(IMDI, someone, TODAY - timedelta(days=2), "R7d: IMDi registers")
-    app.correct_settlement_date(IMDI, someone, TODAY, "Moved two days later")
+    app.handle(
+        IMDI,
+        c.OpenDeviation(someone, "residence", "From reception", registered_private_by_known_deviation=True),
+    )
+    app.handle(IMDI, c.CorrectSettlementDate(someone, TODAY - timedelta(days=2), "R7d: IMDi registers"))
+    app.handle(IMDI, c.CorrectSettlementDate(someone, TODAY, "Moved two days later"))
     catch_up(app, engine)
     corrected = audit_events(engine, person=str(someone), type="SettlementDateCorrected")["items"]
     assert [item["summary"] for item in corrected] == [

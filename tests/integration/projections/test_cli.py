@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from api.cli import main
+from api.cli.main import main
 
 
-def test_run_once_then_rebuild_all_then_status_show_every_view_caught_up(app, history, database_url, capsys):
+def test_run_once_then_rebuild_all_then_status_show_every_projection_caught_up(
+    app, history, database_url, capsys
+):
     assert main(["projections", "--database-url", database_url, "run", "--once"]) == 0
     assert main(["projections", "--database-url", database_url, "rebuild", "--all", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -18,7 +20,7 @@ def test_run_once_then_rebuild_all_then_status_show_every_view_caught_up(app, hi
     assert {(r["generation"], r["position"], r["lag"]) for r in rows} == {(2, app.position(), 0)}
 
 
-def test_rebuild_needs_names_or_all_and_refuses_unknown_views(database_url, capsys):
+def test_rebuild_needs_names_or_all_and_refuses_unknown_projections(database_url, capsys):
     assert main(["projections", "--database-url", database_url, "rebuild"]) == 2
     assert main(["projections", "--database-url", database_url, "rebuild", "nonsense"]) == 2
     assert "Unknown projections: nonsense" in capsys.readouterr().err

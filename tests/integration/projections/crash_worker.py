@@ -5,16 +5,17 @@ from __future__ import annotations
 import sys
 import time
 
-from projections import base
-from projections.runner import Runner
-from projections.store import open_read_store
+from projections.catalog import PROJECTIONS
+from projections.engine.rows import DatabaseRows
+from projections.engine.runner import Runner
+from projections.engine.store import open_read_store
 from settlement_domain.application import SettlementApp
 from settlement_domain.persistence import store_environment
 
-flush = base.DatabaseRows.flush
+flush = DatabaseRows.flush
 
 
-def slow_flush(self: base.DatabaseRows) -> None:
+def slow_flush(self: DatabaseRows) -> None:
     flush(self)
     # Rows are written but not committed: a SIGKILL now lands in the middle of the batch.
     print("flushed", flush=True)
@@ -23,6 +24,7 @@ def slow_flush(self: base.DatabaseRows) -> None:
 
 if __name__ == "__main__":
     url = sys.argv[1]
-    base.DatabaseRows.flush = slow_flush  # type: ignore[method-assign]
-    Runner(SettlementApp(store_environment(url)), open_read_store(url), batch_size=5).catch_up()
+    DatabaseRows.flush = slow_flush  # type: ignore[method-assign]
+    app = SettlementApp(store_environment(url))
+    Runner(app, open_read_store(url), PROJECTIONS.values(), batch_size=5).catch_up()
     print("done", flush=True)

@@ -1,4 +1,8 @@
-"""What query functions share: a snapshot to read in, the serving tables, and cursor pagination."""
+"""What query functions share: a connection to read in, the serving tables, and keyset pagination.
+
+The only caller input a query function parses itself is a cursor: every malformed or forged cursor
+is refused as :class:`BadCursor`, and no other error of a query function means "bad input".
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,22 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
 
-from projections.base import STATE, Projection
-from projections.store import read_transaction
+from projections.engine.projection import Projection
+from projections.engine.state import serving_generation
+from projections.engine.store import read_transaction
 
 Source = Engine | Connection
 MAX_LIMIT = 500
 
 
-class ViewNotReady(LookupError):
+class ReadModelNotReady(LookupError):
     """The read model has not been installed in this database yet (run the projections first)."""
 
 
 class BadCursor(ValueError):
-    """A pagination cursor that this read model did not hand out."""
+    """A pagination cursor that this read model did not hand out (damaged or forged)."""
 
 
 @contextmanager
@@ -38,11 +43,11 @@ def reading(source: Source) -> Iterator[Connection]:
 
 def serving_tables(conn: Connection, projection: Projection) -> dict[str, Table]:
     """The tables of the generation that currently serves ``projection`` (blue/green, see rebuild)."""
-    generation = conn.execute(
-        select(STATE.c.generation).where(STATE.c.name == projection.name)
-    ).scalar_one_or_none()
+    generation = serving_generation(conn, projection.name)
     if generation is None:
-        raise ViewNotReady(f"The {projection.name} view is not installed; run `settlement projections run`.")
+        raise ReadModelNotReady(
+            f"The {projection.name} read model is not installed; run `settlement projections run`."
+        )
     return projection.sql_tables(generation, conn.dialect)
 
 
@@ -51,7 +56,7 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 MAX_BIGINT = 2**63 - 1
-MIN_YEAR, MAX_YEAR = 1900, 9998  # the instants the API accepts (see api.schemas.Instant)
+MIN_YEAR, MAX_YEAR = 1900, 9998  # the years of the instants the API accepts
 
 
 def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
@@ -62,6 +67,8 @@ def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
     ``datetime`` values travel as ISO strings and are returned parsed.
     """
     refused = BadCursor("The cursor is not one this list handed out.")
+    if not isinstance(cursor, str):
+        raise refused
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, OverflowError, RecursionError) as error:
@@ -74,7 +81,7 @@ def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
             if type(value) is not int or not -MAX_BIGINT <= value <= MAX_BIGINT:
                 raise refused
         elif kind is str:
-            if not isinstance(value, str) or "\x00" in value:
+            if not isinstance(value, str) or "\x00" in value or not _encodable(value):
                 raise refused
         elif kind is datetime:
             if not isinstance(value, str):
@@ -91,8 +98,18 @@ def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
     return decoded
 
 
+def _encodable(value: str) -> bool:
+    """Whether the database can take the text (JSON may carry lone surrogates, which UTF-8 cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
+    """A page size of 1 to ``MAX_LIMIT``; the API validates limits at its edge, so another is a bug here."""
+    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit is between 1 and {MAX_LIMIT}.")
     return limit
 
