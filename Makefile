@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(BIN)/settlement serve --demo
 
 lint: $(STAMP)
+	$(BIN)/ruff format --check src tests
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
 

@@ -1,0 +1,360 @@
+"""The HTTP load benchmark (``settlement bench --http``): a mixed load against a real server process.
+
+It seeds a fresh store through the application service, starts ``settlement serve`` on it, drives
+80% reads (places, lists, person folders, audit search) and 20% writes (registrations, settlement
+decisions, settlement dates) at a fixed rate from several client connections, then measures how many
+of the same writes the application service makes directly, in the same run, for comparison.
+The command line (``settlement bench --http``) is in :mod:`api.cli.bench`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from api.bench.ports import free_port
+from api.bench.scratch_store import fresh_store
+from api.http.auth import issue_token
+from settlement_domain.application import SettlementApp
+from settlement_domain.commands import (
+    ApproveDistributionList,
+    CreateDistributionList,
+    DecideQuota,
+    DecideSettlement,
+    RegisterMunicipality,
+    RegisterRefugee,
+    RequestSettlement,
+)
+from settlement_domain.context import Actor, CommandContext, Role
+from settlement_domain.persistence import store_environment
+from settlement_domain.values import Category, PostalAddress, Residence, ResidenceKind
+
+# The one address of the benchmark's persons: as a value for the application service, and as JSON.
+ADDRESS = PostalAddress("Storgata 1", "0150", "Oslo")
+PERSON_JSON = {
+    "birth_date": "1990-05-17",
+    "family_id": None,
+    "unaccompanied_minor": False,
+    "residence": {"kind": "private"},
+    "postal_address": ADDRESS.as_dict(),
+    "category": "resettlement",
+}
+IMDI = Actor("bench-imdi", Role.IMDI)
+RECEPTION = Actor("bench-reception", Role.RECEPTION)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """One HTTP load run: the store, the load and its seed."""
+
+    backend: str = "sqlite"
+    postgres_url: str | None = None  # default: api.bench.scratch_store.default_postgres_url()
+    rate: float = 200.0
+    seconds: float = 20.0
+    connections: int = 16
+    municipalities: int = 20
+    workers: int = 1
+    seed: int = 1
+
+
+def _ctx(actor: Actor) -> CommandContext:
+    return CommandContext(actor=actor, correlation_id=f"bench-{uuid.uuid4().hex[:12]}")
+
+
+def _caseworker(number: str) -> Actor:
+    return Actor(f"bench-{number}", Role.MUNICIPALITY, number)
+
+
+def _register(app: SettlementApp, rng: random.Random) -> UUID:
+    birth = date(1960, 1, 1) + timedelta(days=rng.randrange(365 * 40))
+    command = RegisterRefugee(
+        full_name=f"Person {rng.randrange(10**6)}",
+        birth_date=birth,
+        family_id=None,
+        unaccompanied_minor=False,
+        residence=Residence(ResidenceKind.PRIVATE),
+        postal_address=ADDRESS,
+        category=Category.RESETTLEMENT,
+    )
+    return UUID(app.handle(_ctx(RECEPTION), command).id)
+
+
+@dataclass
+class World:
+    """What the load works on: municipalities, and per municipality persons at each step of the case."""
+
+    numbers: list[str]
+    selected: dict[str, list[UUID]] = field(default_factory=dict)  # awaiting a settlement decision
+    decided: dict[str, list[UUID]] = field(default_factory=dict)  # awaiting a settlement date
+    readable: list[UUID] = field(default_factory=list)  # persons whose folder imdi reads
+
+
+def seed(app: SettlementApp, municipalities: int, per_pool: int, rng: random.Random) -> World:
+    """Municipalities with quotas, and per municipality persons selected and persons decided."""
+    today = date.today()
+    world = World([f"{9000 + i:04d}" for i in range(municipalities)])
+    for number in world.numbers:
+        caseworker = _caseworker(number)
+        app.handle(_ctx(IMDI), RegisterMunicipality(number, f"Benchkommune {number}", "Benchfylke"))
+        app.handle(_ctx(IMDI), RequestSettlement(number, today.year, 100_000, 1_000))
+        app.handle(_ctx(caseworker), DecideQuota(number, today.year, 100_000, 1_000, decided_on=today))
+        persons = tuple(_register(app, rng) for _ in range(2 * per_pool))
+        # The list is for this year, where the quota is decided, whatever year its answer is due in.
+        proposal = CreateDistributionList(
+            number, persons, respond_by=today + timedelta(days=14), year=today.year
+        )
+        list_id = UUID(app.handle(_ctx(IMDI), proposal).id)
+        app.handle(_ctx(caseworker), ApproveDistributionList(list_id, accepted=persons))
+        decided = list(persons[per_pool:])
+        for person in decided:
+            app.handle(_ctx(IMDI), DecideSettlement(person, number))
+        world.selected[number] = list(persons[:per_pool])
+        world.decided[number] = decided
+        world.readable.extend(persons)
+    return world
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "count": len(latencies),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else 0.0,
+    }
+
+
+class Load:
+    """The request mix: 80% reads, 20% writes, over the seeded world."""
+
+    def __init__(self, world: World, secret: str, rng: random.Random) -> None:
+        self.world = world
+        self.rng = rng
+        self.imdi = {"Authorization": "Bearer " + issue_token(secret, role=Role.IMDI, sub="bench-imdi")}
+        self.reception = {
+            "Authorization": "Bearer " + issue_token(secret, role=Role.RECEPTION, sub="bench-rec")
+        }
+        self.municipality = {
+            n: {
+                "Authorization": "Bearer "
+                + issue_token(secret, role=Role.MUNICIPALITY, sub=f"bench-{n}", municipality=n)
+            }
+            for n in world.numbers
+        }
+
+    def next_request(self) -> tuple[str, str, str, dict[str, str], Any]:
+        """(kind, method, path, headers, body): kind is "read" or "write"."""
+        rng, world = self.rng, self.world
+        number = rng.choice(world.numbers)
+        roll = rng.random()
+        if roll < 0.20:
+            return "read", "GET", f"/api/v1/municipalities/{number}/places", self.municipality[number], None
+        if roll < 0.40:
+            return (
+                "read",
+                "GET",
+                f"/api/v1/distribution-lists?municipality={number}&limit=20",
+                self.imdi,
+                None,
+            )
+        if roll < 0.60:
+            person = rng.choice(world.readable)
+            return "read", "GET", f"/api/v1/refugees/{person}", self.imdi, None
+        if roll < 0.80:
+            return "read", "GET", f"/api/v1/audit/events?municipality={number}&limit=20", self.imdi, None
+        if roll < 0.87 and world.selected[number]:
+            person = world.selected[number].pop()
+            return (
+                "write",
+                "POST",
+                f"/api/v1/refugees/{person}/settlement-decision",
+                self.imdi,
+                {"municipality": number},
+            )
+        if roll < 0.94 and world.decided[number]:
+            person = world.decided[number].pop()
+            return (
+                "write",
+                "POST",
+                f"/api/v1/refugees/{person}/settlement-date",
+                self.municipality[number],
+                {"date": date.today().isoformat()},
+            )
+        body = {"full_name": f"Person {rng.randrange(10**6)}", **PERSON_JSON}
+        return "write", "POST", "/api/v1/refugees", self.reception, body
+
+
+async def drive(base_url: str, load: Load, rate: float, seconds: float, connections: int) -> dict[str, Any]:
+    """Sends requests on a fixed schedule (open loop) and records each one's latency and status."""
+    latencies: dict[str, list[float]] = {"read": [], "write": []}
+    errors: dict[str, int] = {}
+    total = int(rate * seconds)
+    queue: asyncio.Queue[tuple[float, tuple[str, str, str, dict[str, str], Any]] | None] = asyncio.Queue()
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            while (item := await queue.get()) is not None:
+                due, (kind, method, path, headers, body) = item
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                started = time.perf_counter()
+                response = await client.request(method, path, headers=headers, json=body)
+                # Measured from the scheduled moment, so that a server falling behind shows as latency.
+                latencies[kind].append(time.perf_counter() - min(due, started))
+                if response.status_code >= 400:
+                    key = f"{kind} {response.status_code}"
+                    errors[key] = errors.get(key, 0) + 1
+
+        workers = [asyncio.create_task(worker()) for _ in range(connections * 4)]
+        start = time.perf_counter() + 0.2
+        for i in range(total):
+            await queue.put((start + i / rate, load.next_request()))
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+        elapsed = time.perf_counter() - start
+    done = len(latencies["read"]) + len(latencies["write"])
+    return {
+        "requests": done,
+        "seconds": round(elapsed, 2),
+        "throughput_per_s": round(done / elapsed, 1),
+        "reads": summary(latencies["read"]),
+        "writes": summary(latencies["write"]),
+        "errors": errors,
+    }
+
+
+async def write_burst(base_url: str, load: Load, writes: int, connections: int) -> float:
+    """Registrations as fast as the server takes them from ``connections`` clients: writes per second."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    body = {"full_name": "Burst Person", **PERSON_JSON}
+    remaining = iter(range(writes))
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            for _ in remaining:
+                response = await client.post("/api/v1/refugees", json=body, headers=load.reception)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return writes / (time.perf_counter() - started)
+
+
+def direct_rate(app: SettlementApp, writes: int, rng: random.Random) -> float:
+    """The same registrations through the application service in this process: writes per second."""
+    started = time.perf_counter()
+    for _ in range(writes):
+        _register(app, rng)
+    return writes / (time.perf_counter() - started)
+
+
+@contextmanager
+def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> Iterator[str]:
+    """``settlement serve`` in its own process(es) on ``database_url``; yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SETTLEMENT_DATABASE_URL": database_url,
+        "SETTLEMENT_JWT_SECRET": secret,
+        "SETTLEMENT_PROJECTION_POLL_SECONDS": "0.05",
+    }
+    log = (workdir / "server.log").open("w")
+    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
+    processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)]
+    if workers > 1:
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "api.cli.main", "projections", "run"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+            )
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            health = None
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
+                health = httpx.get(f"{base_url}/health", timeout=2)
+            if (
+                health is not None
+                and health.status_code == 200
+                and all(p["lag"] == 0 for p in health.json()["projections"])
+            ):
+                break
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start; see {workdir / 'server.log'}")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        for running in processes:
+            running.terminate()
+        for running in processes:
+            try:
+                running.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                running.kill()
+        log.close()
+
+
+def run(options: LoadOptions) -> dict[str, Any]:
+    """Seeds a fresh store, serves it, drives the mixed load and the write burst; the measurements."""
+    rng = random.Random(options.seed)
+    secret = secrets.token_urlsafe(32)
+    writes_in_load = int(options.rate * options.seconds * 0.2)
+    per_pool = max(2, writes_in_load // (3 * options.municipalities) + 2)
+    burst = max(200, writes_in_load)
+    with fresh_store(options.backend, options.postgres_url) as url, tempfile.TemporaryDirectory() as workdir:
+        app = SettlementApp(store_environment(url))
+        try:
+            seeded_at = time.perf_counter()
+            world = seed(app, options.municipalities, per_pool, rng)
+            seeding = time.perf_counter() - seeded_at
+            with server(url, secret, Path(workdir), options.workers) as base_url:
+                load = Load(world, secret, rng)
+                mixed = asyncio.run(drive(base_url, load, options.rate, options.seconds, options.connections))
+                http_writes = asyncio.run(write_burst(base_url, load, burst, options.connections))
+            direct_writes = direct_rate(app, burst, rng)
+        finally:
+            app.close()
+    return {
+        "backend": options.backend,
+        "rate_target_per_s": options.rate,
+        "connections": options.connections,
+        "workers": options.workers,
+        "seeding_s": round(seeding, 1),
+        **mixed,
+        "http_writes_per_s": round(http_writes, 1),
+        "direct_writes_per_s": round(direct_writes, 1),
+        "http_to_direct": round(http_writes / direct_writes, 2),
+    }

@@ -1,0 +1,113 @@
+"""``settlement bench``: the command line of the benchmarks in :mod:`api.bench`.
+
+Without ``--http``: append, rebuild, per-event baseline and query latency over one generated log
+(:mod:`api.bench.store_bench`); with ``--http``: the HTTP API under a mixed load
+(:mod:`api.bench.http_load`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+
+from api.bench import http_load, store_bench
+from api.bench.scratch_store import FALLBACK_POSTGRES_URL
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure append, rebuild, the per-event baseline and query latency",
+        description="Generates a log with the demo generator into a fresh store and measures it.",
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--events", type=int, default=100_000, help="about this many events (default 100,000)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--baseline-events",
+        type=int,
+        default=20_000,
+        help="events driven one transaction each for the baseline (default 20,000; 0: all)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="server for --backend postgres (a fresh schema is made and dropped); default "
+        f"SETTLEMENT_BENCH_POSTGRES_URL or {FALLBACK_POSTGRES_URL}",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    http = parser.add_argument_group("--http: the HTTP load benchmark against a running server")
+    http.add_argument("--http", action="store_true", help="measure the HTTP API under a mixed load instead")
+    http.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
+    http.add_argument("--seconds", type=float, default=20.0, help="length of the mixed load (default 20)")
+    http.add_argument("--connections", type=int, default=16, help="client connections (default 16)")
+    http.add_argument("--municipalities", type=int, default=20)
+    http.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes; above 1 (PostgreSQL) the projections run in their own process",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.http:
+        return run_http(args)
+    options = store_bench.StoreBenchOptions(
+        backend=args.backend,
+        postgres_url=args.postgres_url,
+        events=args.events,
+        seed=args.seed,
+        baseline_events=args.baseline_events,
+    )
+    result = store_bench.run(options, Console(stderr=True, quiet=args.json))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        Console().print_json(json.dumps(result))
+    return 0
+
+
+def run_http(args: argparse.Namespace) -> int:
+    options = http_load.LoadOptions(
+        backend=args.backend,
+        postgres_url=args.postgres_url,
+        rate=args.rate,
+        seconds=args.seconds,
+        connections=args.connections,
+        municipalities=args.municipalities,
+        workers=args.workers,
+        seed=args.seed,
+    )
+    result = http_load.run(options)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\n".join(http_report(result)))
+    return 0
+
+
+def http_report(result: dict[str, Any]) -> list[str]:
+    """The HTTP load's measurements as lines of text."""
+    lines = [
+        f"HTTP load on {result['backend']} ({result['workers']} API process(es)): "
+        f"{result['requests']} requests in {result['seconds']} s "
+        f"({result['throughput_per_s']}/s, target {result['rate_target_per_s']}/s, "
+        f"{result['connections']} connections)"
+    ]
+    for kind in ("reads", "writes"):
+        s = result[kind]
+        lines.append(
+            f"  {kind:6}: {s['count']:6} p50 {s['p50_ms']} ms  p95 {s['p95_ms']} ms  p99 {s['p99_ms']} ms"
+        )
+    lines.append(f"  errors: {result['errors'] or 'none'}")
+    lines.append(
+        f"Writes (registrations): HTTP {result['http_writes_per_s']}/s with {result['connections']} clients, "
+        f"direct {result['direct_writes_per_s']}/s; ratio {result['http_to_direct']}"
+    )
+    return lines

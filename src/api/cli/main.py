@@ -1,0 +1,84 @@
+"""The ``settlement`` command line: one dispatcher; each subcommand has its module in ``api.cli``.
+
+Bad input prints one line naming the field or rule and exits with code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from settlement_domain.errors import DomainError, RuleViolation
+
+# Each module registers its subcommands and sets ``func`` on them: func(args) -> exit code.
+COMMAND_MODULES = (
+    "api.cli.demo",
+    "api.cli.token",
+    "api.cli.serve",
+    "api.cli.projections",
+    "api.cli.bench",
+)
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``--help`` still shows the usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "input"
+    return f"{where}: {problem['msg']}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="settlement", description="Settlement of refugees in municipalities (IMDi).")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RuleViolation as error:
+        print(f"settlement: refused by {error.rule}: {error.message}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # settings from the environment, or a file's row
+        print(f"settlement: {_first_problem(error)}", file=sys.stderr)
+        return 2
+    except (DomainError, UsageError, ValueError, OverflowError) as error:
+        print(
+            f"settlement: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
+            file=sys.stderr,
+        )
+        return 2
+    except (PersistenceError, SQLAlchemyError, psycopg.Error, OSError) as error:
+        # The message may carry SQL parameters (personal data): name the kind of failure only.
+        print(
+            f"settlement: the store could not be used ({type(error).__name__}); "
+            "check SETTLEMENT_DATABASE_URL and that the database is running",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

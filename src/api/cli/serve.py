@@ -1,0 +1,116 @@
+"""``settlement serve``: the HTTP API and the live projections in one process (uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+
+import uvicorn
+from rich.console import Console
+
+from api.bootstrap import open_application
+from api.cli.main import UsageError
+from api.demo.story import play_story
+from api.http.app import SWITCH_INTERVAL, create_app
+from api.http.auth import issue_token, local_secret
+from api.settings import Settings
+from settlement_domain.application import SettlementApp
+from settlement_domain.context import Role
+
+# One ready-made user per role, named like the demo story's own actors.
+DEMO_USERS = (
+    (Role.IMDI, "imdi-caseworker-ingrid", None),
+    (Role.MUNICIPALITY, "caseworker-0301", "0301"),
+    (Role.MUNICIPALITY, "caseworker-4601", "4601"),
+    (Role.RECEPTION, "reception-system-udi", None),
+    (Role.AUDITOR, "auditor-revisjon", None),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API with live projections",
+        description="Serve the HTTP API (and, in the same process, the live projections) with uvicorn.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="on an empty store, load the demo story first; print a token per role",
+    )
+    parser.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="do not run the projections here (a separate `settlement projections run` does)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes (PostgreSQL only; the projections then run in their own "
+        "`settlement projections run` process)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    settings = Settings()
+    console = Console()
+    # The access log is off: query strings (audit free-text search) may carry names. Nothing is logged
+    # per request; every answer carries X-Correlation-ID, which the audit trail records.
+    options = {"host": args.host, "port": args.port, "access_log": False, "log_level": "info"}
+    if args.workers > 1:
+        if not settings.database_url.startswith("postgres"):
+            raise UsageError("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")
+        if args.demo:
+            settlement = open_application(settings)
+            try:
+                load_demo(settlement, console)
+            finally:
+                settlement.close()
+            print_tokens(settings, console, f"http://{args.host}:{args.port}")
+        console.print("API workers without projections: run `settlement projections run` beside them.")
+        uvicorn.run("api.http.app:create_worker_app", factory=True, workers=args.workers, **options)
+        return 0
+    app = create_app(settings, live_projections=not args.no_projections)
+    if args.demo:
+        load_demo(app.state.settlement, console)
+        print_tokens(settings, console, f"http://{args.host}:{args.port}")
+    uvicorn.run(app, **options)
+    return 0
+
+
+def load_demo(settlement: SettlementApp, console: Console) -> None:
+    """Plays the demo story into an empty store; a store with events is left as it is."""
+    if settlement.position() > 0:
+        console.print(f"The store already holds {settlement.position()} events: demo data not loaded again.")
+        return
+    play_story(settlement, console)
+
+
+def print_tokens(settings: Settings, console: Console, base_url: str) -> None:
+    if settings.jwt_jwks and settings.jwt_secret is None:
+        console.print("Tokens come from your OIDC provider (SETTLEMENT_JWT_JWKS is set): none printed.")
+        return
+    secret = local_secret(settings)
+    console.print("\n[bold]Ready tokens (valid 8 hours):[/bold]")
+    for role, sub, municipality in DEMO_USERS:
+        token = issue_token(
+            secret,
+            role=role,
+            sub=sub,
+            municipality=municipality,
+            ttl=timedelta(hours=8),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        label = f"{role.value} {municipality or ''}".strip()
+        console.print(f"[cyan]{label}[/cyan] ({sub}):\n{token}\n", soft_wrap=True)
+    console.print(f"OpenAPI: {base_url}/schema  (document: {base_url}/schema/openapi.json)", soft_wrap=True)
+    console.print(
+        f'Try: curl -H "Authorization: Bearer <token>" {base_url}/api/v1/municipalities\n', soft_wrap=True
+    )

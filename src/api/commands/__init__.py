@@ -1,1 +1,0 @@
-"""Subcommands of the ``settlement`` command line, one module each with ``register(subparsers)``."""

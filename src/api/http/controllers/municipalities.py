@@ -1,0 +1,218 @@
+"""Municipalities: the registry and contact information, settlement requests (R1) and quota decisions (R2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post, put
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api.http.access import EVERYONE, allowed, municipality_scope, sends
+from api.http.context import Ctx, CurrentActor, Settlement, written
+from api.http.reads import Reads
+from api.http.schemas import (
+    Count,
+    IsoDate,
+    Model,
+    MunicipalityNumber,
+    NumberInPath,
+    PostalAddress,
+    ShortText,
+    Text,
+    Written,
+    WrittenWithLetter,
+    Year,
+)
+from projections.municipalities import municipalities, municipality
+from projections.places import places
+from settlement_domain import commands as c
+from settlement_domain.context import Role
+from settlement_domain.errors import NotFound
+from settlement_domain.values import ContactInformation
+
+
+class NewMunicipality(Model):
+    """IMDi registers a municipality."""
+
+    number: MunicipalityNumber
+    name: ShortText
+    county: ShortText
+
+
+class Contact(Model):
+    """A municipality's contact information."""
+
+    contact_person: ShortText
+    email: ShortText
+    phone: ShortText
+    postal_address: PostalAddress
+
+
+class SettlementRequest(Model):
+    """IMDi's request that the municipality settle persons (of which unaccompanied minors) in a year."""
+
+    year: Year
+    persons: Count
+    unaccompanied_minors: Count
+    reason: Text | None = None
+
+
+class QuotaDecision(Model):
+    """The municipality's own decision on how many it settles in a year."""
+
+    year: Year
+    persons: Count
+    unaccompanied_minors: Count
+    decided_on: IsoDate
+
+
+class MunicipalityView(Model):
+    """A registered municipality and its contact information."""
+
+    number: str
+    name: str
+    county: str
+    contact: Contact | None
+    contact_updated_at: datetime | None
+
+
+class PlaceCounts(Model):
+    """R10: requested and decided (null until recorded), settled + agreed = used, vacant = decided - used
+    (negative only when places were taken over the quota by IMDi's override, counted in ``over_quota``)."""
+
+    requested: int | None
+    decided: int | None
+    settled: int
+    agreed: int
+    used: int
+    vacant: int | None
+    over_quota: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any], kind: str) -> PlaceCounts:
+        """The counts of ``kind`` (``persons`` or ``minors``) from a row of the places read model."""
+        decided, settled, agreed = row[f"decided_{kind}"], row[f"settled_{kind}"], row[f"agreed_{kind}"]
+        used = settled + agreed
+        return cls(
+            requested=row[f"requested_{kind}"],
+            decided=decided,
+            settled=settled,
+            agreed=agreed,
+            used=used,
+            vacant=None if decided is None else decided - used,
+            over_quota=row[f"over_quota_{kind}"],
+        )
+
+
+class Places(Model):
+    """A municipality's places in one year, in persons and of those unaccompanied minors (R10)."""
+
+    municipality: str
+    year: int
+    persons: PlaceCounts
+    unaccompanied_minors: PlaceCounts
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Places:
+        return cls(
+            municipality=row["municipality"],
+            year=row["year"],
+            persons=PlaceCounts.of(row, "persons"),
+            unaccompanied_minors=PlaceCounts.of(row, "minors"),
+        )
+
+    @classmethod
+    def nothing_recorded(cls, municipality: str, year: int) -> Places:
+        """A year without any record: nothing requested or decided (null), nobody counted."""
+        counts = PlaceCounts(
+            requested=None, decided=None, settled=0, agreed=0, used=0, vacant=None, over_quota=0
+        )
+        return cls(municipality=municipality, year=year, persons=counts, unaccompanied_minors=counts)
+
+
+class MunicipalityController(Controller):
+    """The municipality registry, contact information, requests and quota decisions."""
+
+    path = "/municipalities"
+    tags = ("municipalities",)
+
+    @post("/", operation_id="registerMunicipality", sync_to_thread=True, opt=sends(c.RegisterMunicipality))
+    def register(self, ctx: Ctx, app: Settlement, data: JSONBody[NewMunicipality]) -> Response[Written]:
+        """Register a municipality by its 4-digit number (imdi)."""
+        return written(app.handle(ctx, c.RegisterMunicipality(data.number, data.name, data.county)))
+
+    @put(
+        "/{number:str}/contact", operation_id="updateContact", sync_to_thread=True, opt=sends(c.UpdateContact)
+    )
+    def update_contact(
+        self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[Contact]
+    ) -> Response[Written]:
+        """Update the municipality's contact information (the municipality itself, or imdi)."""
+        contact = ContactInformation(
+            data.contact_person, data.email, data.phone, data.postal_address.parsed(rule="registry")
+        )
+        return written(app.handle(ctx, c.UpdateContact(number, contact)))
+
+    @post(
+        "/{number:str}/requests",
+        operation_id="requestSettlement",
+        sync_to_thread=True,
+        opt=sends(c.RequestSettlement),
+    )
+    def request_settlement(
+        self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[SettlementRequest]
+    ) -> Response[WrittenWithLetter]:
+        """Send (or revise, with a reason) the yearly settlement request; issues a request letter (R1)."""
+        command = c.RequestSettlement(number, data.year, data.persons, data.unaccompanied_minors, data.reason)
+        return written(app.handle(ctx, command), WrittenWithLetter)
+
+    @post(
+        "/{number:str}/quota-decisions",
+        operation_id="decideQuota",
+        sync_to_thread=True,
+        opt=sends(c.DecideQuota),
+    )
+    def decide_quota(
+        self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[QuotaDecision]
+    ) -> Response[Written]:
+        """Record the municipality's quota decision for a year; a later one revises it (R2)."""
+        command = c.DecideQuota(number, data.year, data.persons, data.unaccompanied_minors, data.decided_on)
+        return written(app.handle(ctx, command))
+
+    @get("/", operation_id="listMunicipalities", sync_to_thread=True, opt=allowed(*EVERYONE))
+    def list_municipalities(self, reads: Reads) -> list[MunicipalityView]:
+        """The registry: every municipality with its contact information (everyone)."""
+        return [MunicipalityView.from_row(row) for row in reads.query(municipalities)]
+
+    @get("/{number:str}", operation_id="getMunicipality", sync_to_thread=True, opt=allowed(*EVERYONE))
+    def get_municipality(self, reads: Reads, number: FromPath[NumberInPath]) -> MunicipalityView:
+        """One municipality with its contact information (everyone)."""
+        row = reads.query(municipality, number)
+        if row is None:
+            raise NotFound("municipality", number)
+        return MunicipalityView.from_row(row)
+
+    @get(
+        "/{number:str}/places",
+        operation_id="getPlaces",
+        sync_to_thread=True,
+        opt=allowed(Role.MUNICIPALITY, Role.IMDI, Role.AUDITOR),
+    )
+    def get_places(
+        self,
+        actor: CurrentActor,
+        reads: Reads,
+        number: FromPath[NumberInPath],
+        year: Annotated[
+            int | None, QueryParameter(ge=2000, le=2100, description="One year; all years if left out")
+        ] = None,
+    ) -> Places | list[Places]:
+        """Requested, decided, settled, agreed, used and vacant places per year, newest first (R10)."""
+        municipality_scope(actor, number)
+        if reads.query(municipality, number) is None:
+            raise NotFound("municipality", number)
+        rows = reads.query(places, municipality=number, year=year)
+        if year is not None:
+            return Places.of(rows[0]) if rows else Places.nothing_recorded(number, year)
+        return [Places.of(row) for row in rows]

@@ -1,0 +1,449 @@
+"""Refugees: registration, mapping, settlement decision (R5), settlement date (R7, R8), deviations (R12)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Response, get, post
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from pydantic import Field
+
+from api.http.access import allowed, municipality_scope, sends
+from api.http.context import Ctx, CurrentActor, Settlement, written
+from api.http.controllers.audit import AuditEvent
+from api.http.reads import Reads
+from api.http.schemas import (
+    Cursor,
+    Flag,
+    Id,
+    IsoDate,
+    Limit,
+    Model,
+    MunicipalityNumber,
+    Page,
+    PostalAddress,
+    ShortText,
+    Text,
+    Written,
+    Year,
+    instant,
+    path_id,
+)
+from projections.audit_trail import audit_events
+from projections.person_folders import person_folder, persons_awaiting_settlement_date
+from settlement_domain import commands as c
+from settlement_domain import values
+from settlement_domain.context import Role
+from settlement_domain.errors import NotFound
+from settlement_domain.model import Refugee
+from settlement_domain.values import Category, ResidenceKind
+
+
+class ReceptionCentre(Model):
+    """Lives in an asylum reception centre."""
+
+    kind: Literal["reception_centre"]
+    centre_id: ShortText
+
+
+class PrivateResidence(Model):
+    """Lives privately (privatboende)."""
+
+    kind: Literal["private"]
+
+
+ResidenceBody = Annotated[ReceptionCentre | PrivateResidence, Field(discriminator="kind")]
+
+
+class NewRefugee(Model):
+    """A refugee registered by the reception system (or by IMDi for resettlement refugees)."""
+
+    full_name: ShortText
+    birth_date: IsoDate
+    family_id: ShortText | None = None
+    unaccompanied_minor: Flag
+    residence: ResidenceBody
+    postal_address: PostalAddress
+    category: Category
+
+
+class MappingRecord(Model):
+    """The reception centre's mapping (kartlegging) of the person."""
+
+    education: Text
+    work_experience: Text
+    languages: Annotated[list[ShortText], Field(max_length=50)]
+    health_needs: Text
+    notes: Text
+
+
+class SettlementDecision(Model):
+    """IMDi's decision that a selected person is settled in the municipality (R5)."""
+
+    municipality: MunicipalityNumber
+    year: Year | None = None
+    override_reason: Text | None = None
+
+
+class SettlementDate(Model):
+    """The date the person moved into the municipality."""
+
+    date: IsoDate
+
+
+class SettlementDateCorrection(Model):
+    """IMDi's correction of a settlement date, with its reason (R7f)."""
+
+    date: IsoDate
+    reason: Text
+
+
+class NewDeviation(Model):
+    """A discrepancy (avvik) on the person's case (R12)."""
+
+    kind: ShortText
+    description: Text
+    registered_private_by_known_deviation: Flag = False
+
+
+class Resolution(Model):
+    """How a deviation was resolved."""
+
+    note: Text
+
+
+class DecisionWritten(Written):
+    """A settlement decision and its two letters (to the municipality, to the person)."""
+
+    letter_ids: list[str]
+
+
+class DeviationWritten(Written):
+    """A deviation opened or resolved; ``id`` is the person's, ``deviation_id`` the deviation's."""
+
+    deviation_id: str
+
+
+class DeviationView(Model):
+    """A deviation on the person's case and whether it is resolved."""
+
+    deviation_id: str
+    kind: str
+    description: str
+    registered_private_by_known_deviation: bool
+    status: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution_note: str | None
+
+
+class PersonFolder(Model):
+    """The person folder (personmappe): personal details, mapping, the case's status and deviations (R6)."""
+
+    refugee_id: str
+    full_name: str | None
+    birth_date: date | None
+    postal_address: dict[str, Any] | None
+    family_id: str | None
+    unaccompanied_minor: bool
+    residence: dict[str, Any] | None
+    category: str
+    mapping: dict[str, Any] | None
+    status: str
+    municipality: str | None
+    proposed_to: str | None
+    selected_by: str | None
+    selected_on: date | None
+    selection_year: int | None
+    decided_for: str | None
+    decision_year: int | None
+    decided_on: date | None
+    settlement_date: date | None
+    date_source: str | None
+    open_deviations: int
+    registered_at: datetime
+    updated_at: datetime | None
+    deviations: list[DeviationView]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PersonFolder:
+        return cls.model_validate(
+            {
+                **{k: row[k] for k in cls.model_fields if k != "deviations"},
+                "deviations": [DeviationView.from_row(d) for d in row["deviations"]],
+            }
+        )
+
+
+class AwaitingPerson(Model):
+    """A selected or decided person without a settlement date yet."""
+
+    refugee_id: str
+    full_name: str | None
+    municipality: str | None
+    status: str
+    selected_on: date | None
+    decision_year: int | None
+    residence_kind: str | None
+    open_deviations: int
+    unaccompanied_minor: bool
+
+
+class CaseState(Model):
+    """The case as it stood at ``as_of``, replayed from the event log (R14)."""
+
+    version: int
+    lived_privately: bool
+    unaccompanied_minor: bool
+    family_id: str | None
+    proposed_to: str | None
+    selected_by: str | None
+    selected_on: date | None
+    decided_for: str | None
+    decision_year: int | None
+    settlement_date: date | None
+    open_deviations: list[str]
+    mapping_recorded: bool
+
+
+class CaseHistory(Model):
+    """The events of a person's case, newest first, and the case's state as of a moment."""
+
+    refugee_id: str
+    as_of: datetime | None
+    state: CaseState | None
+    items: list[AuditEvent]
+    next_cursor: str | None
+
+
+FOLDER_READERS = sends(c.RecordFolderRead)
+
+
+def case_state(case: Refugee | None, own: str | None) -> CaseState | None:
+    """The case replayed to a moment (R14) in the answer's shape.
+
+    ``own`` is a municipality user's municipality: the state then never names another municipality
+    (a proposal to, selection by or decision for another one reads as none), as its events are not shown.
+    """
+    if case is None:
+        return None
+
+    def mine(municipality: str | None) -> str | None:
+        return municipality if own is None or municipality == own else None
+
+    return CaseState(
+        version=case.version,
+        lived_privately=case.lived_privately,
+        unaccompanied_minor=case.unaccompanied_minor,
+        family_id=case.family_id,
+        proposed_to=mine(case.proposed_to),
+        selected_by=mine(case.selected_by),
+        selected_on=case.selected_on if mine(case.selected_by) else None,
+        decided_for=mine(case.decided_for),
+        decision_year=case.decision_year if mine(case.decided_for) else None,
+        settlement_date=case.settlement_date,
+        open_deviations=sorted(d for d, is_open in case.deviations.items() if is_open),
+        mapping_recorded=case.mapping is not None,
+    )
+
+
+class RefugeeController(Controller):
+    """Refugees and their settlement cases."""
+
+    path = "/refugees"
+    tags = ("refugees",)
+
+    @post("/", operation_id="registerRefugee", sync_to_thread=True, opt=sends(c.RegisterRefugee))
+    def register(self, ctx: Ctx, app: Settlement, data: JSONBody[NewRefugee]) -> Response[Written]:
+        """Register a refugee (reception system, or imdi for resettlement refugees)."""
+        centre_id = data.residence.centre_id if isinstance(data.residence, ReceptionCentre) else None
+        command = c.RegisterRefugee(
+            full_name=data.full_name,
+            birth_date=data.birth_date,
+            family_id=data.family_id,
+            unaccompanied_minor=data.unaccompanied_minor,
+            residence=values.Residence(ResidenceKind(data.residence.kind), centre_id),
+            postal_address=data.postal_address.parsed(),
+            category=data.category,
+        )
+        return written(app.handle(ctx, command))
+
+    @post(
+        "/{refugee_id:str}/mapping",
+        operation_id="recordMapping",
+        sync_to_thread=True,
+        opt=sends(c.RecordMapping),
+    )
+    def record_mapping(
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[MappingRecord]
+    ) -> Response[Written]:
+        """Record the reception centre's mapping of the person (reception, imdi)."""
+        mapping = values.Mapping(
+            data.education, data.work_experience, tuple(data.languages), data.health_needs, data.notes
+        )
+        return written(app.handle(ctx, c.RecordMapping(path_id(refugee_id, "person"), mapping)))
+
+    @post(
+        "/{refugee_id:str}/settlement-decision",
+        operation_id="decideSettlement",
+        sync_to_thread=True,
+        opt=sends(c.DecideSettlement),
+    )
+    def decide_settlement(
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[SettlementDecision]
+    ) -> Response[DecisionWritten]:
+        """Decide that a selected person is settled in the municipality; keeps the place the selection
+        took, or moves it to the year named (R5); issues two letters (R9)."""
+        command = c.DecideSettlement(
+            path_id(refugee_id, "person"), data.municipality, data.year, data.override_reason
+        )
+        return written(app.handle(ctx, command), DecisionWritten)
+
+    @post(
+        "/{refugee_id:str}/settlement-date",
+        operation_id="registerSettlementDate",
+        sync_to_thread=True,
+        opt=sends(c.RegisterSettlementDate),
+    )
+    def register_settlement_date(
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[SettlementDate]
+    ) -> Response[Written]:
+        """Register the settlement date: the municipality for persons who lived privately (R7), the reception system otherwise (R8)."""
+        return written(app.handle(ctx, c.RegisterSettlementDate(path_id(refugee_id, "person"), data.date)))
+
+    @post(
+        "/{refugee_id:str}/settlement-date/correction",
+        operation_id="correctSettlementDate",
+        sync_to_thread=True,
+        opt=sends(c.CorrectSettlementDate),
+    )
+    def correct_settlement_date(
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[SettlementDateCorrection]
+    ) -> Response[Written]:
+        """Correct a settlement date, with a reason (imdi, R7f)."""
+        command = c.CorrectSettlementDate(path_id(refugee_id, "person"), data.date, data.reason)
+        return written(app.handle(ctx, command))
+
+    @post(
+        "/{refugee_id:str}/deviations",
+        operation_id="openDeviation",
+        sync_to_thread=True,
+        opt=sends(c.OpenDeviation),
+    )
+    def open_deviation(
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[NewDeviation]
+    ) -> Response[DeviationWritten]:
+        """Open a deviation on the person's case; it blocks R7 until resolved (R12)."""
+        command = c.OpenDeviation(
+            path_id(refugee_id, "person"),
+            data.kind,
+            data.description,
+            data.registered_private_by_known_deviation,
+        )
+        return written(app.handle(ctx, command), DeviationWritten)
+
+    @post(
+        "/{refugee_id:str}/deviations/{deviation_id:str}/resolution",
+        operation_id="resolveDeviation",
+        sync_to_thread=True,
+        opt=sends(c.ResolveDeviation),
+    )
+    def resolve_deviation(
+        self,
+        ctx: Ctx,
+        app: Settlement,
+        refugee_id: FromPath[Id],
+        deviation_id: FromPath[Id],
+        data: JSONBody[Resolution],
+    ) -> Response[DeviationWritten]:
+        """Resolve an open deviation (R12)."""
+        command = c.ResolveDeviation(path_id(refugee_id, "person"), deviation_id, data.note)
+        return written(app.handle(ctx, command), DeviationWritten)
+
+    @get(
+        "/",
+        operation_id="listPersonsAwaitingSettlementDate",
+        sync_to_thread=True,
+        opt=allowed(Role.MUNICIPALITY, Role.IMDI),
+    )
+    def awaiting(
+        self,
+        actor: CurrentActor,
+        reads: Reads,
+        municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
+        without_settlement_date: Annotated[
+            bool, QueryParameter(description="Only true is served: persons awaiting a settlement date")
+        ] = True,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Page[AwaitingPerson]:
+        """Selected or decided persons still awaiting a settlement date (own municipality, imdi)."""
+        if not without_settlement_date:
+            raise ValidationException(
+                "Only persons awaiting a settlement date are listed here; settled persons are in "
+                "/reports/settled-persons.",
+                extra=[{"key": "without_settlement_date", "message": "only true is served"}],
+            )
+        found = reads.query(
+            persons_awaiting_settlement_date,
+            municipality_scope(actor, municipality),
+            cursor=cursor,
+            limit=limit,
+        )
+        return Page[AwaitingPerson].of(found, AwaitingPerson)
+
+    @get("/{refugee_id:str}", operation_id="getPersonFolder", sync_to_thread=True, opt=FOLDER_READERS)
+    def folder(self, ctx: Ctx, app: Settlement, reads: Reads, refugee_id: FromPath[Id]) -> PersonFolder:
+        """The person folder; a municipality sees it once it has selected the person. Every read is recorded (R6)."""
+        # The application checks tenancy and R6, and records the read in the audit trail.
+        person = path_id(refugee_id, "person")
+        app.handle(ctx, c.RecordFolderRead(person))
+        found = reads.query(person_folder, str(person))
+        if found is None:
+            raise NotFound("person", refugee_id)
+        return PersonFolder.from_row(found)
+
+    @get("/{refugee_id:str}/history", operation_id="getCaseHistory", sync_to_thread=True, opt=FOLDER_READERS)
+    def history(
+        self,
+        ctx: Ctx,
+        actor: CurrentActor,
+        app: Settlement,
+        reads: Reads,
+        refugee_id: FromPath[Id],
+        as_of: Annotated[
+            datetime | None, QueryParameter(description="Show the state at this moment (ISO 8601)")
+        ] = None,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> CaseHistory:
+        """The events of the person's case, newest first, and its state as of a moment (R14; recorded as R6)."""
+        as_of = instant(as_of, "as_of")
+        own = actor.municipality if actor.role is Role.MUNICIPALITY else None
+        person = path_id(refugee_id, "person")
+        # Read before recording: a refused read (a forged cursor) is not a read of the folder.
+        events = reads.query(
+            audit_events,
+            person=str(person),
+            own_cases_of=own,
+            recorded_to=_after(as_of),
+            cursor=cursor,
+            limit=limit,
+        )
+        # The application checks tenancy and R6, and records the read in the audit trail.
+        app.handle(ctx, c.RecordFolderRead(person))
+        return CaseHistory(
+            refugee_id=refugee_id,
+            as_of=as_of,
+            state=case_state(app.case_as_of(person, as_of), own),
+            items=[AuditEvent.from_row(e) for e in events["items"]],
+            next_cursor=events["next_cursor"],
+        )
+
+
+def _after(as_of: datetime | None) -> datetime | None:
+    # The audit query's upper bound is exclusive; the state includes events recorded exactly at as_of.
+    return None if as_of is None else as_of + timedelta(microseconds=1)

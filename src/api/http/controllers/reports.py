@@ -1,0 +1,269 @@
+"""Reports (R13): requests and decisions, settled persons, the national report; JSON, CSV or XLSX."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
+
+from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_counts
+from api.http.context import CurrentActor, Settlement
+from api.http.reads import Reads
+from api.http.schemas import Model, MunicipalityNumber
+from api.http.spreadsheets import JSON, as_file, wanted_format
+from projections.reports import national_report, requests_and_decisions, settled_persons
+from settlement_domain.context import Role
+
+ReportYear = Annotated[int | None, QueryParameter(ge=2000, le=2100)]
+FORMATS = (
+    " Answers JSON, or a file with Norwegian column headings for `Accept: text/csv` (semicolon-separated, "
+    "UTF-8) or `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`."
+)
+
+
+class Revision(Model):
+    """One request or quota decision as recorded (every revision is kept)."""
+
+    position: int
+    kind: str
+    revision: int
+    persons: int
+    unaccompanied_minors: int
+    decided_on: date | None
+    recorded_by_imdi: bool | None
+    reason: str | None
+    recorded_at: datetime
+
+
+class RequestsAndDecisions(Model):
+    """A municipality's year: the request and decision that stand, and every revision."""
+
+    municipality: str
+    year: int
+    request: Revision | None
+    decision: Revision | None
+    history: list[Revision]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RequestsAndDecisions:
+        def revision(value: Mapping[str, Any] | None) -> Revision | None:
+            return None if value is None else Revision.from_row(value)
+
+        return cls(
+            municipality=row["municipality"],
+            year=row["year"],
+            request=revision(row["request"]),
+            decision=revision(row["decision"]),
+            history=[Revision.from_row(r) for r in row["history"]],
+        )
+
+
+class SettledPerson(Model):
+    """A person settled in the municipality (the specialised report)."""
+
+    refugee_id: str
+    full_name: str | None
+    birth_date: date | None
+    category: str
+    unaccompanied_minor: bool
+    family_id: str | None
+    settlement_date: date
+    date_source: str | None
+    decision_year: int | None
+    selection_year: int | None
+
+
+Figure = int | str | None  # "<5" where R13 hides a small count, ":" where a cell would give one away
+
+
+class NationalRow(Model):
+    """Requested, decided, settled and vacant persons of one municipality."""
+
+    municipality: str
+    name: str
+    county: str
+    requested: int | None
+    decided: int | None
+    settled: Figure
+    vacant: Figure
+
+
+class CountyRow(Model):
+    """The same figures summed over a county."""
+
+    county: str
+    requested: int | None
+    decided: int | None
+    settled: Figure
+    vacant: Figure
+
+
+class Totals(Model):
+    """The same figures for the whole country."""
+
+    requested: int | None
+    decided: int | None
+    settled: Figure
+    vacant: Figure
+
+
+class NationalReport(Model):
+    """The national report of one year, per municipality and per county (R13)."""
+
+    year: int
+    municipalities: list[NationalRow]
+    counties: list[CountyRow]
+    total: Totals
+
+
+REVISION_COLUMNS = (
+    ("municipality", "Kommunenummer"),
+    ("year", "År"),
+    ("kind", "Type"),
+    ("revision", "Revisjon"),
+    ("persons", "Personer"),
+    ("unaccompanied_minors", "Herav enslige mindreårige"),
+    ("decided_on", "Vedtaksdato"),
+    ("recorded_by_imdi", "Registrert av IMDi"),
+    ("reason", "Begrunnelse"),
+    ("recorded_at", "Registrert"),
+)
+KIND_NO = {"request": "Anmodning", "decision": "Vedtak"}
+SETTLED_COLUMNS = (
+    ("refugee_id", "Person-ID"),
+    ("full_name", "Navn"),
+    ("birth_date", "Fødselsdato"),
+    ("category", "Kategori"),
+    ("unaccompanied_minor", "Enslig mindreårig"),
+    ("family_id", "Familie-ID"),
+    ("settlement_date", "Bosettingsdato"),
+    ("date_source", "Dato registrert av"),
+    ("decision_year", "Vedtaksår"),
+    ("selection_year", "Utsøkingsår"),
+)
+NATIONAL_COLUMNS = (
+    ("municipality", "Kommunenummer"),
+    ("name", "Kommune"),
+    ("county", "Fylke"),
+    ("requested", "Anmodet"),
+    ("decided", "Vedtatt"),
+    ("settled", "Bosatt"),
+    ("vacant", "Ledige plasser"),
+    ("level", "Nivå"),
+)
+READERS = allowed(Role.MUNICIPALITY, Role.IMDI, Role.AUDITOR)
+
+
+def national_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The national report as one sheet: the municipalities, then each county's and the nation's totals."""
+    return [
+        *({**row, "level": "Kommune"} for row in report["municipalities"]),
+        *({**row, "name": f"{row['county']} i alt", "level": "Fylke"} for row in report["counties"]),
+        {**report["total"], "name": "Hele landet", "level": "Landet"},
+    ]
+
+
+class ReportController(Controller):
+    """The reports of R13."""
+
+    path = "/reports"
+    tags = ("reports",)
+
+    @get(
+        "/requests-and-decisions",
+        operation_id="reportRequestsAndDecisions",
+        sync_to_thread=True,
+        opt=READERS,
+        description=FORMATS,
+    )
+    def requests_and_decisions(
+        self,
+        request: Request,
+        actor: CurrentActor,
+        reads: Reads,
+        year_from: ReportYear = None,
+        year_to: ReportYear = None,
+        municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
+    ) -> Response[list[RequestsAndDecisions]]:
+        """Requests and quota decisions per municipality and year, with every revision (own, imdi, auditor)."""
+        media_type = wanted_format(request)
+        found = reads.query(
+            requests_and_decisions,
+            year_from=year_from,
+            year_to=year_to,
+            municipality=municipality_scope(actor, municipality),
+        )
+        if media_type != JSON:
+            rows = [
+                {
+                    **revision,
+                    "municipality": entry["municipality"],
+                    "year": entry["year"],
+                    "kind": KIND_NO.get(revision["kind"], revision["kind"]),
+                }
+                for entry in found
+                for revision in entry["history"]
+            ]
+            return as_file(rows, REVISION_COLUMNS, media_type, "anmodninger-og-vedtak")
+        return Response([RequestsAndDecisions.from_row(entry) for entry in found])
+
+    @get(
+        "/settled-persons",
+        operation_id="reportSettledPersons",
+        sync_to_thread=True,
+        opt=READERS,
+        description=FORMATS,
+    )
+    def settled_persons(
+        self,
+        request: Request,
+        actor: CurrentActor,
+        reads: Reads,
+        municipality: Annotated[
+            MunicipalityNumber | None,
+            QueryParameter(name="municipality", description="Required for imdi and auditor"),
+        ] = None,
+        year: ReportYear = None,
+    ) -> Response[list[SettledPerson]]:
+        """The specialised report: persons settled in one municipality, by settlement date (own, imdi, auditor)."""
+        media_type = wanted_format(request)
+        number = municipality_scope(actor, municipality)
+        if number is None:
+            raise ValidationException(
+                "Name the municipality.", extra=[{"key": "municipality", "message": "required for this role"}]
+            )
+        found = reads.query(settled_persons, number, year)
+        if media_type != JSON:
+            return as_file(found, SETTLED_COLUMNS, media_type, f"bosatte-{number}")
+        return Response([SettledPerson.from_row(row) for row in found])
+
+    @get(
+        "/national",
+        operation_id="reportNational",
+        sync_to_thread=True,
+        opt=allowed(*EVERYONE),
+        description=FORMATS,
+    )
+    def national(
+        self,
+        request: Request,
+        actor: CurrentActor,
+        reads: Reads,
+        app: Settlement,
+        year: ReportYear = None,
+    ) -> Response[NationalReport]:
+        """Requested, decided, settled and vacant persons per municipality and county; settled counts below 5 show as "<5" except to imdi and auditor, and cells that would give one away as ":" (everyone)."""
+        media_type = wanted_format(request)
+        found = reads.query(
+            national_report,
+            year or app.clock().year,
+            suppress=not sees_small_counts(actor),
+            viewer=actor.municipality,
+        )
+        if media_type != JSON:
+            return as_file(national_rows(found), NATIONAL_COLUMNS, media_type, f"nasjonal-{found['year']}")
+        return Response(NationalReport.model_validate(found))

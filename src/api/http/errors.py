@@ -1,0 +1,240 @@
+"""Problem details (RFC 9457): the one mapping from every error to an ``application/problem+json`` answer."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from pydantic import ValidationError as PydanticValidationError
+
+from api.http.auth import Unauthenticated
+from api.http.context import CORRELATION_HEADER, UnsupportedMediaType, correlation_id
+from settlement_domain.errors import (
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    NotFound,
+    Refusal,
+    RuleViolation,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://settlement.example/problems/"
+RULE_BASE = "https://settlement.example/rules/"
+
+REFUSAL_STATUS = {Refusal.INPUT: 422, Refusal.STATE: 409, Refusal.FORBIDDEN: 403}
+
+# What a refused rule was about, for the problem's human-readable title.
+RULE_TITLES = {
+    "roles": "Not allowed for this role",
+    "registry": "Municipality registry refused",
+    "registration": "Registration refused",
+    "R1": "Settlement request refused",
+    "R2": "Quota decision refused",
+    "R3": "Distribution list refused",
+    "R4": "Approval refused",
+    "R5": "Settlement decision refused",
+    "R6": "Person folder refused",
+    "R7": "Settlement date refused",
+    "R8": "Settlement date refused",
+    "R11": "Capacity report refused",
+    "R12": "Deviation refused",
+    "R16": "Support case refused",
+}
+
+STATUS_TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    503: "Not yet available",
+}
+
+
+class StaleRead(Exception):
+    """The read models did not reach the requested ``min_position`` in time: 503, try again shortly."""
+
+    def __init__(self, wanted: int, reached: int) -> None:
+        super().__init__(f"The read models have reached position {reached}, not yet {wanted}.")
+        self.wanted, self.reached = wanted, reached
+
+
+class ReadModelsUnavailable(Exception):
+    """The read models cannot answer now (not installed yet, or the projection runner stopped): 503."""
+
+
+class NotAcceptable(Exception):
+    """The client accepts none of the formats a resource comes in."""
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    slug: str | None = None,
+    rule: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": RULE_BASE + rule if rule else PROBLEM_BASE + (slug or str(status)),
+        "title": title or STATUS_TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if rule:
+        body["rule"] = rule
+    if errors:
+        body["errors"] = errors
+    # Errors raised before or outside the correlation middleware still carry the request's id.
+    headers = {**(headers or {}), CORRELATION_HEADER: correlation_id(request)}
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _rule_title(rule: str) -> str:
+    family = rule.rstrip("abcdefghijklmnopqrstuvwxyz") if rule.startswith("R") else rule
+    return RULE_TITLES.get(family, f"Refused by rule {rule}")
+
+
+def rule_violation(request: Request, error: RuleViolation) -> Response:
+    status = REFUSAL_STATUS[error.refusal]
+    errors = [{"field": error.field, "message": error.message}] if status == 422 and error.field else None
+    return problem(
+        request, status, error.message, title=_rule_title(error.rule), rule=error.rule, errors=errors
+    )
+
+
+def not_found(request: Request, error: NotFound) -> Response:
+    return problem(request, 404, error.message, slug="not-found")
+
+
+def concurrency_conflict(request: Request, error: ConcurrencyConflict) -> Response:
+    return problem(
+        request, 409, error.message, title="Changed at the same moment", slug="concurrency-conflict"
+    )
+
+
+def idempotency_key_reused(request: Request, error: IdempotencyKeyReused) -> Response:
+    return problem(
+        request,
+        422,
+        error.message,
+        slug="idempotency-key-reused",
+        errors=[{"field": "Idempotency-Key", "message": error.message}],
+    )
+
+
+def unauthenticated(request: Request, error: Unauthenticated) -> Response:
+    return problem(request, 401, str(error), slug="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+
+
+def stale_read(request: Request, error: StaleRead) -> Response:
+    return problem(
+        request,
+        503,
+        str(error),
+        title="Read models not yet up to date",
+        slug="stale-read",
+        headers={"Retry-After": "1"},
+    )
+
+
+def read_models_unavailable(request: Request, error: ReadModelsUnavailable) -> Response:
+    return problem(
+        request,
+        503,
+        str(error),
+        title="Read models not available",
+        slug="read-models-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+def not_acceptable(request: Request, error: NotAcceptable) -> Response:
+    return problem(request, 406, str(error), slug="not-acceptable")
+
+
+def unsupported_media_type(request: Request, error: UnsupportedMediaType) -> Response:
+    return problem(
+        request,
+        415,
+        str(error),
+        slug="unsupported-media-type",
+        errors=[{"field": "Content-Type", "message": str(error)}],
+    )
+
+
+def validation_error(request: Request, error: ValidationException) -> Response:
+    """Bad shape or format of the input (body, query, path or header): 422 listing the fields."""
+    errors = []
+    for item in error.extra if isinstance(error.extra, list) else []:
+        if isinstance(item, dict):
+            field = item.get("key") or item.get("source") or "body"
+            errors.append({"field": str(field), "message": str(item.get("message", ""))})
+    if not errors:
+        errors = [{"field": "body", "message": str(error.detail)}]
+    return problem(request, 422, "The request is not valid; see errors.", slug="validation", errors=errors)
+
+
+def http_error(request: Request, error: HTTPException) -> Response:
+    status = error.status_code
+    if status == 400:
+        # Malformed input (unparsable JSON, bad query string) is invalid input by the contract.
+        return problem(
+            request,
+            422,
+            str(error.detail),
+            slug="validation",
+            errors=[{"field": "body", "message": str(error.detail)}],
+        )
+    headers = {k: v for k, v in (error.headers or {}).items()}
+    return problem(request, status, str(error.detail), headers=headers or None)
+
+
+def unexpected(request: Request, error: Exception) -> Response:
+    # Only the type and route are logged: messages may quote request data, which can be personal.
+    where = ""
+    if isinstance(error, PydanticValidationError):
+        # Locations and error types only: the offending values may be personal data.
+        where = " " + str([(e["loc"], e["type"]) for e in error.errors(include_input=False)])
+    log.error(
+        "Unexpected %s%s on %s %s\n%s",
+        type(error).__name__,
+        where,
+        request.method,
+        request.scope.get("route_handler").paths if request.scope.get("route_handler") else "?",
+        "".join(traceback.format_tb(error.__traceback__)),
+    )
+    return problem(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.", slug="internal"
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    RuleViolation: rule_violation,
+    NotFound: not_found,
+    ConcurrencyConflict: concurrency_conflict,
+    IdempotencyKeyReused: idempotency_key_reused,
+    Unauthenticated: unauthenticated,
+    StaleRead: stale_read,
+    NotAcceptable: not_acceptable,
+    UnsupportedMediaType: unsupported_media_type,
+    ReadModelsUnavailable: read_models_unavailable,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: unexpected,
+}
