@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 
 
 def one_line(text: str) -> str:
