@@ -2,7 +2,9 @@
 
 A :class:`BulkRun` keeps every aggregate it loaded or changed in an identity map, so that a later
 command sees the unsaved changes of an earlier one without reading the store. A refused command
-leaves no trace: the aggregates it touched are put back as they were before it ran.
+leaves no trace: the aggregates it touched are put back as they were before it ran. Events are stored
+in the order the commands caused them, as if each command had been saved on its own, so that the
+log (and every read model folding it) sees the same history either way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
 from settlement_domain.application import CommandResult, SettlementApp
@@ -29,6 +31,7 @@ class BulkRun:
         self.app = app
         self.identity: dict[UUID, Aggregate] = {}
         self.dirty: dict[UUID, Aggregate] = {}
+        self._events: list[DomainEventProtocol[UUID]] = []  # in the order the commands caused them
         self._backups: dict[UUID, Aggregate] = {}
         self.commands = 0
 
@@ -62,6 +65,7 @@ class BulkRun:
         for aggregate in (outcome.primary, *outcome.changed):
             self.identity[aggregate.id] = aggregate
             self.dirty[aggregate.id] = aggregate
+            self._events.extend(aggregate.collect_events())
         self.commands += 1
         return CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
 
@@ -70,13 +74,16 @@ class BulkRun:
         if not self.dirty:
             return self.app.position()
         try:
-            recordings = self.app.save(*self.dirty.values())
+            # The events first, in command order; the aggregates (with nothing left pending) only let
+            # the application take their snapshots.
+            recordings = self.app.save(*self._events, *self.dirty.values())
         except IntegrityError:
             raise ConcurrencyConflict(
                 "Another writer changed the same aggregates during the bulk run; nothing of this batch was stored."
             ) from None
         finally:
             self.dirty = {}
+            self._events = []
         return recordings[-1].notification.id if recordings else self.app.position()
 
 
