@@ -42,7 +42,7 @@ class Refugee(Aggregate):
     ) -> Refugee:
         """Lifecycle 4: a person with a name, a possible birth date, a residence and an address."""
         full_name = rules.check_text("registration", full_name, "full_name", max_length=300)
-        if birth_date > today or birth_date.year < 1900:
+        if birth_date > today or birth_date.year < rules.EARLIEST_YEAR:
             raise rules.refuse_input("registration", "The birth date is not a possible one.", "birth_date")
         if unaccompanied_minor and rules.age_on(birth_date, today) >= 18:
             raise rules.refuse_input(
@@ -103,12 +103,16 @@ class Refugee(Aggregate):
         """The municipality the person is settled in, decided for or selected by."""
         return self.decided_for or self.selected_by
 
+    # Selections stored before places were taken at selection took none (see RefugeeSelected v2);
+    # a class default, so that a refugee selected then reads False without an event setting it.
+    selection_took_place = False
+
     @property
     def place(self) -> tuple[str, int] | None:
-        """R10: the municipality and year of the one place the person takes, or None."""
+        """R10: the municipality and year of the one place the person holds in a quota year, or None."""
         if self.decided_for is not None and self.decision_year is not None:
             return (self.decided_for, self.decision_year)
-        if self.selected_by is not None and self.selection_year is not None:
+        if self.selected_by is not None and self.selection_year is not None and self.selection_took_place:
             return (self.selected_by, self.selection_year)
         return None
 
@@ -185,9 +189,9 @@ class Refugee(Aggregate):
     def decline(self, meta: dict[str, Any], list_id: UUID, municipality: str, reason: str) -> None:
         """R4: the municipality declines the person, with a reason."""
         self._check_on_list("R4", list_id)
-        reason = (reason or "").strip()
-        if not reason:
+        if not (reason and reason.strip()):
             raise rules.refuse_input("R4", f"Declining {self.id} needs a reason.", "declined")
+        reason = rules.check_text("R4", reason, "declined")
         self._declined(meta=meta, list_id=list_id, municipality=municipality, reason=reason)
 
     @event("RefugeeDeclined")
@@ -195,23 +199,56 @@ class Refugee(Aggregate):
         self.open_list_id = None
         self.proposed_to = None
 
+    class RefugeeSelected(Aggregate.Event):
+        """R4: the municipality accepted the person on a list; its place is in the list's year.
+
+        Version 2 added ``took_place``: selections stored before it took no place of their quota year
+        (places were counted at the settlement decision then), so a version-1 selection reads False.
+        """
+
+        class_version = 2
+
+        meta: dict[str, Any]
+        list_id: UUID
+        municipality: str
+        selected_on: date
+        year: int
+        took_place: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["took_place"] = False
+
     def select(
         self, meta: dict[str, Any], list_id: UUID, municipality: str, selected_on: date, year: int
     ) -> None:
-        """R4: the municipality accepts the person (utsøking); the place is in the list's year."""
+        """R4: the municipality accepts the person (utsøking); the place, taken by the approval of the
+        list in its quota year, is in the list's year."""
         self._check_on_list("R4", list_id)
         self._selected(
-            meta=meta, list_id=list_id, municipality=municipality, selected_on=selected_on, year=year
+            meta=meta,
+            list_id=list_id,
+            municipality=municipality,
+            selected_on=selected_on,
+            year=year,
+            took_place=True,
         )
 
-    @event("RefugeeSelected")
+    @event(RefugeeSelected)
     def _selected(
-        self, meta: dict[str, Any], list_id: UUID, municipality: str, selected_on: date, year: int
+        self,
+        meta: dict[str, Any],
+        list_id: UUID,
+        municipality: str,
+        selected_on: date,
+        year: int,
+        took_place: bool,
     ) -> None:
         self.open_list_id = None
         self.selected_by = municipality
         self.selected_on = selected_on
         self.selection_year = year
+        self.selection_took_place = took_place
 
     # R5: settlement decision ---------------------------------------------------------------------
 

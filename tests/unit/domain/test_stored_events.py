@@ -21,7 +21,7 @@ from settlement_domain.model import (
     QuotaYear,
     Refugee,
 )
-from tests.given import IMDI, OSLO, TODAY, decided_quota, person, selected
+from tests.given import IMDI, OSLO, TODAY, decided_quota, person, refused, selected
 
 
 def stored_events(app, aggregate_id):
@@ -149,3 +149,50 @@ def test_a_quota_year_snapshot_from_before_the_move_and_the_over_quota_counters_
     assert type(loaded) is QuotaYear
     assert (loaded.decided, loaded.used, loaded.vacant()) == ((3, 1), (2, 1), (1, 0))
     assert (loaded.over_quota_persons, loaded.over_quota_minors) == (0, 0)
+
+
+def legacy_selected(app) -> UUID:
+    """A person selected for Oslo in 2025 as the code before places were taken at selection stored
+    it: the same events, its ``RefugeeSelected`` of version 1 (no ``took_place``), and no place taken
+    in the quota year. Made by copying a selected person's stream under a new id."""
+    source = person(app)
+    selected(app, OSLO, [source])
+    legacy_id = uuid4()
+
+    def as_version_1(state):
+        if "took_place" in state:
+            del state["took_place"], state["class_version"]
+
+    copies = [rewritten(app, stored, as_version_1) for stored in stored_events(app, source)]
+    copies = [
+        StoredEvent(legacy_id, s.originator_version, s.topic, s.state) for s in copies
+    ]  # one stream: one id
+    app.recorder.insert_events(copies)
+    return legacy_id
+
+
+def test_a_person_selected_before_places_were_taken_at_selection_takes_one_at_the_decision(given):
+    decided_quota(given, persons=1, minors=0, year=2025)
+    legacy = legacy_selected(given)  # the copied-from person took 2025's one place
+    case = given.refugee(legacy)
+    assert (case.selected_by, case.selection_year, case.selection_took_place, case.place) == (
+        "0301",
+        2025,
+        False,
+        None,
+    )
+    # The decision takes the place the old selection never took, checked against the vacant ones (R5).
+    with refused(given, "R5"):
+        given.handle(IMDI, c.DecideSettlement(legacy, "0301"))
+    given.handle(IMDI, c.DecideSettlement(legacy, "0301", override_reason="selected before the upgrade"))
+    year = given.quota_year("0301", 2025)
+    assert (year.used, year.over_quota_persons, year.vacant()) == ((2, 0), 1, (-1, 0))
+
+
+def test_a_person_selected_before_places_were_taken_at_selection_releases_nothing_when_moved(given):
+    decided_quota(given, persons=1, minors=0, year=2025)
+    decided_quota(given, persons=3, minors=0, year=2026)
+    legacy = legacy_selected(given)
+    given.handle(IMDI, c.DecideSettlement(legacy, "0301", year=2026))
+    assert given.quota_year("0301", 2025).used == (1, 0)  # never below what was taken
+    assert given.quota_year("0301", 2026).used == (1, 0)
