@@ -317,9 +317,15 @@ class SettlementMachine(RuleBasedStateMachine):
         p["decided_for"] = municipality
         if moves_to is not None:
             new, old = self.quotas[moves_to], self.quotas[p["place"]]
-            if not self.fits(new, 1, int(p["minor"])):  # only an override gets here: over quota
+            # Only an override gets past a shortfall; each kind of place is over the quota only where
+            # that kind was short (a minor may find a person's place vacant and no minor's place).
+            if new["decided"] is None:
                 new["over"] += 1
                 new["over_minors"] += int(p["minor"])
+            else:
+                decided_persons, decided_minors = new["decided"]
+                new["over"] += int(new["taken"] + 1 > decided_persons)
+                new["over_minors"] += int(p["minor"] and new["minors_taken"] + 1 > decided_minors)
             new["taken"] += 1
             new["minors_taken"] += int(p["minor"])
             old["taken"] -= 1

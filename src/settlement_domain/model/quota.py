@@ -14,6 +14,14 @@ from settlement_domain.errors import RuleViolation
 from settlement_domain.model.ids import natural_id
 
 
+def _places(count: int) -> str:
+    return f"{count} place" if count == 1 else f"{count} places"
+
+
+def _used(count: int) -> str:
+    return f"{count} is used" if count == 1 else f"{count} are used"
+
+
 class QuotaYear(Aggregate):
     """One municipality's places for one year (R10): request (R1), quota decision (R2), places used.
 
@@ -134,14 +142,14 @@ class QuotaYear(Aggregate):
         if persons < within_persons:
             raise RuleViolation(
                 "R2",
-                f"{self.municipality} already uses {self.places_taken} places in {self.year}; "
+                f"{self.municipality} already uses {_places(self.places_taken)} in {self.year}; "
                 f"the decision cannot be fewer than {within_persons} persons.",
                 field="persons",
             )
         if minors < within_minors:
             raise RuleViolation(
                 "R2",
-                f"{self.municipality} already uses {self.minor_places_taken} places for unaccompanied "
+                f"{self.municipality} already uses {_places(self.minor_places_taken)} for unaccompanied "
                 f"minors in {self.year}; the decision cannot be fewer than {within_minors}.",
                 field="unaccompanied_minors",
             )
@@ -181,13 +189,13 @@ class QuotaYear(Aggregate):
         vacant_persons, vacant_minors = self.vacant() or (0, 0)
         if persons > vacant_persons:
             return (
-                f"{self.municipality} decided {decided_persons} places for {self.year}, "
-                f"{self.places_taken} are used and {vacant_persons} vacant; {persons} asked"
+                f"{self.municipality} decided {_places(decided_persons)} for {self.year}, "
+                f"{_used(self.places_taken)} and {vacant_persons} vacant; {persons} asked"
             )
         if minors > vacant_minors:
             return (
-                f"{self.municipality} decided {decided_minors} places for unaccompanied minors for {self.year}, "
-                f"{self.minor_places_taken} are used and {vacant_minors} vacant; {minors} asked"
+                f"{self.municipality} decided {_places(decided_minors)} for unaccompanied minors for {self.year}, "
+                f"{_used(self.minor_places_taken)} and {vacant_minors} vacant; {minors} asked"
             )
         return None
 

@@ -301,7 +301,7 @@ def test_approval_is_refused_when_the_accepted_exceed_the_vacant_places(given):
     with refused(app, "R4", Refusal.STATE) as caught:
         app.handle(OSLO, c.ApproveDistributionList(list_id, (first, second)))
     message = caught.value.message
-    assert "0301 decided 1 places for 2025, 0 are used and 1 vacant; 2 asked" in message
+    assert "0301 decided 1 place for 2025, 0 are used and 1 vacant; 2 asked" in message
     assert "Revise the quota decision (R2)" in message
     assert app.distribution_list(list_id).status.value == "open"
     assert app.refugee(first).selected_by is None

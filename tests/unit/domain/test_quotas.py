@@ -198,7 +198,7 @@ def test_a_revision_cannot_go_below_the_minors_already_selected(given):
     with refused(app, "R2", Refusal.STATE) as caught:
         app.handle(OSLO, c.DecideQuota("0301", 2025, 3, 0, TODAY))
     assert caught.value.field == "unaccompanied_minors"
-    assert "already uses 1 places for unaccompanied minors" in caught.value.message
+    assert "already uses 1 place for unaccompanied minors" in caught.value.message
 
 
 def test_a_revision_cannot_go_below_the_persons_already_decided(given):
