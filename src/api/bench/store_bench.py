@@ -27,6 +27,7 @@ from projections.engine.rebuild import rebuild
 from projections.engine.runner import Runner, decode, fold_into
 from projections.engine.store import open_read_store, write_transaction
 from settlement_domain.application import SettlementApp
+from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.persistence import store_environment
 
 BASELINE_GENERATION = 900  # scratch tables for the per-event baseline, never served
@@ -114,7 +115,8 @@ def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str,
         baseline_done, baseline_seconds = baseline(app, engine, wanted)
 
         console.print("rebuild of all views")
-        report = rebuild(app, engine, projections, grace_seconds=0)
+        with paused_garbage_collector():
+            report = rebuild(app, engine, projections, grace_seconds=0)
 
         console.print("queries")
         rng = random.Random(options.seed)

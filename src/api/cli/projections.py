@@ -18,6 +18,7 @@ from projections.catalog import PROJECTIONS, install, select_projections
 from projections.engine.rebuild import RebuildReport, rebuild, rebuild_outdated
 from projections.engine.runner import Runner, status
 from projections.engine.store import open_read_store
+from settlement_domain.bulk import paused_garbage_collector
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     runner = Runner(app, engine, projections, batch_size=args.batch_size, poll_interval=args.poll)
     console = Console(stderr=True)
     try:
-        upgraded = rebuild_outdated(app, engine, projections)
+        with paused_garbage_collector():
+            upgraded = rebuild_outdated(app, engine, projections)
         if upgraded is not None:
             console.print(f"rebuilt for the new code: {', '.join(p.name for p in upgraded.projections)}")
         if args.once:
@@ -127,7 +129,8 @@ def run_rebuild(args: argparse.Namespace) -> int:
                 elapsed = time.perf_counter() - started
                 progress.update(task, completed=done, total=total, rate=done / elapsed if elapsed else 0.0)
 
-            report = rebuild(app, engine, chosen, progress=advance)
+            with paused_garbage_collector():
+                report = rebuild(app, engine, chosen, progress=advance)
         if args.json:
             print(json.dumps(report_dict(report), indent=2))
         else:

@@ -42,6 +42,7 @@ from projections.catalog import PROJECTIONS, install
 from projections.engine.rebuild import rebuild_outdated
 from projections.engine.runner import Runner
 from projections.engine.store import open_read_store
+from settlement_domain.bulk import paused_garbage_collector
 
 API_PREFIX = "/api/v1"
 # Handlers run in threads beside the event loop; a shorter GIL switch interval than the default 5 ms
@@ -101,7 +102,8 @@ def create_app(
         if runner is not None:
             # Read models whose code changed since their tables were built are rebuilt before new
             # events are folded into them (an upgrade); on an up-to-date store this is one query.
-            rebuild_outdated(settlement, engine, PROJECTIONS.values())
+            with paused_garbage_collector():
+                rebuild_outdated(settlement, engine, PROJECTIONS.values())
             runner.start()
 
     def close() -> None:

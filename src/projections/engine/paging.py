@@ -18,13 +18,15 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
 from projections.engine.projection import Projection
 from projections.engine.state import serving_generation
 from projections.engine.store import read_transaction
+from settlement_domain.rules import EARLIEST_YEAR, LAST_YEAR
 
 Source = Engine | Connection
 MAX_LIMIT = 500
 
 
 class ReadModelNotReady(LookupError):
-    """The read model has not been installed in this database yet (run the projections first)."""
+    """The read model cannot answer yet: not installed in this database, or its tables were built by
+    another version of its code and wait for their rebuild (an upgrade)."""
 
 
 class BadCursor(ValueError):
@@ -43,10 +45,16 @@ def reading(source: Source) -> Iterator[Connection]:
 
 def serving_tables(conn: Connection, projection: Projection) -> dict[str, Table]:
     """The tables of the generation that currently serves ``projection`` (blue/green, see rebuild)."""
-    generation = serving_generation(conn, projection.name)
-    if generation is None:
+    serving = serving_generation(conn, projection.name)
+    if serving is None:
         raise ReadModelNotReady(
             f"The {projection.name} read model is not installed; run `settlement projections run`."
+        )
+    generation, version = serving
+    if version != projection.version:
+        raise ReadModelNotReady(
+            f"The {projection.name} read model is being rebuilt for a new version of the service; "
+            "try again shortly."
         )
     return projection.sql_tables(generation, conn.dialect)
 
@@ -56,7 +64,7 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 MAX_BIGINT = 2**63 - 1
-MIN_YEAR, MAX_YEAR = 1900, 9998  # the years of the instants the API accepts
+MIN_YEAR, MAX_YEAR = EARLIEST_YEAR, LAST_YEAR  # the years of the instants the API accepts
 
 
 def decode_cursor(cursor: str, *kinds: type) -> list[Any]:

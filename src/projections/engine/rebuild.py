@@ -23,7 +23,6 @@ from projections.engine.rows import MemoryRows
 from projections.engine.runner import Dispatch, decode, fold_into
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import read_transaction, write_transaction
-from settlement_domain.bulk import paused_garbage_collector
 
 PAGE = 10_000
 WRITE_CHUNK = 20_000
@@ -105,11 +104,11 @@ def rebuild(
 ) -> RebuildReport:
     """Rebuilds ``projections`` without stopping reads, and swaps them in.
 
-    The cyclic garbage collector is paused meanwhile: the fold holds millions of long-lived rows and
-    makes no reference cycles, and the collector's repeated scans of those rows took half its time.
+    The fold holds every row in memory and makes no reference cycles: a caller rebuilding a large log
+    pauses the cyclic garbage collector around it (``settlement_domain.bulk.paused_garbage_collector``),
+    whose repeated scans of those rows took half the time.
     """
-    with paused_garbage_collector():
-        return _rebuild(app, engine, list(projections), progress=progress, grace_seconds=grace_seconds)
+    return _rebuild(app, engine, list(projections), progress=progress, grace_seconds=grace_seconds)
 
 
 def _rebuild(

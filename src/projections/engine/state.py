@@ -28,9 +28,11 @@ def state_table(metadata: MetaData) -> Table:
 STATE = state_table(MetaData())
 
 
-def serving_generation(conn: Connection, name: str) -> int | None:
-    """The generation of tables that serves the read model ``name``, or None when it is not installed."""
-    return conn.execute(select(STATE.c.generation).where(STATE.c.name == name)).scalar_one_or_none()
+def serving_generation(conn: Connection, name: str) -> tuple[int, int] | None:
+    """The generation of tables that serves the read model ``name`` and the code version that built
+    it, or None when it is not installed."""
+    row = conn.execute(select(STATE.c.generation, STATE.c.version).where(STATE.c.name == name)).first()
+    return None if row is None else (row.generation, row.version)
 
 
 def lock_states(conn: Connection, names: Iterable[str]) -> dict[str, Any]:

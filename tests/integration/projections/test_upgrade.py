@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Engine, select
 
-from projections.engine.paging import serving_tables
+from projections.engine.paging import ReadModelNotReady, serving_tables
 from projections.engine.projection import TableSpec
 from projections.engine.rebuild import outdated, rebuild_outdated
 from projections.engine.runner import OutdatedReadModel, Runner
@@ -50,7 +50,10 @@ def test_a_read_model_of_an_older_version_is_rebuilt_before_the_runner_folds_int
     new = PlacesWithoutMinorsOverQuota()
     assert outdated(engine, [new]) == [new]
 
-    # The runner refuses to fold events into tables another version built (it would fail on their shape).
+    # Reads of it wait for the rebuild (503), and the runner refuses to fold events into tables another
+    # version built (it would fail on their shape).
+    with engine.connect() as conn, pytest.raises(ReadModelNotReady, match="being rebuilt"):
+        serving_tables(conn, new)
     quota(app, "4601", persons=5, minors=1)
     with pytest.raises(OutdatedReadModel, match="rebuild it"):
         caught_up(Runner(app, engine, [new]))
