@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,14 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from api.bench.scratch_store import fresh_store
+from api.bench.ports import free_port
+from api.bench.scratch_store import FALLBACK_POSTGRES_URL, fresh_store
 from settlement_domain.application import SettlementApp
 from settlement_domain.persistence import store_environment
-from tests.given.actors import TODAY, ctx_for  # one vocabulary: re-exported for older imports
-
-__all__ = ["TODAY", "ctx_for"]
-
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.given.actors import TODAY
 
 
 def _answers(url: str) -> bool:
@@ -34,12 +30,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _throwaway_server() -> tuple[str, callable] | None:
     """Start a private PostgreSQL server from the installed binaries, if there are any."""
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
@@ -48,7 +38,7 @@ def _throwaway_server() -> tuple[str, callable] | None:
         return None
     bindir = Path(initdb).parent
     datadir = Path(tempfile.mkdtemp(prefix="settlement-pg-"))
-    port = _free_port()
+    port = free_port()
     prefix: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
         prefix = ["runuser", "-u", "postgres", "--"]
@@ -89,8 +79,8 @@ def postgres_server() -> Iterator[str | None]:
     """The URL of a PostgreSQL server for this run, or None (then PostgreSQL tests skip, visibly)."""
     url = os.environ.get("SETTLEMENT_TEST_POSTGRES_URL")
     stop = None
-    if not url and _answers(DEFAULT_POSTGRES_URL):
-        url = DEFAULT_POSTGRES_URL
+    if not url and _answers(FALLBACK_POSTGRES_URL):
+        url = FALLBACK_POSTGRES_URL
     if not url:
         try:
             started = _throwaway_server()

@@ -12,7 +12,7 @@ MUNICIPALITY_NUMBER = re.compile(r"^[0-9]{4}\Z")  # ASCII digits only: "٠٣٠١
 
 
 class Role(StrEnum):
-    """The roles of DOMAIN.md's role table (token claim ``role``)."""
+    """The roles of the role table in docs/domain.md (token claim ``role``)."""
 
     IMDI = "imdi"
     MUNICIPALITY = "municipality"

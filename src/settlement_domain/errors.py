@@ -1,4 +1,4 @@
-"""The errors the write side raises; each refusal names the rule of DOMAIN.md that refused."""
+"""The errors the write side raises; each refusal names the rule of docs/domain.md that refused."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class DomainError(Exception):
 
 
 class RuleViolation(DomainError):
-    """A command refused by one of DOMAIN.md's numbered rules (or the role table, rule ``roles``)."""
+    """A command refused by one of the numbered rules of docs/domain.md (or the role table, rule ``roles``)."""
 
     def __init__(
         self, rule: str, message: str, *, refusal: Refusal = Refusal.STATE, field: str | None = None

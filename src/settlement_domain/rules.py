@@ -1,4 +1,4 @@
-"""The numbered rules of DOMAIN.md (R1..R21) as named checks shared by the aggregates and the service.
+"""The numbered rules of docs/domain.md (R1..R21) as named checks shared by the aggregates and the service.
 
 Each check raises :class:`RuleViolation` carrying its rule code; checks that need the state of one
 aggregate live on that aggregate as ``check_*`` methods, and the ones here are the stateless ones.
@@ -17,9 +17,10 @@ FIRST_YEAR = 2000  # R1
 MINOR_MIN_AGE, MINOR_MAX_AGE = 15, 17  # R11: minors over 15 are settled through IMDi
 ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})\Z")
 FOUR_DIGITS = re.compile(r"^[0-9]{4}\Z")
+EARLIEST_YEAR = 1900  # no date of this service (a birth date, an instant asked about) lies before it
 LAST_YEAR = 9998  # dates past this overflow date arithmetic
 # Control characters other than tab and line breaks: never meant, and they break CSV and XLSX files.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def refuse_input(rule: str, message: str, field: str | None = None) -> RuleViolation:

@@ -98,8 +98,11 @@ async def check_json_body(request: Request) -> None:
 
     Checked before the handler parses it, so that no parser meets text it would fail on badly.
     """
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return
+    if (
+        request.method not in ("POST", "PUT", "PATCH")
+        or "data" not in request.route_handler.parsed_fn_signature.parameters
+    ):
+        return  # only routes that take a JSON body (``data``) read one
     body = await request.body()
     if not body:
         return

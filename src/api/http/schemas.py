@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from settlement_domain import values
 from settlement_domain.errors import NotFound
-from settlement_domain.rules import refuse_input
+from settlement_domain.rules import EARLIEST_YEAR, LAST_YEAR, refuse_input
 
 T = TypeVar("T")
 MAX_COUNT = 1_000_000  # far above any real quota; keeps numbers within the read models' integer columns
@@ -88,7 +88,7 @@ Year = Annotated[
     BeforeValidator(_json_integer),
     Field(ge=-MAX_COUNT, le=MAX_COUNT, description="Calendar year, like 2025"),
 ]
-MIN_YEAR, MAX_YEAR = 1900, 9998
+MIN_YEAR, MAX_YEAR = EARLIEST_YEAR, LAST_YEAR
 
 
 def instant(value: datetime | None, parameter: str) -> datetime | None:
