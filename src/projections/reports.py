@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,11 +39,12 @@ def _revision_columns() -> list[Column[Any]]:
         Column("kind", String(10), nullable=False),
         Column("revision", Integer, nullable=False),
         Column("persons", Integer, nullable=False),
-        Column("unaccompanied_minors", Integer, nullable=False),
+        Column("unaccompanied_minors", Integer, nullable=True),  # null: an imported figure without the split
         Column("decided_on", Date, nullable=True),
         Column("recorded_by_imdi", Boolean, nullable=True),
         Column("reason", Text, nullable=True),
         Column("recorded_at", UTCDateTime, nullable=False),
+        Column("source_file", Text, nullable=True),  # R15: the file of IMDi's statistics it came from
     ]
 
 
@@ -50,7 +52,7 @@ class ReportsProjection(Projection):
     """Every request and quota decision with its revision (R1, R2), for the R13 reports."""
 
     name = "reports"
-    version = 1
+    version = 2  # 2: figures imported from IMDi's statistics, with their file
     tables = (TableSpec("revisions", _revision_columns, ("position",), indexes=(("municipality", "year"),)),)
 
     def handler_map(self) -> Mapping[type[Any], Handler]:
@@ -71,6 +73,7 @@ class ReportsProjection(Projection):
                 "recorded_by_imdi": None,
                 "reason": e.reason,
                 "recorded_at": e.timestamp,
+                "source_file": e.source["file_name"] if e.source else None,
             },
         )
 
@@ -89,6 +92,7 @@ class ReportsProjection(Projection):
                 "recorded_by_imdi": bool(e.recorded_by_imdi),
                 "reason": None,
                 "recorded_at": e.timestamp,
+                "source_file": e.source["file_name"] if e.source else None,
             },
         )
 
@@ -168,6 +172,8 @@ def settled_persons(source: Source, municipality: str, year: int | None = None) 
 
 FIGURES = ("requested", "decided", "settled", "vacant")
 PROTECTED = ("settled", "vacant")  # the figures R13 hides; requested and decided count places, not persons
+PROBED = 12  # R13: a hidden cell's range of up to this many values is tried value by value
+STEPS = 20_000  # R13: how long the ranges are narrowed before a probe is given up
 SECONDARY = ":"  # hidden so that a "<5" elsewhere cannot be worked out by subtraction (SSB's mark)
 
 
@@ -234,6 +240,154 @@ def report_sums(report: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[
     return [*sums, (report["total"], report["counties"]), (report["total"], report["municipalities"])]
 
 
+Key = tuple[int, str]
+
+
+def _pinned(
+    report: dict[str, Any],
+    sums: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+    hidden: dict[int, set[str]],
+    known: dict[str, set[int]],
+    own: set[int],
+) -> list[tuple[dict[str, Any], str]]:
+    """The hidden cells a viewer knowing ``known`` (and all of its ``own`` row) could pin to one value.
+
+    Each cell the viewer does not know gets a range: a ``"<5"`` is 1 to 4; a ``":"`` settled count is
+    0 or at least 5 (only ``"<5"`` marks 1 to 4); a ``":"`` vacant count is any whole number, but
+    a row with a decision has decided = settled + vacant + agreed, agreed (never shown) being at least
+    0. Shown and known cells are exact. Every sum narrows its cells' ranges from the others' (a part
+    from the total less the others' ranges, a total from its parts') until nothing narrows: this is
+    how a ``"<5"`` beside ``"<5"`` in a county of 8 comes out as 4. A cell whose range is one value is
+    pinned. (Over-approximating the ranges would hide less, so none is: a gap such as a ``":"``
+    settled count's 1 to 4 is cut off the ends of its range.)
+    """
+    every = [*report["municipalities"], *report["counties"], report["total"]]
+    lo: dict[Key, float] = {}
+    hi: dict[Key, float] = {}
+    exact: dict[Key, int] = {}
+    gap: set[Key] = set()  # settled ":": 0 or at least SMALL
+    cells: dict[Key, tuple[dict[str, Any], str]] = {}
+    for row in every:
+        for figure in PROTECTED:
+            value, key = row[figure], (id(row), figure)
+            if value is None:
+                continue
+            if figure not in hidden[id(row)] or id(row) in known[figure]:
+                exact[key] = value
+            elif figure == "settled" and 0 < value < SMALL:
+                lo[key], hi[key] = 1, SMALL - 1
+            elif figure == "settled":
+                lo[key], hi[key] = 0, math.inf
+                gap.add(key)
+            else:
+                lo[key], hi[key] = -math.inf, math.inf
+            if key in lo:
+                cells[key] = (row, figure)
+    equations: list[tuple[list[tuple[Key, int]], int]] = []  # sum of coefficient * cell == constant
+    for whole, parts in sums:
+        for figure in PROTECTED:
+            if whole[figure] is not None:
+                terms = [((id(p), figure), -1) for p in parts if p[figure] is not None]
+                equations.append(([((id(whole), figure), 1), *terms], 0))
+    for row in report["municipalities"]:
+        if row["decided"] is not None and row["vacant"] is not None:
+            agreed = (id(row), "agreed")
+            if id(row) in own:
+                exact[agreed] = row["decided"] - row["settled"] - row["vacant"]
+            else:
+                lo[agreed], hi[agreed] = 0, math.inf
+            terms = [((id(row), "settled"), 1), ((id(row), "vacant"), 1), (agreed, 1)]
+            equations.append((terms, row["decided"]))
+    # The same over each county and the nation, with the settled persons of the municipalities with
+    # a decision ("placed") and the agreed ones as cells of their own, so that their sums carry over
+    # (decided 25, vacant 17 shown: at most 8 placed, so a nation of 12 has at least 4 elsewhere).
+    for whole, parts in sums:
+        if whole["decided"] is None or not parts:
+            continue
+        decided = [p for p in parts if p["decided"] is not None]
+        by_row = all("municipality" in p for p in parts)  # else the counties
+        for total, figure in (("placed", "settled" if by_row else "placed"), ("agreed", "agreed")):
+            lo[(id(whole), total)], hi[(id(whole), total)] = 0, math.inf
+            terms = [((id(p), figure), -1) for p in decided]
+            equations.append(([((id(whole), total), 1), *terms], 0))
+        if by_row:
+            rest = [((id(p), "settled"), -1) for p in parts if p["decided"] is None]
+            equations.append(([((id(whole), "settled"), 1), ((id(whole), "placed"), -1), *rest], 0))
+            terms = [((id(whole), "placed"), 1), ((id(whole), "vacant"), 1), ((id(whole), "agreed"), 1)]
+            equations.append((terms, whole["decided"]))
+    # Fold the exact cells into the constants; keep the equations with a cell left to narrow.
+    folded: list[tuple[list[tuple[Key, int]], int]] = []
+    for terms, constant in equations:
+        rest = [(key, c) for key, c in terms if key not in exact]
+        if rest:
+            folded.append((rest, constant - sum(c * exact[key] for key, c in terms if key in exact)))
+    touching: dict[Key, list[int]] = {}
+    for n, (terms, _) in enumerate(folded):
+        for key, _c in terms:
+            touching.setdefault(key, []).append(n)
+
+    def propagate(lo: dict[Key, float], hi: dict[Key, float], work: list[int]) -> bool:
+        """Narrow every range by the equations ``work`` and those they touch, until nothing narrows;
+        False if some range comes out empty (the ranges given admit no figures), or if it goes on
+        narrowing past ``STEPS`` (ranges open at one end can narrow forever when no figures fit)."""
+        queued = set(work)
+        steps = 0
+        while work:
+            steps += 1
+            if steps > STEPS:
+                return False  # taken as impossible: may hide more, never less
+            n = work.pop()
+            queued.discard(n)
+            terms, constant = folded[n]
+            spans = [(lo[key], hi[key]) if c > 0 else (-hi[key], -lo[key]) for key, c in terms]
+            low_sum = sum(a for a, _ in spans if a != -math.inf)
+            high_sum = sum(b for _, b in spans if b != math.inf)
+            low_open = sum(a == -math.inf for a, _ in spans)
+            high_open = sum(b == math.inf for _, b in spans)
+            for (key, c), (a, b) in zip(terms, spans, strict=True):
+                # The others' sum lies in [others_low, others_high]; this term is the constant less it.
+                others_low = (
+                    -math.inf if low_open - (a == -math.inf) else low_sum - (a if a != -math.inf else 0)
+                )
+                others_high = (
+                    math.inf if high_open - (b == math.inf) else high_sum - (b if b != math.inf else 0)
+                )
+                low, high = (
+                    (constant - others_high, constant - others_low)
+                    if c > 0
+                    else (others_low - constant, others_high - constant)
+                )
+                low, high = max(lo[key], low), min(hi[key], high)
+                if key in gap:  # 0 or at least SMALL: cut 1 to 4 off the ends
+                    low = SMALL if 0 < low < SMALL else low
+                    high = 0 if 0 < high < SMALL else high
+                if low > high:
+                    return False
+                if (low, high) != (lo[key], hi[key]):
+                    lo[key], hi[key] = low, high
+                    for m in touching[key]:
+                        if m not in queued:
+                            queued.add(m)
+                            work.append(m)
+        return True
+
+    propagate(lo, hi, list(range(len(folded))))
+    pinned = [cells[key] for key in cells if lo[key] == hi[key]]
+    # Ranges alone miss what takes whole numbers: two ":" summing to 4 to 5 can only be 0 and 5. So
+    # try each value of a short range: the values that leave some range empty are impossible.
+    for key in cells:
+        if lo[key] < hi[key] <= lo[key] + PROBED:
+            possible = [
+                value
+                for value in range(int(lo[key]), int(hi[key]) + 1)
+                if (key not in gap or value == 0 or value >= SMALL)
+                and propagate({**lo, key: value}, {**hi, key: value}, list(touching.get(key, [])))
+            ]
+            if len(possible) < 2:
+                pinned.append(cells[key])
+    return pinned
+
+
 def protect(report: dict[str, Any], *, viewer: str | None) -> None:
     """R13 in place: small counts hidden, and every cell hidden that would give a hidden one away.
 
@@ -247,10 +401,18 @@ def protect(report: dict[str, Any], *, viewer: str | None) -> None:
     - every sum in the report (see :func:`report_sums`), in each of settled and vacant, has none or
       at least two cells the viewer does not know: with exactly one, it would be the total minus the
       known cells. Cells the viewer does not know are the hidden ones other than its own
-      municipality's (for a viewer of no municipality: every hidden one). The smallest shown part the viewer does not know is hidden next to the single
-      one (settled: a non-zero one first, as a hidden zero protects little once "<5" is known to
-      mean 1 to 4); where there is none, the total is hidden. A total of nothing but the viewer's
+      municipality's (for a viewer of no municipality: every hidden one). The smallest shown
+      part the viewer does not know is hidden next to the single one (settled: a non-zero one
+      first, as a hidden zero protects little once "<5" is known to mean 1 to 4); where there is
+      none, the total is hidden. A total of nothing but the viewer's
       own municipality is known to it, hidden or not.
+
+    Then the ranges, since ``"<5"`` says 1 to 4 (see :func:`_pinned`): ``"<5"`` and ``"<5"`` in a
+    county of 8 are 4 each, and beside a shown 9 in a county of 11, 1 each. Where a hidden cell the
+    viewer does not know can be pinned to one value so, one more cell is hidden beside it, as above
+    (the smallest shown part of a sum it is in, else that sum's total), and all of it is redone until
+    none can. What the marks themselves give away is left: the viewer's own 3 in a county shown
+    ``"<5"`` leaves 1 for a neighbour's ``"<5"`` with every cell hidden already.
 
     Cells hidden to protect another show ``":"``; only primary cells say ``"<5"``.
     """
@@ -294,32 +456,65 @@ def protect(report: dict[str, Any], *, viewer: str | None) -> None:
     def name(row: dict[str, Any]) -> str:
         return row.get("municipality") or row.get("county") or ""
 
-    changed = True
-    while changed:
-        changed = False
-        for row in every:
-            if "settled" in hidden[id(row)] and row["vacant"] is not None and "vacant" not in hidden[id(row)]:
-                hidden[id(row)].add("vacant")
-                changed = True
-        for known, figure, (whole, parts) in itertools.product(viewers, PROTECTED, sums):
-            cells = (whole, *parts)
-            if (
-                whole[figure] is None
-                or sum(figure in hidden[id(r)] and id(r) not in known[figure] for r in cells) != 1
-            ):
-                continue
-            # Exactly one cell the viewer does not know: hide a part beside it, else the total.
-            candidates = [r for r in parts if hideable(r, figure, known, zero=False)] or [
-                r for r in parts if hideable(r, figure, known, zero=True)
+    def cover(row: dict[str, Any], figure: str, known: dict[str, set[int]]) -> bool:
+        """Hide one more cell beside ``row``'s ``figure``, which the viewer could pin down from the
+        ranges: the smallest shown part (non-zero first) of a sum it is in, else such a sum's total,
+        else the same in the other figure's sums (the two are tied by vacant = decided - settled -
+        agreed). False when every such cell is hidden or known already."""
+        for fig in (figure, *(f for f in PROTECTED if f != figure)):
+            near = [
+                (w, ps) for w, ps in sums if w[fig] is not None and (w is row or any(p is row for p in ps))
             ]
+            parts = [p for _, ps in near for p in ps]
+            candidates = [p for p in parts if hideable(p, fig, known, zero=False)] or [
+                p for p in parts if hideable(p, fig, known, zero=True)
+            ]
+            candidates = candidates or [w for w, _ in near if hideable(w, fig, known, zero=True)]
             if candidates:
-                pick = min(candidates, key=lambda r: (abs(r[figure]), name(r)))
-                hidden[id(pick)].add(figure)
-            else:
-                # No part left to hide: the one unknown cell is a part, and the total is shown (a
-                # hidden total with parts all known to the viewer would be known to it too).
-                hidden[id(whole)].add(figure)
-            changed = True
+                pick = min(candidates, key=lambda r: (abs(r[fig]), name(r)))
+                hidden[id(pick)].add(fig)
+                return True
+        return False
+
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for row in every:
+                if (
+                    "settled" in hidden[id(row)]
+                    and row["vacant"] is not None
+                    and "vacant" not in hidden[id(row)]
+                ):
+                    hidden[id(row)].add("vacant")
+                    changed = True
+            for known, figure, (whole, parts) in itertools.product(viewers, PROTECTED, sums):
+                cells = (whole, *parts)
+                if (
+                    whole[figure] is None
+                    or sum(figure in hidden[id(r)] and id(r) not in known[figure] for r in cells) != 1
+                ):
+                    continue
+                # Exactly one cell the viewer does not know: hide a part beside it, else the total.
+                candidates = [r for r in parts if hideable(r, figure, known, zero=False)] or [
+                    r for r in parts if hideable(r, figure, known, zero=True)
+                ]
+                if candidates:
+                    pick = min(candidates, key=lambda r: (abs(r[figure]), name(r)))
+                    hidden[id(pick)].add(figure)
+                else:
+                    # No part left to hide: the one unknown cell is a part, and the total is shown (a
+                    # hidden total with parts all known to the viewer would be known to it too).
+                    hidden[id(whole)].add(figure)
+                changed = True
+        # Reasoning from the ranges ("<5" is 1 to 4): hide one more cell beside any cell pinned down.
+        pinned = (
+            (row, figure, known)
+            for known in viewers
+            for row, figure in _pinned(report, sums, hidden, known, own)
+        )
+        if not any(cover(*cell) for cell in pinned):
+            break
     for row in every:
         for figure in hidden[id(row)]:
             row[figure] = (
