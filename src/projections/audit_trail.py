@@ -18,6 +18,7 @@ from settlement_domain.model import (
     Family,
     FolderRead,
     IdempotencyRecord,
+    Import,
     Letter,
     MinorCapacity,
     Municipality,
@@ -74,8 +75,16 @@ def _words(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
 
 
-def _minors(count: int) -> str:
+def _minors(count: int | None) -> str:
+    if count is None:  # an imported figure without the split (R15)
+        return "unaccompanied minors not given"
     return f"{count} unaccompanied minor" + ("" if count == 1 else "s")
+
+
+def _source(e: Any) -> str:
+    """``, imported from file.csv line 12`` for a figure from IMDi's statistics (R15), else nothing."""
+    source = e.source
+    return "" if source is None else f", imported from {source['file_name']} line {source['line']}"
 
 
 def _places(count: int) -> str:
@@ -93,12 +102,19 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     QuotaYear.SettlementRequested: lambda e: (
         f"Settlement request for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
         + (f" (revision {e.revision})" if e.revision else "")
+        + _source(e)
     ),
     QuotaYear.QuotaDecided: lambda e: (
-        f"Quota decision for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}, "
-        f"decided on {e.decided_on.isoformat()}"
-        + (" (recorded by IMDi)" if e.recorded_by_imdi else "")
+        f"Quota decision for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
+        + (f", decided on {e.decided_on.isoformat()}" if e.decided_on else "")
+        + (" (recorded by IMDi)" if e.recorded_by_imdi and e.source is None else "")
         + (f" (revision {e.revision})" if e.revision else "")
+        + _source(e)
+    ),
+    QuotaYear.HistoricalSettledCountRecorded: lambda e: (
+        f"Settled in {e.year} according to IMDi's statistics: {e.persons} persons"
+        + (f" (revision {e.revision})" if e.revision else "")
+        + _source(e)
     ),
     QuotaYear.PlacesTakenBySelection: lambda e: (
         f"{_places(len(e.refugee_ids))} of {e.year} taken in {e.municipality} by distribution list {e.list_id}"
@@ -113,6 +129,11 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         f"Place of {e.year} released in {e.municipality}"
         + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
         + f", moved to {e.to_year}"
+    ),
+    Import.ImportRecorded: lambda e: (
+        f"File {e.file_name} imported ({e.file_format}): {e.recorded} figures recorded, "
+        f"{e.unchanged} already stored, {e.skipped} rows skipped"
+        + (f", {e.revised} revised" if e.revised else "")
     ),
     Refugee.RefugeeRegistered: lambda e: (
         f"Person registered: {e.category.replace('_', ' ')}, "
@@ -227,7 +248,7 @@ class AuditTrailProjection(Projection):
     """The audit index (R14): one row per event, every event, with a summary free of personal data."""
 
     name = "audit_trail"
-    version = 2  # 2: summaries of the places a selection takes or a decision releases, list years
+    version = 3  # 2: summaries of the places a selection takes or a decision releases, list years; 3: imports
     tables = (
         TableSpec(
             "events", _event_columns, ("position",),

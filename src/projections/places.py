@@ -34,6 +34,11 @@ def _quota_columns() -> list[Column[Any]]:
         Column("agreed_minors", Integer, nullable=False),
         Column("over_quota_persons", Integer, nullable=False),
         Column("over_quota_minors", Integer, nullable=False),
+        # R15: figures from IMDi's statistics, marked as such: whether the request and the decision in
+        # force came from an import, and the year's settled count as the statistics give it.
+        Column("historical_request", Boolean, nullable=False),
+        Column("historical_decision", Boolean, nullable=False),
+        Column("historical_settled", Integer, nullable=True),
     ]
 
 
@@ -58,6 +63,7 @@ def _empty_quota(municipality: str, year: int) -> Row:
         "decided_persons": None, "decided_minors": None,
         "settled_persons": 0, "settled_minors": 0, "agreed_persons": 0, "agreed_minors": 0,
         "over_quota_persons": 0, "over_quota_minors": 0,
+        "historical_request": False, "historical_decision": False, "historical_settled": None,
     }  # fmt: skip
 
 
@@ -78,7 +84,7 @@ class PlacesProjection(Projection):
     """Places per municipality and year, in persons and unaccompanied minors (R10)."""
 
     name = "places"
-    version = 2  # 2: settled by the place's year, not the date's; over quota counted
+    version = 3  # 2: settled by the place's year, not the date's; over quota counted. 3: historical figures
     tables = (
         TableSpec("quotas", _quota_columns, ("municipality", "year")),
         TableSpec("persons", _person_columns, ("refugee_id",)),
@@ -88,6 +94,7 @@ class PlacesProjection(Projection):
         return {
             QuotaYear.SettlementRequested: self.requested,
             QuotaYear.QuotaDecided: self.quota_decided,
+            QuotaYear.HistoricalSettledCountRecorded: self.historical_settled,
             Refugee.RefugeeRegistered: self.registered,
             Refugee.RefugeeSelected: self.selected,
             Refugee.SettlementDecided: self.settlement_decided,
@@ -102,11 +109,20 @@ class PlacesProjection(Projection):
     def requested(self, e: QuotaYear.SettlementRequested, position: int, rows: Rows) -> None:
         row = self._quota(rows, e.municipality, e.year)
         row["requested_persons"], row["requested_minors"] = e.persons, e.unaccompanied_minors
+        row["historical_request"] = e.source is not None
         rows.put("quotas", row)
 
     def quota_decided(self, e: QuotaYear.QuotaDecided, position: int, rows: Rows) -> None:
         row = self._quota(rows, e.municipality, e.year)
         row["decided_persons"], row["decided_minors"] = e.persons, e.unaccompanied_minors
+        row["historical_decision"] = e.source is not None
+        rows.put("quotas", row)
+
+    def historical_settled(
+        self, e: QuotaYear.HistoricalSettledCountRecorded, position: int, rows: Rows
+    ) -> None:
+        row = self._quota(rows, e.municipality, e.year)
+        row["historical_settled"] = e.persons
         rows.put("quotas", row)
 
     def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:

@@ -22,7 +22,14 @@ from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
 from settlement_domain.handlers import HANDLERS, Outcome, Scope
-from settlement_domain.model import DistributionList, IdempotencyRecord, Municipality, QuotaYear, Refugee
+from settlement_domain.model import (
+    DistributionList,
+    IdempotencyRecord,
+    Import,
+    Municipality,
+    QuotaYear,
+    Refugee,
+)
 from settlement_domain.permissions import check_permitted
 from settlement_domain.persistence import DateAsISO
 
@@ -164,6 +171,13 @@ class SettlementApp(Application):
 
     def distribution_list(self, list_id: UUID | str) -> DistributionList:
         return self._get(DistributionList, list_id, "distribution list")
+
+    def imported(self, checksum: str) -> Import | None:
+        """The record of the file with this checksum, if it was imported (R15)."""
+        try:
+            return self._get(Import, Import.create_id(checksum), "import")
+        except NotFound:
+            return None
 
     def case_as_of(self, refugee_id: UUID, as_of: datetime | None) -> Refugee | None:
         """R14: the person's case as it stood at ``as_of`` (recorded time), replayed from the log;

@@ -16,12 +16,20 @@ from enum import Enum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from settlement_domain.values import Category, ContactInformation, Decline, Mapping, PostalAddress, Residence
+from settlement_domain.values import (
+    Category,
+    ContactInformation,
+    Decline,
+    ImportSource,
+    Mapping,
+    PostalAddress,
+    Residence,
+)
 
 
 def _plain(value: Any) -> Any:
     """A command's value as the JSON its fingerprint is made of."""
-    if isinstance(value, (PostalAddress, Residence, ContactInformation, Mapping)):
+    if isinstance(value, (PostalAddress, Residence, ContactInformation, Mapping, ImportSource)):
         return value.as_dict()
     if isinstance(value, Enum):
         return value.value
@@ -283,3 +291,32 @@ class AnswerSupportCase(Command):
     case_id: UUID
     text: str
     close: bool = False
+
+
+# Imports (R15) --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHistoricalFigure(Command):
+    """R15: one figure of IMDi's statistics: a municipality's request, decision or settled count in a year."""
+
+    number: str
+    year: int
+    kind: str  # "request", "decision" or "settled"
+    persons: int
+    source: ImportSource
+    revise_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordImport(Command):
+    """R15: the record of an imported file, after its figures, so that the same file twice appends nothing."""
+
+    file_name: str
+    checksum: str
+    file_format: str
+    rows: int
+    recorded: int
+    unchanged: int
+    skipped: int
+    revised: int

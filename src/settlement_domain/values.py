@@ -152,3 +152,15 @@ class Decline:
 
     refugee_id: UUID
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSource:
+    """Where an imported figure comes from (R15): the file's name and SHA-256 checksum, and the line."""
+
+    file_name: str
+    checksum: str
+    line: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file_name": self.file_name, "checksum": self.checksum, "line": self.line}

@@ -129,6 +129,7 @@ def test_a_control_character_stored_before_the_edge_refused_it_does_not_break_th
         unaccompanied_minors=0,
         reason="Bell\x07 and escape\x1b",
         revision=0,
+        source=None,
     )
     api.position = settlement.save(quota)[-1].notification.id
     for role, municipality in ((IMDI, None), (MUNICIPALITY, OSLO)):

@@ -19,6 +19,7 @@ from settlement_domain.model import (
     Family,
     FolderRead,
     IdempotencyRecord,
+    Import,
     Letter,
     MinorCapacity,
     Municipality,
@@ -40,6 +41,7 @@ AGGREGATES = (
     SupportCase,
     Letter,
     IdempotencyRecord,
+    Import,
 )
 EVENT_ROW = re.compile(r"^\| `([A-Z]\w*)` \|([^|]*)\|", re.MULTILINE)
 SECTION = re.compile(r"^## (.*)$", re.MULTILINE)

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "api.cli.serve",
     "api.cli.projections",
     "api.cli.bench",
+    "api.cli.imports",
+    "api.cli.audit",
 )
 
 

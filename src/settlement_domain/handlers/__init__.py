@@ -14,6 +14,7 @@ from settlement_domain.commands import Command
 from settlement_domain.handlers import (
     capacity,
     distribution_lists,
+    imports,
     municipalities,
     quotas,
     refugees,
@@ -34,6 +35,7 @@ HANDLERS: dict[type[Command], Handler] = {
     **settlement_dates.HANDLERS,
     **capacity.HANDLERS,
     **support.HANDLERS,
+    **imports.HANDLERS,
 }
 
 __all__ = ["HANDLERS", "Handler", "Outcome", "Scope"]

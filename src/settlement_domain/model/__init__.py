@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from eventsourcing.utils import register_topic
 
+from settlement_domain.model.backfill import Import
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
 from settlement_domain.model.family import Family
 from settlement_domain.model.folder_read import FolderRead
@@ -44,6 +45,7 @@ __all__ = [
     "Family",
     "FolderRead",
     "IdempotencyRecord",
+    "Import",
     "Letter",
     "LetterKind",
     "ListStatus",

@@ -100,18 +100,42 @@ class QuotaYear(Aggregate):
             unaccompanied_minors=minors,
             reason=reason,
             revision=self.request_revisions + (self.requested is not None),
+            source=None,
         )
 
-    @event("SettlementRequested")
+    class SettlementRequested(Aggregate.Event):
+        """R1: IMDi's request, or (R15) one imported from IMDi's statistics, marked by its ``source``.
+
+        Version 2 added ``source`` (file, checksum, line of an import; None for a request sent here);
+        an imported request may not know its minors (``unaccompanied_minors`` None).
+        """
+
+        class_version = 2
+
+        meta: dict[str, Any]
+        municipality: str
+        year: int
+        persons: int
+        unaccompanied_minors: int | None
+        reason: str | None
+        revision: int
+        source: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = None
+
+    @event(SettlementRequested)
     def _settlement_requested(
         self,
         meta: dict[str, Any],
         municipality: str,
         year: int,
         persons: int,
-        unaccompanied_minors: int,
+        unaccompanied_minors: int | None,
         reason: str | None,
         revision: int,
+        source: dict[str, Any] | None,
     ) -> None:
         self.requested_persons, self.requested_minors = persons, unaccompanied_minors
         self.request_revisions = revision
@@ -162,22 +186,112 @@ class QuotaYear(Aggregate):
             decided_on=decided_on,
             recorded_by_imdi=on_behalf,
             revision=self.decision_revisions + (self.decided is not None),
+            source=None,
         )
 
-    @event("QuotaDecided")
+    class QuotaDecided(Aggregate.Event):
+        """R2: the municipality's decision, or (R15) one imported from IMDi's statistics, marked by its
+        ``source``.
+
+        Version 2 added ``source`` (None for a decision recorded here); an imported decision may not know
+        its date (``decided_on`` None) or its minors (``unaccompanied_minors`` None).
+        """
+
+        class_version = 2
+
+        meta: dict[str, Any]
+        municipality: str
+        year: int
+        persons: int
+        unaccompanied_minors: int | None
+        decided_on: date | None
+        recorded_by_imdi: bool
+        revision: int
+        source: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = None
+
+    @event(QuotaDecided)
     def _quota_decided(
         self,
         meta: dict[str, Any],
         municipality: str,
         year: int,
         persons: int,
-        unaccompanied_minors: int,
-        decided_on: date,
+        unaccompanied_minors: int | None,
+        decided_on: date | None,
         recorded_by_imdi: bool,
         revision: int,
+        source: dict[str, Any] | None,
     ) -> None:
         self.decided_persons, self.decided_minors = persons, unaccompanied_minors
         self.decision_revisions = revision
+
+    # R15: historical figures from IMDi's statistics -----------------------------------------------
+
+    # Set by the first historical settled count; a class default for quota years stored before.
+    historical_settled: int | None = None
+    historical_settled_revisions = 0
+
+    def record_historical(
+        self, meta: dict[str, Any], kind: str, persons: int, source: dict[str, Any], revise_reason: str | None
+    ) -> bool:
+        """R15: one figure of IMDi's statistics (``request``, ``decision`` or ``settled``) for this year.
+
+        The same figure again changes nothing (answers False); another figure than the one stored is a
+        conflict, refused unless the import revises it with a reason (then kept as a revision).
+        """
+        if persons < 0:
+            raise rules.refuse_input("R15", "A count of persons cannot be negative.", "persons")
+        stored = {
+            "request": self.requested_persons,
+            "decision": self.decided_persons,
+            "settled": self.historical_settled,
+        }[kind]
+        if stored == persons:
+            return False
+        reason = rules.check_text("R15", revise_reason, "reason") if revise_reason else None
+        if stored is not None and reason is None:
+            raise RuleViolation(
+                "R15",
+                f"{self.municipality} {self.year}: the {kind} stored is {stored} persons, the file says "
+                f"{persons}; import it as a revision, with a reason, or leave it.",
+                field=kind,
+            )
+        if kind == "request":
+            self._settlement_requested(
+                meta=meta, municipality=self.municipality, year=self.year, persons=persons,
+                unaccompanied_minors=None, reason=reason,
+                revision=self.request_revisions + (stored is not None), source=source,
+            )  # fmt: skip
+        elif kind == "decision":
+            self._quota_decided(
+                meta=meta, municipality=self.municipality, year=self.year, persons=persons,
+                unaccompanied_minors=None, decided_on=None, recorded_by_imdi=True,
+                revision=self.decision_revisions + (stored is not None), source=source,
+            )  # fmt: skip
+        else:
+            self._historical_settled_count_recorded(
+                meta=meta, municipality=self.municipality, year=self.year, persons=persons,
+                reason=reason, revision=self.historical_settled_revisions + (stored is not None), source=source,
+            )  # fmt: skip
+        return True
+
+    @event("HistoricalSettledCountRecorded")
+    def _historical_settled_count_recorded(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        persons: int,
+        reason: str | None,
+        revision: int,
+        source: dict[str, Any],
+    ) -> None:
+        self.historical_settled = persons
+        self.historical_settled_revisions = revision
 
     # R4, R5: places taken ----------------------------------------------------------------------
 

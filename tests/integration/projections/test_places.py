@@ -29,6 +29,7 @@ def test_places_count_requested_decided_settled_agreed_used_and_vacant(app, engi
         "requested_persons": 12, "requested_minors": 3, "decided_persons": 8, "decided_minors": 1,
         "settled_persons": 2, "settled_minors": 0, "agreed_persons": 1, "agreed_minors": 1,
         "over_quota_persons": 0, "over_quota_minors": 0,
+        "historical_request": False, "historical_decision": False, "historical_settled": None,
     }  # fmt: skip
     # latest request (12, 3); mother and child settled; the minor decided but not settled
     assert figures(row) == {"requested": 12, "decided": 8, "settled": 2, "agreed": 1, "used": 3, "vacant": 5}

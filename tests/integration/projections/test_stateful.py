@@ -77,6 +77,9 @@ def independent_places(app: SettlementApp) -> list[dict[str, object]]:
                 row[f"{figure}_{kind}"] = count[f"{figure}_{kind}"]
         row["over_quota_persons"] = quota_year.over_quota_persons if quota_year else 0
         row["over_quota_minors"] = quota_year.over_quota_minors if quota_year else 0
+        # No import in these histories: no figure from IMDi's statistics (R15).
+        row["historical_request"] = row["historical_decision"] = False
+        row["historical_settled"] = None
         # The domain's own count of places used agrees with the fold's.
         used = (
             count["settled_persons"] + count["agreed_persons"],

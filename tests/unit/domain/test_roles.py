@@ -14,9 +14,10 @@ from settlement_domain.context import Role
 from settlement_domain.errors import Refusal
 from settlement_domain.handlers import HANDLERS
 from settlement_domain.permissions import PERMISSIONS, roles_for, roles_in_words
-from settlement_domain.values import Mapping
+from settlement_domain.values import ImportSource, Mapping
 from tests.given import AUDITOR, IMDI, OSLO, RECEPTION, TODAY, capacity_report, contact, refused, registration
 
+SOURCE = ImportSource("file.csv", "0" * 64, 2)
 ACTORS = {Role.IMDI: IMDI, Role.MUNICIPALITY: OSLO, Role.RECEPTION: RECEPTION, Role.AUDITOR: AUDITOR}
 
 EXAMPLES: dict[type[c.Command], c.Command] = {
@@ -40,6 +41,8 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.MarkMinorCapacityFilled: c.MarkMinorCapacityFilled(uuid4()),
     c.FileSupportCase: c.FileSupportCase("Subject", "Text"),
     c.AnswerSupportCase: c.AnswerSupportCase(uuid4(), "Answer"),
+    c.RecordHistoricalFigure: c.RecordHistoricalFigure("0301", 2013, "settled", 40, SOURCE),
+    c.RecordImport: c.RecordImport("file.csv", "0" * 64, "imdi-long", 1, 1, 0, 0, 0),
 }
 
 FORBIDDEN = [

@@ -15,7 +15,7 @@ import settlement_domain.model as model
 from projections import audit_trail
 from projections.catalog import PROJECTIONS
 from settlement_domain import commands as c
-from settlement_domain.values import ContactInformation, Decline, Mapping
+from settlement_domain.values import ContactInformation, Decline, ImportSource, Mapping
 from tests.given import (
     BERGEN,
     IMDI,
@@ -103,6 +103,9 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
     case = app.handle(OSLO, c.FileSupportCase("Secret subject", "Secret question")).id
     app.handle(IMDI, c.AnswerSupportCase(case, "Secret answer", True))
     app.handle(replace(IMDI, idempotency_key="once"), c.RequestSettlement("4601", 2025, 3, 0))
+    source = ImportSource("history.csv", "0" * 64, 7)
+    app.handle(IMDI, c.RecordHistoricalFigure("4601", 2013, "settled", 12, source))
+    app.handle(IMDI, c.RecordImport("history.csv", "0" * 64, "imdi-long", 8, 1, 0, 7, 0))
 
     events = events_since(app, 0)
     assert {type(e) for e in events} == domain_event_classes()

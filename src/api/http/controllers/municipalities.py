@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
+from pydantic import Field
 
 from api.http.access import EVERYONE, allowed, municipality_scope, sends
 from api.http.context import Ctx, CurrentActor, Settlement, written
@@ -105,6 +106,26 @@ class PlaceCounts(Model):
         )
 
 
+class HistoricalFigures(Model):
+    """R15: which of the year's figures came from IMDi's statistics (an import), and the number of persons
+    settled that year as the statistics count them (beside the persons this service counts)."""
+
+    request: bool
+    decision: bool
+    settled: int | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> HistoricalFigures | None:
+        if not (
+            row["historical_request"] or row["historical_decision"] or row["historical_settled"] is not None
+        ):
+            return None
+        return cls(
+            request=bool(row["historical_request"]), decision=bool(row["historical_decision"]),
+            settled=row["historical_settled"],
+        )  # fmt: skip
+
+
 class Places(Model):
     """A municipality's places in one year, in persons and of those unaccompanied minors (R10)."""
 
@@ -112,6 +133,9 @@ class Places(Model):
     year: int
     persons: PlaceCounts
     unaccompanied_minors: PlaceCounts
+    historical: HistoricalFigures | None = Field(
+        default=None, description="Figures from IMDi's statistics (R15); null when the year has none"
+    )
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Places:
@@ -120,6 +144,7 @@ class Places(Model):
             year=row["year"],
             persons=PlaceCounts.of(row, "persons"),
             unaccompanied_minors=PlaceCounts.of(row, "minors"),
+            historical=HistoricalFigures.of(row),
         )
 
     @classmethod

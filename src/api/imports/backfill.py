@@ -1,0 +1,163 @@
+"""Running an import: validate the whole file, then record it in one bulk run, or nothing (R15).
+
+Every row is checked before anything is written. A file with bad rows, or with figures that contradict
+what is stored, imports nothing unless told otherwise (``skip_invalid``: the good rows; ``revise``: the
+contradicting figures as revisions, with the reason given). The same file again appends nothing: its
+checksum names its import record, and figures already stored are left as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from api.imports import imdi_long
+from api.imports.counties import county_of
+from settlement_domain import commands as c
+from settlement_domain.application import SettlementApp
+from settlement_domain.bulk import BulkRun
+from settlement_domain.context import Actor, CommandContext, Role
+from settlement_domain.errors import RuleViolation
+from settlement_domain.values import ImportSource
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    line: int
+    municipality: str
+    year: int
+    kind: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would do (``dry_run``), for the operator and the API."""
+
+    file_name: str
+    checksum: str
+    file_format: str
+    dry_run: bool
+    rows: int = 0
+    figures: int = 0
+    recorded: int = 0  # figures appended as events
+    unchanged: int = 0  # figures the store already had
+    revised: int = 0  # figures recorded as revisions of other stored ones (--revise)
+    derived_rows: int = 0
+    other_levels: int = 0
+    missing_figures: int = 0
+    municipalities_registered: list[str] = field(default_factory=list)
+    bad_rows: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+    already_imported: bool = False
+    imported: bool = False
+    position: int = 0  # the log position the import reached (0: nothing appended)
+
+    @property
+    def refused(self) -> bool:
+        """Nothing was imported because of bad rows or conflicts (the caller's input, not the store)."""
+        return not self.imported and not self.already_imported and bool(self.bad_rows or self.conflicts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "refused": self.refused}
+
+
+def import_context(file_name: str, checksum: str) -> CommandContext:
+    """The import as actor: every event it records names the file (R14, R15)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", file_name)[:80] or "file"
+    return CommandContext(actor=Actor(f"import:{safe}", Role.IMDI), correlation_id=f"import-{checksum[:32]}")
+
+
+def import_imdi_long(
+    app: SettlementApp,
+    content: bytes,
+    file_name: str,
+    *,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    revise_reason: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Imports a file of IMDi's statistics in long format (see :mod:`api.imports.imdi_long`)."""
+    parsed = imdi_long.parse(content, file_name)
+    report = ImportReport(
+        file_name=file_name, checksum=parsed.checksum, file_format=imdi_long.FORMAT, dry_run=dry_run,
+        rows=parsed.rows, figures=len(parsed.figures), derived_rows=parsed.derived_rows,
+        other_levels=parsed.other_levels, missing_figures=parsed.missing_figures,
+        bad_rows=[asdict(b) for b in parsed.bad_rows],
+        mismatches=[asdict(m) for m in parsed.mismatches()],
+    )  # fmt: skip
+    if app.imported(parsed.checksum) is not None:
+        report.already_imported = True
+        return report
+    if parsed.bad_rows and not skip_invalid:
+        return report
+    ctx = import_context(file_name, parsed.checksum)
+    run = BulkRun(app)
+    _register_municipalities(run, ctx, parsed, report)
+    for done, figure in enumerate(parsed.figures, start=1):
+        source = ImportSource(file_name, parsed.checksum, figure.line)
+        command = c.RecordHistoricalFigure(figure.number, figure.year, figure.kind, figure.persons, source)
+        try:
+            result = run.handle(ctx, command)
+        except RuleViolation as error:
+            if error.rule != "R15" or error.field != figure.kind:
+                raise
+            if revise_reason is None:
+                report.conflicts.append(
+                    asdict(Conflict(figure.line, figure.number, figure.year, figure.kind, error.message))
+                )
+                continue
+            result = run.handle(ctx, _revision(command, revise_reason))
+            report.revised += 1
+        report.recorded += result.extra["recorded"]
+        report.unchanged += not result.extra["recorded"]
+        if progress and (done % 500 == 0 or done == len(parsed.figures)):
+            progress(done, len(parsed.figures))
+    if report.conflicts and not skip_invalid:
+        report.recorded = report.unchanged = report.revised = 0
+        return report  # the bulk run is dropped unflushed: nothing of the file is stored
+    run.handle(
+        ctx,
+        c.RecordImport(
+            file_name, parsed.checksum, imdi_long.FORMAT, rows=parsed.rows, recorded=report.recorded,
+            unchanged=report.unchanged, skipped=len(parsed.bad_rows) + len(report.conflicts),
+            revised=report.revised,
+        ),
+    )  # fmt: skip
+    if dry_run:
+        return report
+    report.position = run.flush()
+    report.imported = True
+    return report
+
+
+def _revision(command: c.RecordHistoricalFigure, reason: str) -> c.RecordHistoricalFigure:
+    return c.RecordHistoricalFigure(
+        command.number, command.year, command.kind, command.persons, command.source, revise_reason=reason
+    )
+
+
+def _register_municipalities(
+    run: BulkRun, ctx: CommandContext, parsed: imdi_long.ParsedFile, report: ImportReport
+) -> None:
+    """Registers each municipality of the file that the store does not know, named ``kommune NNNN``
+    until an operator names it, in the county its number gives (numbers from before 2020 included)."""
+    for number in sorted({f.number for f in parsed.figures}):
+        try:
+            run.handle(ctx, c.RegisterMunicipality(number, f"kommune {number}", county_of(number)))
+        except RuleViolation as error:
+            if error.rule != "registry":
+                raise
+            continue  # registered already
+        report.municipalities_registered.append(number)
+
+
+def import_file(app: SettlementApp, content: bytes, file_name: str, **options: Any) -> ImportReport:
+    """Imports a file in any format this service reads (today IMDi's long format)."""
+    return import_imdi_long(app, content, file_name, **options)

@@ -1,0 +1,42 @@
+"""Handlers for imports of IMDi's history (R15): its figures, and the record of each file."""
+
+from __future__ import annotations
+
+from settlement_domain import commands as c
+from settlement_domain.errors import RuleViolation
+from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.model import Import
+from settlement_domain.rules import check_municipality_number, check_year
+
+KINDS = ("request", "decision", "settled")
+
+
+def record_historical_figure(scope: Scope, cmd: c.RecordHistoricalFigure) -> Outcome:
+    check_municipality_number(cmd.number)
+    check_year("R15", cmd.year, scope.today)
+    if cmd.kind not in KINDS:
+        raise RuleViolation("R15", f"A figure is one of {', '.join(KINDS)}.", field="kind")
+    scope.municipality(cmd.number)
+    quota = scope.quota_year(cmd.number, cmd.year)
+    recorded = quota.record_historical(
+        scope.meta, cmd.kind, cmd.persons, cmd.source.as_dict(), cmd.revise_reason
+    )
+    return Outcome(quota, extra={"recorded": recorded})
+
+
+def record_import(scope: Scope, cmd: c.RecordImport) -> Outcome:
+    if scope.find(Import, Import.create_id(cmd.checksum)) is not None:
+        raise RuleViolation(
+            "R15", f"The file with checksum {cmd.checksum} is already imported.", field="file"
+        )
+    record = Import(
+        meta=scope.meta, file_name=cmd.file_name, checksum=cmd.checksum, file_format=cmd.file_format,
+        rows=cmd.rows, recorded=cmd.recorded, unchanged=cmd.unchanged, skipped=cmd.skipped, revised=cmd.revised,
+    )  # fmt: skip
+    return Outcome(record)
+
+
+HANDLERS = {
+    c.RecordHistoricalFigure: record_historical_figure,
+    c.RecordImport: record_import,
+}

@@ -1,0 +1,159 @@
+"""Importing IMDi's statistics (R15) on SQLite and PostgreSQL: the real files, idempotence, bad rows,
+conflicts, and the read models after an import."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from api.cli.main import main
+from api.imports import imdi_long
+from api.imports.backfill import import_file
+from projections.catalog import PROJECTIONS
+from projections.engine.runner import Runner
+from projections.engine.store import open_read_store
+from projections.places import places
+from settlement_domain import commands as c
+from settlement_domain.application import SettlementApp
+from tests.given import IMDI
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "imdi"
+FILES = ["bosetting.csv", "bosatt_vedtak.csv"]
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    engine = open_read_store(database_url)
+    yield engine
+    engine.dispose()
+
+
+def caught_up(app: SettlementApp, engine: Engine) -> None:
+    runner = Runner(app, engine, PROJECTIONS.values())
+    try:
+        runner.catch_up()
+    finally:
+        runner.release()
+
+
+def content(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_real_file_imports_into_an_empty_store_and_its_figures_are_the_places(app, engine, name):
+    report = import_file(app, content(name), name)
+    parsed = imdi_long.parse(content(name), name)
+    assert report.imported and not report.bad_rows and not report.conflicts
+    assert report.recorded == len(parsed.figures) > 3000 and report.unchanged == 0
+    assert len(report.municipalities_registered) == len({f.number for f in parsed.figures})
+    assert report.mismatches  # the files' own totals do not always add up: listed, not "fixed"
+    caught_up(app, engine)
+    by_key = {(r["municipality"], r["year"]): r for r in places(engine)}
+    expected: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for figure in parsed.figures:
+        expected[(figure.number, figure.year)][figure.kind] = figure.persons
+    assert set(by_key) == set(expected)
+    for key, figures in expected.items():
+        row = by_key[key]
+        assert row["requested_persons"] == figures.get("request"), key  # a "." stays null, never 0
+        assert row["decided_persons"] == figures.get("decision"), key
+        assert row["historical_settled"] == figures.get("settled"), key
+        assert bool(row["historical_request"]) == ("request" in figures)
+        assert row["requested_minors"] is None and row["settled_persons"] == 0  # persons are not figures
+    oslo = app.municipality("0301")
+    assert (oslo.name, oslo.county) == ("kommune 0301", "Oslo")
+
+
+def test_the_same_file_twice_appends_nothing_and_an_overlapping_file_only_what_is_new(app):
+    first = import_file(app, content("bosetting.csv"), "bosetting.csv")
+    position = app.position()
+    again = import_file(app, content("bosetting.csv"), "bosetting.csv")
+    assert again.already_imported and not again.imported and app.position() == position
+    overlapping = import_file(app, content("bosatt_vedtak.csv"), "bosatt_vedtak.csv")
+    assert overlapping.imported and overlapping.conflicts == []
+    assert overlapping.unchanged == first.recorded and overlapping.recorded == 9
+    assert app.imported(first.checksum).recorded == first.recorded
+
+
+def _file(*lines: str) -> bytes:
+    header = '"aar","fylke_nr","bosetting","enhet","tabellvariabel","tabell_navn","kommune_nr"'
+    return "\n".join([header, *lines]).encode()
+
+
+GOOD = '"2013","NULL","anmodning","personer","10","t","0301"'
+ALSO_GOOD = '"2013","NULL","vedtak","personer","8","t","0301"'
+BAD = '"2013","NULL","bosatt","personer","7.5","t","0301"'
+
+
+def test_one_bad_row_imports_nothing_and_skip_invalid_imports_the_rest(app):
+    refused = import_file(app, _file(GOOD, BAD, ALSO_GOOD), "one-bad.csv")
+    assert refused.refused and not refused.imported and app.position() == 0
+    assert refused.bad_rows == [{"line": 3, "reason": "the figure '7.5' is not a whole number of persons"}]
+    skipped = import_file(app, _file(GOOD, BAD, ALSO_GOOD), "one-bad.csv", skip_invalid=True)
+    assert skipped.imported and skipped.recorded == 2
+    assert app.quota_year("0301", 2013).requested_persons == 10
+    assert app.quota_year("0301", 2013).historical_settled is None
+
+
+def test_a_contradicting_file_is_a_conflict_and_is_revised_only_with_a_reason(app):
+    import_file(app, _file(GOOD, ALSO_GOOD), "first.csv")
+    position = app.position()
+    contradicting = _file('"2013","NULL","anmodning","personer","12","t","0301"', ALSO_GOOD)
+    report = import_file(app, contradicting, "second.csv")
+    assert report.refused and app.position() == position
+    (conflict,) = report.conflicts
+    assert (conflict["line"], conflict["municipality"], conflict["kind"]) == (2, "0301", "request")
+    assert "stored is 10 persons, the file says 12" in conflict["message"]
+    revised = import_file(app, contradicting, "second.csv", revise_reason="IMDi corrected 2013")
+    assert revised.imported and revised.revised == 1 and revised.unchanged == 1
+    year = app.quota_year("0301", 2013)
+    assert (year.requested_persons, year.request_revisions) == (12, 1)
+
+
+def test_a_dry_run_reports_and_stores_nothing(app):
+    report = import_file(app, _file(GOOD, ALSO_GOOD), "dry.csv", dry_run=True)
+    assert (report.recorded, report.imported, app.position()) == (2, False, 0)
+
+
+def test_an_import_is_the_actor_of_its_events_and_names_its_file_and_line(app):
+    report = import_file(app, _file(GOOD), "named.csv")
+    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 100)]
+    requested = next(e for e in events if type(e).__name__ == "SettlementRequested")
+    assert requested.meta["sub"] == "import:named.csv" and requested.meta["role"] == "imdi"
+    assert requested.source == {"file_name": "named.csv", "checksum": report.checksum, "line": 2}
+    assert type(events[-1]).__name__ == "ImportRecorded"
+
+
+def test_the_command_line_imports_reports_and_brings_the_read_models_level(database_url, tmp_path, capsys):
+    path = tmp_path / "bosatt_vedtak.csv"
+    path.write_bytes(content("bosatt_vedtak.csv"))
+    assert main(["import", str(path), "--database-url", database_url, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["imported"] and printed["read_models"]["events"] > 3000
+    assert printed["mismatches"] == [
+        {"year": 2014, "county": "00", "kind": "settled", "file_total": 7784, "municipality_sum": 7719}
+    ]
+    assert main(["import", str(path), "--database-url", database_url]) == 0
+    assert "already imported" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_file(GOOD, BAD))
+    assert main(["import", str(bad), "--database-url", database_url]) == 2
+    assert "line 3: the figure '7.5'" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "missing.csv"), "--database-url", database_url]) == 2
+    assert "missing.csv" in capsys.readouterr().err
+
+
+def test_importing_needs_imdi(app):
+    from settlement_domain.errors import RuleViolation
+    from settlement_domain.values import ImportSource
+    from tests.given import OSLO
+
+    with pytest.raises(RuleViolation) as refused:
+        app.handle(OSLO, c.RecordHistoricalFigure("0301", 2013, "request", 1, ImportSource("f", "0" * 64, 2)))
+    assert refused.value.rule == "R15"
+    assert IMDI.actor.role.value == "imdi"
