@@ -14,6 +14,7 @@ from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
 from settlement_domain.model import (
+    DataCompleteness,
     DistributionList,
     Family,
     FolderRead,
@@ -129,6 +130,12 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         f"Place of {e.year} released in {e.municipality}"
         + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
         + f", moved to {e.to_year}"
+    ),
+    DataCompleteness.DataCompletenessOpened: lambda e: f"Completeness marks opened for {e.year}",
+    DataCompleteness.CompletenessMarked: lambda e: (
+        f"Data for {e.year}"
+        + (f" of {e.municipality}" if e.municipality else ", the whole year,")
+        + (" marked complete" if e.complete else " marked not complete")
     ),
     Import.ImportRecorded: lambda e: (
         f"File {e.file_name} imported ({e.file_format}): {e.recorded} figures recorded, "
@@ -248,7 +255,9 @@ class AuditTrailProjection(Projection):
     """The audit index (R14): one row per event, every event, with a summary free of personal data."""
 
     name = "audit_trail"
-    version = 3  # 2: summaries of the places a selection takes or a decision releases, list years; 3: imports
+    version = (
+        3  # 2: summaries of the places a selection takes or a decision releases, list years; 3: imports, R19
+    )
     tables = (
         TableSpec(
             "events", _event_columns, ("position",),

@@ -320,3 +320,15 @@ class RecordImport(Command):
     unchanged: int
     skipped: int
     revised: int
+
+
+# Data completeness (R19) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarkCompleteness(Command):
+    """R19: IMDi marks a year's data (or one municipality's) as complete, or as not complete again."""
+
+    year: int
+    municipality: str | None = None  # None: the whole year
+    complete: bool = True

@@ -58,6 +58,7 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
     c.AnswerSupportCase: _may("R16", "answer support cases", IMDI),
     c.RecordHistoricalFigure: _may("R15", "import historical figures", IMDI),
     c.RecordImport: _may("R15", "import files", IMDI),
+    c.MarkCompleteness: _may("R19", "mark data as complete", IMDI),
 }
 
 

@@ -15,6 +15,7 @@ from eventsourcing.utils import resolve_topic
 import settlement_domain
 from settlement_domain.model import (
     MOVED_TOPICS,
+    DataCompleteness,
     DistributionList,
     Family,
     FolderRead,
@@ -42,6 +43,7 @@ AGGREGATES = (
     Letter,
     IdempotencyRecord,
     Import,
+    DataCompleteness,
 )
 EVENT_ROW = re.compile(r"^\| `([A-Z]\w*)` \|([^|]*)\|", re.MULTILINE)
 SECTION = re.compile(r"^## (.*)$", re.MULTILINE)

@@ -1,11 +1,11 @@
-"""Handlers for imports of IMDi's history (R15): its figures, and the record of each file."""
+"""Handlers for imports of IMDi's history (R15), and the marks that a year's data is complete (R19)."""
 
 from __future__ import annotations
 
 from settlement_domain import commands as c
 from settlement_domain.errors import RuleViolation
 from settlement_domain.handlers.scope import Outcome, Scope
-from settlement_domain.model import Import
+from settlement_domain.model import DataCompleteness, Import
 from settlement_domain.rules import check_municipality_number, check_year
 
 KINDS = ("request", "decision", "settled")
@@ -36,7 +36,20 @@ def record_import(scope: Scope, cmd: c.RecordImport) -> Outcome:
     return Outcome(record)
 
 
+def mark_completeness(scope: Scope, cmd: c.MarkCompleteness) -> Outcome:
+    check_year("R19", cmd.year, scope.today)
+    if cmd.municipality is not None:
+        check_municipality_number(cmd.municipality, "municipality")
+        scope.municipality(cmd.municipality)
+    marks = scope.find(DataCompleteness, DataCompleteness.create_id(cmd.year)) or DataCompleteness(
+        meta=scope.meta, year=cmd.year
+    )
+    changed = marks.mark(scope.meta, cmd.municipality, bool(cmd.complete))
+    return Outcome(marks, extra={"changed": changed})
+
+
 HANDLERS = {
     c.RecordHistoricalFigure: record_historical_figure,
     c.RecordImport: record_import,
+    c.MarkCompleteness: mark_completeness,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from eventsourcing.utils import register_topic
 
 from settlement_domain.model.backfill import Import
+from settlement_domain.model.completeness import DataCompleteness
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
 from settlement_domain.model.family import Family
 from settlement_domain.model.folder_read import FolderRead
@@ -40,6 +41,7 @@ for _topic, _cls in MOVED_TOPICS.items():
 __all__ = [
     "CapacityStatus",
     "Channel",
+    "DataCompleteness",
     "DateSource",
     "DistributionList",
     "Family",

@@ -43,6 +43,7 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.AnswerSupportCase: c.AnswerSupportCase(uuid4(), "Answer"),
     c.RecordHistoricalFigure: c.RecordHistoricalFigure("0301", 2013, "settled", 40, SOURCE),
     c.RecordImport: c.RecordImport("file.csv", "0" * 64, "imdi-long", 1, 1, 0, 0, 0),
+    c.MarkCompleteness: c.MarkCompleteness(2013, "0301"),
 }
 
 FORBIDDEN = [

@@ -106,6 +106,7 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
     source = ImportSource("history.csv", "0" * 64, 7)
     app.handle(IMDI, c.RecordHistoricalFigure("4601", 2013, "settled", 12, source))
     app.handle(IMDI, c.RecordImport("history.csv", "0" * 64, "imdi-long", 8, 1, 0, 7, 0))
+    app.handle(IMDI, c.MarkCompleteness(2013, "4601"))
 
     events = events_since(app, 0)
     assert {type(e) for e in events} == domain_event_classes()
