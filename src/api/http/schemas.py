@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 from litestar.exceptions import ValidationException
@@ -171,6 +171,19 @@ class WrittenWithLetter(Written):
 
     letter_id: str
 
+
+Clock = Literal["recorded", "business"]
+By = Annotated[
+    Clock,
+    QueryParameter(
+        description="with as_of: the moment by recorded time (when the service recorded each fact, the default)"
+        " or by business time (the facts' own dates: decided on, selected on, the settlement date)"
+    ),
+]
+AsOf = Annotated[
+    datetime | None,
+    QueryParameter(description="Replay from the event log as it stood at this moment (ISO 8601; R14)"),
+]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Items per page (at most 500)")]
 Cursor = Annotated[str | None, QueryParameter(max_length=500, description="next_cursor of the previous page")]

@@ -16,6 +16,7 @@ from api.http.context import Ctx, CurrentActor, Settlement, written
 from api.http.controllers.audit import AuditEvent
 from api.http.reads import Reads
 from api.http.schemas import (
+    By,
     Cursor,
     Flag,
     Id,
@@ -35,7 +36,7 @@ from api.http.schemas import (
 from projections.audit_trail import audit_events
 from projections.person_folders import person_folder, persons_awaiting_settlement_date
 from settlement_domain import commands as c
-from settlement_domain import values
+from settlement_domain import replay, values
 from settlement_domain.context import Role
 from settlement_domain.errors import NotFound
 from settlement_domain.model import Refugee
@@ -417,10 +418,13 @@ class RefugeeController(Controller):
         as_of: Annotated[
             datetime | None, QueryParameter(description="Show the state at this moment (ISO 8601)")
         ] = None,
+        by: By = "recorded",
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> CaseHistory:
-        """The events of the person's case, newest first, and its state as of a moment (R14; recorded as R6)."""
+        """The events of the person's case, newest first, and its state as of a moment, by recorded time
+        or by business time (R14; recorded as R6). By business time the list holds every event recorded
+        so far and the state counts each fact from its own date."""
         as_of = instant(as_of, "as_of")
         own = actor.municipality if actor.role is Role.MUNICIPALITY else None
         person = path_id(refugee_id, "person")
@@ -429,7 +433,7 @@ class RefugeeController(Controller):
             audit_events,
             person=str(person),
             own_cases_of=own,
-            recorded_to=_after(as_of),
+            recorded_to=_after(as_of) if by == "recorded" else None,
             cursor=cursor,
             limit=limit,
         )
@@ -438,7 +442,7 @@ class RefugeeController(Controller):
         return CaseHistory(
             refugee_id=refugee_id,
             as_of=as_of,
-            state=case_state(app.case_as_of(person, as_of), own),
+            state=case_state(replay.case_as_of(app, person, as_of, by=by), own),
             items=[AuditEvent.from_row(e) for e in events["items"]],
             next_cursor=events["next_cursor"],
         )
