@@ -96,10 +96,12 @@ def _is_json(content_type: str) -> bool:
 async def check_json_body(request: Request) -> None:
     """A write's body is JSON, in UTF-8, and not absurdly nested; else 415 or 422 naming the body.
 
-    Checked before the handler parses it, so that no parser meets text it would fail on badly.
+    Checked before the handler parses it, so that no parser meets text it would fail on badly. A route
+    that takes a file (``opt={"body": "file"}``, an upload) checks its own body's media type.
     """
     if (
         request.method not in ("POST", "PUT", "PATCH")
+        or request.route_handler.opt.get("body") == "file"
         or "data" not in request.route_handler.parsed_fn_signature.parameters
     ):
         return  # only routes that take a JSON body (``data``) read one

@@ -1,0 +1,196 @@
+"""Importing IMDi's statistics over HTTP (R15): upload, follow the import, read its figures, list the imports."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from settlement_domain.context import Role
+from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, Api, problem
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "imdi"
+HEADER = '"aar","fylke_nr","bosetting","enhet","tabellvariabel","tabell_navn","kommune_nr"\n'
+GOOD_ROW = '"2014","NULL","vedtak","personer","12","t","0301"\n'
+BAD_ROW = '"2013","NULL","bosatt","personer","7.5","t","0301"\n'
+SMALL_FILE = (HEADER + GOOD_ROW).encode()
+WAIT_SECONDS = 30.0
+
+
+def upload(
+    api: Api,
+    content: bytes,
+    file_name: str = "upload.csv",
+    role: Role = IMDI,
+    municipality: str | None = None,
+    **options: Any,
+) -> httpx.Response:
+    """A multipart upload with the options as form fields."""
+    fields = {k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()}
+    return api.request(
+        "POST", "/imports", role, municipality, files={"file": (file_name, content, "text/csv")}, data=fields
+    )
+
+
+def post_csv(api: Api, content: bytes, **params: Any) -> httpx.Response:
+    """The file itself as the body (text/csv), the options as query parameters."""
+    return api.request(
+        "POST", "/imports", IMDI, content=content, headers={"Content-Type": "text/csv"}, params=params
+    )
+
+
+def finished(api: Api, import_id: str) -> dict[str, Any]:
+    """The import once it is no longer running (a bounded wait)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        found = api.ok(api.get(f"/imports/{import_id}", IMDI))
+        if found["state"] != "running":
+            return found
+        assert time.monotonic() < deadline, f"the import is still running after {WAIT_SECONDS} s: {found}"
+        time.sleep(0.05)
+
+
+def started(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 202, f"{response.status_code}: {response.text}"
+    body = response.json()
+    assert response.headers["Location"] == f"/api/v1/imports/{body['id']}"
+    return body
+
+
+def imported(api: Api, content: bytes, **options: Any) -> dict[str, Any]:
+    """Uploads ``content`` and waits for its import to finish."""
+    return finished(api, started(upload(api, content, **options))["id"])
+
+
+def test_an_uploaded_file_is_imported_in_the_background_and_its_figures_are_read(api: Api) -> None:
+    content = (DATA / "bosatt_vedtak.csv").read_bytes()
+    answer = started(upload(api, content, "bosatt_vedtak.csv"))
+    assert answer["state"] in ("running", "imported") and answer["file_name"] == "bosatt_vedtak.csv"
+    assert len(answer["checksum"]) == 64
+    done = finished(api, answer["id"])
+    assert done["state"] == "imported", done
+    report = done["report"]
+    assert report["imported"] and report["recorded"] > 3000 and not report["bad_rows"]
+    assert report["position"] > 0 and done["position"] == report["position"]
+    assert OSLO in report["municipalities_registered"]
+
+    places = api.ok(
+        api.get(
+            f"/municipalities/{OSLO}/places", IMDI, params={"year": 2013, "min_position": report["position"]}
+        )
+    )
+    assert places["persons"]["requested"] == 490 and places["persons"]["decided"] == 450
+    assert places["historical"] == {"request": True, "decision": True, "settled": 468}
+
+    # The same file again: answered at once, nothing appended.
+    position = api.app.state.settlement.position()
+    again = upload(api, content, "another-name.csv")
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "already_imported" and again.json()["id"] == answer["id"]
+    assert api.app.state.settlement.position() == position
+    # The import is still found, with its report, and in the list once.
+    assert api.ok(api.get(f"/imports/{answer['id']}", IMDI))["state"] == "imported"
+    listed = api.ok(api.get("/imports", IMDI, params={"min_position": report["position"]}))
+    assert [i["id"] for i in listed] == [answer["id"]]
+    assert listed[0]["recorded"] == report["recorded"] and listed[0]["recorded_at"]
+
+
+def test_a_raw_csv_body_imports_with_its_options_in_the_query(api: Api) -> None:
+    dry = finished(api, started(post_csv(api, SMALL_FILE, file_name="small.csv", dry_run="true"))["id"])
+    assert dry["state"] == "validated" and dry["report"]["recorded"] == 1 and dry["report"]["position"] == 0
+    assert dry["file_name"] == "small.csv"
+    done = finished(api, started(post_csv(api, SMALL_FILE, file_name="small.csv"))["id"])
+    assert done["state"] == "imported" and done["report"]["recorded"] == 1
+    places = api.ok(
+        api.get(
+            f"/municipalities/{OSLO}/places", IMDI, params={"year": 2014, "min_position": done["position"]}
+        )
+    )
+    assert places["persons"]["decided"] == 12
+
+
+def test_a_file_with_a_bad_row_is_refused_unless_the_good_rows_are_asked_for(api: Api) -> None:
+    content = (HEADER + GOOD_ROW + BAD_ROW).encode()
+    position = api.app.state.settlement.position()
+    refused = imported(api, content)
+    assert refused["state"] == "refused" and refused["report"]["refused"]
+    assert refused["report"]["bad_rows"] == [
+        {"line": 3, "reason": "the figure '7.5' is not a whole number of persons"}
+    ]
+    assert "1 bad rows" in refused["message"] and "skip_invalid=true" in refused["message"]
+    assert api.app.state.settlement.position() == position  # nothing stored
+
+    skipped = imported(api, content, skip_invalid=True)
+    assert skipped["id"] == refused["id"] and skipped["state"] == "imported"
+    assert skipped["report"]["recorded"] == 1 and skipped["skipped"] == 1
+
+
+def test_a_file_in_another_format_is_refused_with_the_reason(api: Api) -> None:
+    refused = imported(api, b"a,b\n1,2\n")
+    assert refused["state"] == "refused" and "header" in refused["message"] and refused["report"] is None
+
+
+def test_the_same_file_posted_twice_at_once_is_imported_once(api: Api) -> None:
+    first, second = upload(api, SMALL_FILE), upload(api, SMALL_FILE)
+    assert first.status_code == 202 and second.status_code in (200, 202), second.text
+    assert first.json()["id"] == second.json()["id"]
+    done = finished(api, first.json()["id"])
+    assert done["state"] == "imported" and done["report"]["recorded"] == 1
+    listed = api.ok(api.get("/imports", IMDI, params={"min_position": done["position"]}))
+    assert [i["id"] for i in listed] == [done["id"]]
+
+
+def test_imports_are_listed_newest_first_with_their_states(api: Api) -> None:
+    first = imported(api, SMALL_FILE)
+    refused = imported(api, (HEADER + BAD_ROW).encode())
+    second = imported(api, (HEADER + '"2015","NULL","vedtak","personer","3","t","0301"\n').encode())
+    listed = api.ok(api.get("/imports", IMDI, params={"min_position": second["position"]}))
+    assert [(i["id"], i["state"]) for i in listed] == [
+        (second["id"], "imported"),
+        (refused["id"], "refused"),
+        (first["id"], "imported"),
+    ]
+
+
+def test_only_imdi_imports_and_reads_the_imports(api: Api) -> None:
+    problem(upload(api, SMALL_FILE, role=MUNICIPALITY, municipality=OSLO), 403, rule="R15")
+    problem(api.get("/imports", MUNICIPALITY, OSLO), 403)
+    problem(api.get(f"/imports/{uuid.uuid4()}", Role.AUDITOR), 403)
+    assert api.ok(api.get("/imports", IMDI)) == []
+
+
+def test_a_body_that_is_no_file_is_refused(api: Api) -> None:
+    body = problem(api.post("/imports", {"file": "x"}, IMDI), 415)
+    assert body["errors"][0]["field"] == "Content-Type"
+    problem(api.request("POST", "/imports", IMDI), 415)
+    empty = problem(upload(api, b""), 422)
+    assert [e["field"] for e in empty["errors"]] == ["file"]
+    assert [e["field"] for e in problem(post_csv(api, b""), 422)["errors"]] == ["file"]
+    assert [e["field"] for e in problem(upload(api, SMALL_FILE, dry_run="maybe"), 422)["errors"]] == [
+        "dry_run"
+    ]
+    assert [e["field"] for e in problem(upload(api, SMALL_FILE, revise=" "), 422)["errors"]] == ["revise"]
+    assert [e["field"] for e in problem(upload(api, SMALL_FILE, other="x"), 422)["errors"]] == ["other"]
+    assert api.ok(api.get("/imports", IMDI)) == []
+
+
+def test_an_unknown_import_is_404(api: Api) -> None:
+    problem(api.get(f"/imports/{uuid.uuid4()}", IMDI), 404)
+    problem(api.get("/imports/not-an-id", IMDI), 404)
+
+
+def test_an_unexpected_error_fails_the_import_and_logs_only_its_type(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("Kari Nordmann, born 1990-01-01")  # a message that could quote personal data
+
+    monkeypatch.setattr("api.http.controllers.imports.import_file", broken)
+    failed = imported(api, SMALL_FILE)
+    assert failed["state"] == "failed" and failed["report"] is None and "Kari" not in failed["message"]
+    assert "ValueError" in caplog.text and "Kari" not in caplog.text
+    assert [i["state"] for i in api.ok(api.get("/imports", IMDI))] == ["failed"]
