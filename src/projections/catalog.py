@@ -8,7 +8,9 @@ from sqlalchemy import Engine
 
 from projections import (
     audit_trail,
+    completeness,
     distribution_lists,
+    imports,
     letters,
     minor_capacity,
     municipalities,
@@ -32,6 +34,8 @@ PROJECTIONS: dict[str, Projection] = {
         letters.PROJECTION,
         audit_trail.PROJECTION,
         reports.PROJECTION,
+        completeness.PROJECTION,
+        imports.PROJECTION,
     )
 }
 

@@ -211,6 +211,8 @@ def breakdown(year: int, registry: list[dict[str, Any]], quotas: list[dict[str, 
     for m in registry:
         quota = by_number.get(m["number"])
         row: dict[str, Any] = {"municipality": m["number"], "name": m["name"], "county": m["county"]}
+        # R15: the settled count of IMDi's statistics, published figures shown beside this service's own.
+        row["historical_settled"] = quota["historical_settled"] if quota else None
         if quota is None:
             row.update(requested=None, decided=None, settled=0, vacant=None)
         else:
@@ -223,10 +225,10 @@ def breakdown(year: int, registry: list[dict[str, Any]], quotas: list[dict[str, 
         rows.append(row)
         counties.setdefault(m["county"], []).append(row)
     county_rows = [
-        {"county": county, **{f: _sum([r[f] for r in members]) for f in FIGURES}}
+        {"county": county, **{f: _sum([r[f] for r in members]) for f in (*FIGURES, "historical_settled")}}
         for county, members in sorted(counties.items())
     ]
-    total = {f: _sum([r[f] for r in rows]) for f in FIGURES}
+    total = {f: _sum([r[f] for r in rows]) for f in (*FIGURES, "historical_settled")}
     return {"year": year, "municipalities": rows, "counties": county_rows, "total": total}
 
 

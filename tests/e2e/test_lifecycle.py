@@ -211,7 +211,9 @@ def test_two_municipalities_go_through_the_whole_lifecycle(api: Api) -> None:
     assert by_number[OSLO]["settled"] == "<5" and by_number[BERGEN]["settled"] == "<5"  # R13
     national = api.ok(api.get("/reports/national", AUDITOR, params={"year": 2025}))
     assert {row["municipality"]: row["settled"] for row in national["municipalities"]} == {OSLO: 3, BERGEN: 1}
-    assert national["total"] == {"requested": 16, "decided": 14, "settled": 4, "vacant": 10}
+    assert national["total"] == {
+        "requested": 16, "decided": 14, "settled": 4, "vacant": 10, "historical_settled": None, "complete": False
+    }  # fmt: skip
     trail = api.ok(api.get("/audit/events", AUDITOR, params={"person": private}))["items"]
     types = [e["type"] for e in trail]
     assert types[0] == "SettlementDateRegistered"
@@ -254,11 +256,13 @@ def test_reports_come_as_csv_and_xlsx_with_norwegian_headings(api: Api) -> None:
         "Bosatt",
         "Ledige plasser",
         "Nivå",
+        "Bosatt ifølge IMDis statistikk",  # R15, added after the columns clients knew
+        "Datagrunnlag",  # R19
     )
     assert rows[1][:4] == (OSLO, "Oslo", "Oslo", 3)
-    assert [(r[1], r[3], r[-1]) for r in rows[2:]] == [
-        ("Oslo i alt", 3, "Fylke"),
-        ("Hele landet", 3, "Landet"),
+    assert [(r[1], r[3], r[7], r[9]) for r in rows[2:]] == [
+        ("Oslo i alt", 3, "Fylke", "ikke komplett"),
+        ("Hele landet", 3, "Landet", "ikke komplett"),
     ]
     problem(api.get("/reports/national", IMDI, headers={"Accept": "application/pdf"}), 406)
 

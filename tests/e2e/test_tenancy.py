@@ -18,6 +18,7 @@ from litestar.routes import HTTPRoute
 from settlement_domain.context import Role
 from tests.e2e.conftest import AUDITOR, BERGEN, IMDI, MUNICIPALITY, OSLO, RECEPTION, Api, problem
 from tests.e2e.story import approve, propose, register_refugee, request_and_decide, two_municipalities
+from tests.e2e.test_imports import SMALL_FILE, imported
 from tests.given import ADDRESS, TODAY
 
 SECRET_NAME = "Hemmelig Oslo-person"
@@ -33,6 +34,7 @@ class World:
     deviation: str
     capacity: str
     case: str
+    import_id: str = ""  # a file of IMDi's statistics, imported (R15)
 
     def oslo_markers(self) -> list[str]:
         return [self.person, self.listed, self.list_id, self.capacity, self.case, SECRET_NAME]
@@ -65,7 +67,8 @@ def build_world(api: Api) -> World:
         )
     )["id"]
     case = api.ok(api.post("/support-cases", {"subject": SECRET_NAME, "text": "?"}, MUNICIPALITY, OSLO))["id"]
-    return World(person, listed, list_id, deviation, capacity, case)
+    import_id = imported(api, SMALL_FILE)["id"]
+    return World(person, listed, list_id, deviation, capacity, case, import_id)
 
 
 @dataclass
@@ -164,7 +167,12 @@ EXAMPLES: dict[str, Callable[[World], Example]] = {
     "reportRequestsAndDecisions": lambda w: Example({}),
     "reportSettledPersons": lambda w: Example({}, query={"municipality": OSLO}, other=404),
     "reportNational": lambda w: Example({}, query={"year": "2025"}, other=200),
+    "markCompleteness": lambda w: Example({}, {"year": 2025, "municipality": OSLO, "complete": True}),
+    "listCompleteness": lambda w: Example({}),
     "searchAuditEvents": lambda w: Example({}),
+    "importFile": lambda w: Example({}),  # no file: 415 for IMDi, 403 for the others
+    "listImports": lambda w: Example({}),
+    "getImport": lambda w: Example({"import_id": w.import_id}),
 }
 # Routes that name no Oslo resource: Bergen acting there acts for itself (allowed like any municipality).
 OWN_ACTIONS = {
@@ -174,6 +182,8 @@ OWN_ACTIONS = {
     "fileSupportCase",
     "listMunicipalities",
     "reportNational",
+    "markCompleteness",
+    "listCompleteness",
 }
 ACTORS: list[tuple[Role, str | None]] = [
     (IMDI, None),

@@ -26,8 +26,10 @@ from api.http.context import (
     settlement_app,
 )
 from api.http.controllers.audit import AuditController
+from api.http.controllers.completeness import CompletenessController
 from api.http.controllers.distribution_lists import DistributionListController
 from api.http.controllers.health import HealthController
+from api.http.controllers.imports import ImportController
 from api.http.controllers.letters import LetterController
 from api.http.controllers.minor_capacity import MinorCapacityController
 from api.http.controllers.municipalities import MunicipalityController
@@ -85,6 +87,8 @@ def create_app(
             LetterController,
             ReportController,
             AuditController,
+            CompletenessController,
+            ImportController,
         ],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         guards=[reject_unstorable_input, role_guard],

@@ -157,3 +157,23 @@ def test_importing_needs_imdi(app):
         app.handle(OSLO, c.RecordHistoricalFigure("0301", 2013, "request", 1, ImportSource("f", "0" * 64, 2)))
     assert refused.value.rule == "R15"
     assert IMDI.actor.role.value == "imdi"
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_national_report_of_each_year_sums_the_files_municipality_rows(app, engine, name):
+    from projections.reports import national_report
+
+    import_file(app, content(name), name)
+    caught_up(app, engine)
+    parsed = imdi_long.parse(content(name), name)
+    sums: dict[tuple[int, str], int] = defaultdict(int)
+    for figure in parsed.figures:
+        sums[(figure.year, figure.kind)] += figure.persons
+    for year in sorted({f.year for f in parsed.figures}):
+        total = national_report(engine, year, suppress=False, viewer=None)["total"]
+        assert (total["requested"], total["decided"], total["historical_settled"]) == (
+            sums[(year, "request")],
+            sums[(year, "decision")],
+            sums[(year, "settled")],
+        ), year
+        assert total["settled"] == 0  # persons of this service: none in a statistics file

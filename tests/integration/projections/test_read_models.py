@@ -147,6 +147,7 @@ def test_reports_give_history_settled_persons_and_the_national_figures(app, engi
         "decided": 8,
         "settled": "<5",
         "vacant": ":",
+        "historical_settled": None,  # R15: no figure imported from IMDi's statistics
     }  # 8 - 5 would give settled away
     assert rows["4601"]["decided"] is None and rows["4601"]["settled"] == 0
     assert national["total"]["requested"] == 17

@@ -13,6 +13,8 @@ from api.http.access import EVERYONE, allowed, municipality_scope, sends
 from api.http.context import Ctx, CurrentActor, Settlement, written
 from api.http.reads import Reads
 from api.http.schemas import (
+    AsOf,
+    By,
     Count,
     IsoDate,
     Model,
@@ -24,10 +26,13 @@ from api.http.schemas import (
     Written,
     WrittenWithLetter,
     Year,
+    instant,
 )
+from projections.completeness import NOTICE, completeness
 from projections.municipalities import municipalities, municipality
 from projections.places import places
 from settlement_domain import commands as c
+from settlement_domain import replay
 from settlement_domain.context import Role
 from settlement_domain.errors import NotFound
 from settlement_domain.values import ContactInformation
@@ -136,6 +141,12 @@ class Places(Model):
     historical: HistoricalFigures | None = Field(
         default=None, description="Figures from IMDi's statistics (R15); null when the year has none"
     )
+    complete: bool = Field(default=False, description="IMDi has marked the year's data complete (R19)")
+    notice: str | None = Field(default=NOTICE, description=f'"{NOTICE}" until the data is complete (R19)')
+
+    def marked(self, complete: bool) -> Places:
+        """The same figures with the year's completeness (R19) and, while incomplete, its notice."""
+        return self.model_copy(update={"complete": complete, "notice": None if complete else NOTICE})
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Places:
@@ -228,16 +239,27 @@ class MunicipalityController(Controller):
         self,
         actor: CurrentActor,
         reads: Reads,
+        app: Settlement,
         number: FromPath[NumberInPath],
         year: Annotated[
             int | None, QueryParameter(ge=2000, le=2100, description="One year; all years if left out")
         ] = None,
+        as_of: AsOf = None,
+        by: By = "recorded",
     ) -> Places | list[Places]:
-        """Requested, decided, settled, agreed, used and vacant places per year, newest first (R10)."""
+        """Requested, decided, settled, agreed, used and vacant places per year, newest first (R10), with
+        IMDi's historical figures (R15) and whether the year's data is complete (R19)."""
         municipality_scope(actor, number)
         if reads.query(municipality, number) is None:
             raise NotFound("municipality", number)
-        rows = reads.query(places, municipality=number, year=year)
+        if as_of is not None:
+            # R14: replayed from the event log (the municipality's own streams), not read from the read model.
+            moment = instant(as_of, "as_of")
+            rows = replay.places_as_of(app, number, moment, by=by, years=None if year is None else [year])
+        else:
+            rows = reads.query(places, municipality=number, year=year)
+        complete = reads.query(completeness, [year] if year is not None else {r["year"] for r in rows})
         if year is not None:
-            return Places.of(rows[0]) if rows else Places.nothing_recorded(number, year)
-        return [Places.of(row) for row in rows]
+            found = Places.of(rows[0]) if rows else Places.nothing_recorded(number, year)
+            return found.marked(complete(number, year))
+        return [Places.of(row).marked(complete(number, row["year"])) for row in rows]

@@ -13,9 +13,11 @@ from litestar.params import QueryParameter
 from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_counts
 from api.http.context import CurrentActor, Settlement
 from api.http.reads import Reads
-from api.http.schemas import Model, MunicipalityNumber
+from api.http.schemas import AsOf, By, Model, MunicipalityNumber, instant
 from api.http.spreadsheets import JSON, as_file, wanted_format
-from projections.reports import national_report, requests_and_decisions, settled_persons
+from projections.completeness import NOTICE, Completeness, completeness
+from projections.reports import breakdown, national_report, protect, requests_and_decisions, settled_persons
+from settlement_domain import replay
 from settlement_domain.context import Role
 
 ReportYear = Annotated[int | None, QueryParameter(ge=2000, le=2100)]
@@ -32,11 +34,12 @@ class Revision(Model):
     kind: str
     revision: int
     persons: int
-    unaccompanied_minors: int
+    unaccompanied_minors: int | None  # null: a figure imported from IMDi's statistics without the split
     decided_on: date | None
     recorded_by_imdi: bool | None
     reason: str | None
     recorded_at: datetime
+    source_file: str | None = None  # R15: the file of IMDi's statistics the figure was imported from
 
 
 class RequestsAndDecisions(Model):
@@ -47,6 +50,8 @@ class RequestsAndDecisions(Model):
     request: Revision | None
     decision: Revision | None
     history: list[Revision]
+    complete: bool = False  # R19
+    notice: str | None = NOTICE
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RequestsAndDecisions:
@@ -59,6 +64,8 @@ class RequestsAndDecisions(Model):
             request=revision(row["request"]),
             decision=revision(row["decision"]),
             history=[Revision.from_row(r) for r in row["history"]],
+            complete=row["complete"],
+            notice=None if row["complete"] else NOTICE,
         )
 
 
@@ -75,6 +82,8 @@ class SettledPerson(Model):
     date_source: str | None
     decision_year: int | None
     selection_year: int | None
+    complete: bool = False  # R19: the data of the person's place year
+    notice: str | None = NOTICE
 
 
 Figure = int | str | None  # "<5" where R13 hides a small count, ":" where a cell would give one away
@@ -90,6 +99,8 @@ class NationalRow(Model):
     decided: int | None
     settled: Figure
     vacant: Figure
+    historical_settled: int | None = None  # R15: settled according to IMDi's statistics (published figures)
+    complete: bool = False  # R19
 
 
 class CountyRow(Model):
@@ -100,6 +111,8 @@ class CountyRow(Model):
     decided: int | None
     settled: Figure
     vacant: Figure
+    historical_settled: int | None = None  # R15: settled according to IMDi's statistics (published figures)
+    complete: bool = False  # R19
 
 
 class Totals(Model):
@@ -109,6 +122,8 @@ class Totals(Model):
     decided: int | None
     settled: Figure
     vacant: Figure
+    historical_settled: int | None = None  # R15: settled according to IMDi's statistics (published figures)
+    complete: bool = False  # R19
 
 
 class NationalReport(Model):
@@ -118,6 +133,8 @@ class NationalReport(Model):
     municipalities: list[NationalRow]
     counties: list[CountyRow]
     total: Totals
+    complete: bool = False  # R19: the whole year's data
+    notice: str | None = NOTICE
 
 
 REVISION_COLUMNS = (
@@ -131,6 +148,8 @@ REVISION_COLUMNS = (
     ("recorded_by_imdi", "Registrert av IMDi"),
     ("reason", "Begrunnelse"),
     ("recorded_at", "Registrert"),
+    ("source_file", "Fra fil (IMDis statistikk)"),
+    ("data", "Datagrunnlag"),
 )
 KIND_NO = {"request": "Anmodning", "decision": "Vedtak"}
 SETTLED_COLUMNS = (
@@ -144,6 +163,7 @@ SETTLED_COLUMNS = (
     ("date_source", "Dato registrert av"),
     ("decision_year", "Vedtaksår"),
     ("selection_year", "Utsøkingsår"),
+    ("data", "Datagrunnlag"),
 )
 NATIONAL_COLUMNS = (
     ("municipality", "Kommunenummer"),
@@ -154,17 +174,51 @@ NATIONAL_COLUMNS = (
     ("settled", "Bosatt"),
     ("vacant", "Ledige plasser"),
     ("level", "Nivå"),
+    ("historical_settled", "Bosatt ifølge IMDis statistikk"),
+    ("data", "Datagrunnlag"),
 )
 READERS = allowed(Role.MUNICIPALITY, Role.IMDI, Role.AUDITOR)
+
+
+def data_note(complete: bool) -> str:
+    """The Datagrunnlag column of a file (R19)."""
+    return "komplett" if complete else "ikke komplett"
 
 
 def national_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The national report as one sheet: the municipalities, then each county's and the nation's totals."""
     return [
-        *({**row, "level": "Kommune"} for row in report["municipalities"]),
-        *({**row, "name": f"{row['county']} i alt", "level": "Fylke"} for row in report["counties"]),
-        {**report["total"], "name": "Hele landet", "level": "Landet"},
+        *(
+            {**row, "level": "Kommune", "data": data_note(row["complete"])}
+            for row in report["municipalities"]
+        ),
+        *(
+            {**row, "name": f"{row['county']} i alt", "level": "Fylke", "data": data_note(row["complete"])}
+            for row in report["counties"]
+        ),
+        {**report["total"], "name": "Hele landet", "level": "Landet", "data": data_note(report["complete"])},
     ]
+
+
+def with_completeness(report: dict[str, Any], complete: Completeness) -> dict[str, Any]:
+    """The national report with each municipality's, county's and the year's completeness (R19): a
+    county or the nation is complete when every municipality in it is."""
+    year = report["year"]
+    rows = [{**row, "complete": complete(row["municipality"], year)} for row in report["municipalities"]]
+    by_county: dict[str, bool] = {}
+    for row in rows:
+        by_county[row["county"]] = by_county.get(row["county"], True) and row["complete"]
+    whole = all(row["complete"] for row in rows) if rows else complete(None, year)
+    return {
+        **report,
+        "municipalities": rows,
+        "counties": [
+            {**county, "complete": by_county.get(county["county"], whole)} for county in report["counties"]
+        ],
+        "total": {**report["total"], "complete": whole},
+        "complete": whole,
+        "notice": None if whole else NOTICE,
+    }
 
 
 class ReportController(Controller):
@@ -197,6 +251,8 @@ class ReportController(Controller):
             year_to=year_to,
             municipality=municipality_scope(actor, municipality),
         )
+        complete = reads.query(completeness, {entry["year"] for entry in found})
+        found = [{**entry, "complete": complete(entry["municipality"], entry["year"])} for entry in found]
         if media_type != JSON:
             rows = [
                 {
@@ -204,6 +260,7 @@ class ReportController(Controller):
                     "municipality": entry["municipality"],
                     "year": entry["year"],
                     "kind": KIND_NO.get(revision["kind"], revision["kind"]),
+                    "data": data_note(entry["complete"]),
                 }
                 for entry in found
                 for revision in entry["history"]
@@ -237,6 +294,15 @@ class ReportController(Controller):
                 "Name the municipality.", extra=[{"key": "municipality", "message": "required for this role"}]
             )
         found = reads.query(settled_persons, number, year)
+        complete = reads.query(completeness, {row["place_year"] for row in found})
+        found = [
+            {
+                **row,
+                "complete": complete(number, row["place_year"]),
+                "data": data_note(complete(number, row["place_year"])),
+            }
+            for row in found
+        ]
         if media_type != JSON:
             return as_file(found, SETTLED_COLUMNS, media_type, f"bosatte-{number}")
         return Response([SettledPerson.from_row(row) for row in found])
@@ -255,15 +321,26 @@ class ReportController(Controller):
         reads: Reads,
         app: Settlement,
         year: ReportYear = None,
+        as_of: AsOf = None,
+        by: By = "recorded",
     ) -> Response[NationalReport]:
         """Requested, decided, settled and vacant persons per municipality and county; settled counts below 5 show as "<5" except to imdi and auditor, and cells that would give one away as ":" (everyone)."""
         media_type = wanted_format(request)
-        found = reads.query(
-            national_report,
-            year or app.clock().year,
-            suppress=not sees_small_counts(actor),
-            viewer=actor.municipality,
-        )
+        year = year or app.clock().year
+        suppress = not sees_small_counts(actor)
+        if as_of is not None:
+            # R14: replayed from the event log as it stood at the moment, then suppressed as today's (R13).
+            moment = instant(as_of, "as_of")
+            found = breakdown(
+                year,
+                replay.municipalities_as_of(app, moment, by=by),
+                replay.national_as_of(app, year, moment, by=by),
+            )
+            if suppress:
+                protect(found, viewer=actor.municipality)
+        else:
+            found = reads.query(national_report, year, suppress=suppress, viewer=actor.municipality)
+        found = with_completeness(found, reads.query(completeness, [found["year"]]))
         if media_type != JSON:
             return as_file(national_rows(found), NATIONAL_COLUMNS, media_type, f"nasjonal-{found['year']}")
         return Response(NationalReport.model_validate(found))
