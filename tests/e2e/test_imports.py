@@ -194,3 +194,44 @@ def test_an_unexpected_error_fails_the_import_and_logs_only_its_type(
     assert failed["state"] == "failed" and failed["report"] is None and "Kari" not in failed["message"]
     assert "ValueError" in caplog.text and "Kari" not in caplog.text
     assert [i["state"] for i in api.ok(api.get("/imports", IMDI))] == ["failed"]
+
+
+def test_reads_keep_answering_while_an_import_is_recorded_and_folded_and_writes_made_meanwhile_count(
+    api: Api, database_url: str
+) -> None:
+    from api.cli.main import main
+    from tests.e2e.story import register_refugee, request_and_decide, two_municipalities
+
+    two_municipalities(api)
+    request_and_decide(api, OSLO, persons=5, minors=1)
+    job = started(upload(api, (DATA / "bosetting.csv").read_bytes(), "bosetting.csv"))
+    statuses: list[int] = []
+    written: list[str] = []
+    rounds_while_running = 0
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        state = api.ok(api.get(f"/imports/{job['id']}", IMDI))["state"]
+        rounds_while_running += state == "running"
+        for path, params in (
+            (f"/municipalities/{OSLO}/places", {"year": 2025}),
+            ("/reports/national", {"year": 2013}),
+            ("/audit/events", {"limit": 5}),
+        ):
+            statuses.append(api.get(path, IMDI, params=params).status_code)
+        written.append(register_refugee(api, f"Written During {len(written)}"))
+        if state != "running" and len(written) >= 3:
+            break
+        assert time.monotonic() < deadline
+    done = finished(api, job["id"])
+    assert done["state"] == "imported", done
+    assert set(statuses) == {200}, statuses
+    assert rounds_while_running >= 1  # reads and writes did happen while the import ran
+    # The figures and every write made meanwhile are in the read models; they equal a replay of the log.
+    position = max(done["position"], api.position)
+    places = api.ok(
+        api.get(f"/municipalities/{OSLO}/places", IMDI, params={"year": 2013, "min_position": position})
+    )
+    assert places["historical"]["request"] is True
+    for person in written:
+        assert api.get(f"/refugees/{person}", IMDI).status_code == 200
+    assert main(["audit", "verify", "--database-url", database_url]) == 0
