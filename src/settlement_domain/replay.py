@@ -20,14 +20,15 @@ recorded at or before ``as_of`` counts, nothing recorded after it. ``by="busines
 true at ``as_of`` as the log knows it *now*: every event recorded so far counts from the date of the
 fact it records, compared with the calendar date of ``as_of`` in UTC (a fact dated that very day counts):
 
-* a request (R1), a historical figure (R15), a registration, a proposal, a decline, a withdrawn list,
+* a figure imported from IMDi's statistics (R15) counts from its year's first day (a request, a
+  decision) or last day (the settled count): the statistics give years, not days;
+* a request (R1) made here, a registration, a proposal, a decline, a withdrawn list,
   a mapping and a deviation have no business date: they count from their recorded time, or from the
   earliest business date of a fact recorded after them in the same stream if that is earlier (a
   stream's order is causal: a person selected on 12 January was registered and proposed by then, and
   a quota year decided on 1 March was requested by then; history imported long after the facts
   therefore replays at the facts' own dates);
-* a quota decision (R2) counts from its ``decided_on``; an imported decision without a date from its
-  recorded time;
+* a quota decision (R2) counts from its ``decided_on``;
 * a selection (R4), and the places it took, from the person's ``selected_on``;
 * a settlement decision (R5), and the place it took or moved, from its ``decided_on``;
 * a settlement date (R7, R8) from the date itself. Where a date was corrected (R7f), the date in
@@ -240,6 +241,12 @@ class _Year:
 
 def _quota_fact_date(e: Any, people: dict[UUID, _Person]) -> date | None:
     """The business date of a quota year's fact, None for one without (see the module's two clocks)."""
+    if isinstance(e, QuotaYear.SettlementRequested | QuotaYear.QuotaDecided) and e.source is not None:
+        # R15: IMDi's statistics give a year's figures, not their days: a request and a decision count
+        # from the year's first day, the year's settled count from its last.
+        return date(e.year, 1, 1)
+    if isinstance(e, QuotaYear.HistoricalSettledCountRecorded):
+        return date(e.year, 12, 31)
     if isinstance(e, QuotaYear.QuotaDecided):
         return e.decided_on
     if isinstance(e, QuotaYear.PlacesTakenBySelection):
@@ -248,7 +255,7 @@ def _quota_fact_date(e: Any, people: dict[UUID, _Person]) -> date | None:
     if isinstance(e, QuotaYear.SettlementPlaceTaken | QuotaYear.SettlementPlaceReleased):
         person = people.get(e.refugee_id)
         return None if person is None else person.decided_on
-    return None  # QuotaYearOpened, a request, a historical settled count
+    return None  # QuotaYearOpened, a request made here
 
 
 def counting(events: list[Any], business_dates: list[date | None], moment: Moment) -> list[bool]:

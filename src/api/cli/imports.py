@@ -115,7 +115,7 @@ def _print(report: ImportReport, level: dict[str, Any] | None, console: Console)
     )
     if report.municipalities_registered:
         console.print(f"registered {len(report.municipalities_registered)} municipalities unknown to the store "
-                      "(named 'kommune NNNN' until an operator names them)")  # fmt: skip
+                      "(named 'kommune NNNN': renaming is not built yet)")  # fmt: skip
     for title, items, line in (
         ("bad rows", report.bad_rows, lambda b: f"line {b['line']}: {b['reason']}"),
         ("conflicts with stored figures (import with --revise REASON, or leave them)", report.conflicts,

@@ -20,6 +20,7 @@ from settlement_domain.application import SettlementApp
 from settlement_domain.bulk import BulkRun
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.errors import RuleViolation
+from settlement_domain.rules import FIRST_YEAR
 from settlement_domain.values import ImportSource
 
 Progress = Callable[[int, int], None]
@@ -85,12 +86,13 @@ def import_imdi_long(
 ) -> ImportReport:
     """Imports a file of IMDi's statistics in long format (see :mod:`api.imports.imdi_long`)."""
     parsed = imdi_long.parse(content, file_name)
+    mismatches = parsed.mismatches()  # of the file as it is, before any row is set aside
+    _check_years(parsed, app.clock().year)
     report = ImportReport(
         file_name=file_name, checksum=parsed.checksum, file_format=imdi_long.FORMAT, dry_run=dry_run,
         rows=parsed.rows, figures=len(parsed.figures), derived_rows=parsed.derived_rows,
         other_levels=parsed.other_levels, missing_figures=parsed.missing_figures,
-        bad_rows=[asdict(b) for b in parsed.bad_rows],
-        mismatches=[asdict(m) for m in parsed.mismatches()],
+        bad_rows=[asdict(b) for b in parsed.bad_rows], mismatches=[asdict(m) for m in mismatches],
     )  # fmt: skip
     if app.imported(parsed.checksum) is not None:
         report.already_imported = True
@@ -104,18 +106,21 @@ def import_imdi_long(
         source = ImportSource(file_name, parsed.checksum, figure.line)
         command = c.RecordHistoricalFigure(figure.number, figure.year, figure.kind, figure.persons, source)
         try:
-            result = run.handle(ctx, command)
+            result, revised = run.handle(ctx, command), False
         except RuleViolation as error:
-            if error.rule != "R15" or error.field != figure.kind:
+            # R15 conflicts name the figure's kind when a revision may settle them, else "persons".
+            if error.rule != "R15" or error.field not in (figure.kind, "persons"):
                 raise
-            if revise_reason is None:
+            result, revised = None, False
+            if revise_reason is not None and error.field == figure.kind:
+                result, revised = run.handle(ctx, _revision(command, revise_reason)), True
+            if result is None:
                 report.conflicts.append(
                     asdict(Conflict(figure.line, figure.number, figure.year, figure.kind, error.message))
                 )
                 continue
-            result = run.handle(ctx, _revision(command, revise_reason))
-            report.revised += 1
-        report.recorded += result.extra["recorded"]
+        report.revised += revised
+        report.recorded += result.extra["recorded"] and not revised
         report.unchanged += not result.extra["recorded"]
         if progress and (done % 500 == 0 or done == len(parsed.figures)):
             progress(done, len(parsed.figures))
@@ -137,6 +142,22 @@ def import_imdi_long(
     return report
 
 
+def _check_years(parsed: imdi_long.ParsedFile, this_year: int) -> None:
+    """A figure of a year the statistics cannot be of is a bad row (R15: past years from 2000 on)."""
+    kept = []
+    for figure in parsed.figures:
+        if FIRST_YEAR <= figure.year < this_year:
+            kept.append(figure)
+        else:
+            parsed.bad_rows.append(
+                imdi_long.BadRow(
+                    figure.line, f"the year {figure.year} is not a past year from {FIRST_YEAR} on"
+                )
+            )
+    parsed.figures = kept
+    parsed.bad_rows.sort(key=lambda bad: bad.line)
+
+
 def _revision(command: c.RecordHistoricalFigure, reason: str) -> c.RecordHistoricalFigure:
     return c.RecordHistoricalFigure(
         command.number, command.year, command.kind, command.persons, command.source, revise_reason=reason
@@ -147,7 +168,7 @@ def _register_municipalities(
     run: BulkRun, ctx: CommandContext, parsed: imdi_long.ParsedFile, report: ImportReport
 ) -> None:
     """Registers each municipality of the file that the store does not know, named ``kommune NNNN``
-    until an operator names it, in the county its number gives (numbers from before 2020 included)."""
+    (renaming is not built yet), in the county its number gives (numbers from before 2020 included)."""
     for number in sorted({f.number for f in parsed.figures}):
         try:
             run.handle(ctx, c.RegisterMunicipality(number, f"kommune {number}", county_of(number)))

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 FORMAT = "imdi-long"
 KINDS = {"anmodning": "request", "vedtak": "decision", "bosatt": "settled"}
@@ -156,6 +157,20 @@ def parse(content: bytes, file_name: str) -> ParsedFile:
         raise NotThisFormat("The file is empty.")
     columns = _columns([name.strip() for name in header])
     seen: dict[tuple[str, int, str], int] = {}
+    try:
+        _read_rows(reader, columns, len(header), parsed, seen)
+    except csv.Error as error:  # a field past the CSV reader's limit, a stray quote: not this format
+        raise NotThisFormat(f"Line {reader.line_num} is not CSV as IMDi writes it ({error}).") from None
+    return parsed
+
+
+def _read_rows(
+    reader: Any,
+    columns: dict[str, int],
+    width: int,
+    parsed: ParsedFile,
+    seen: dict[tuple[str, int, str], int],
+) -> None:
     for row in reader:
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
@@ -164,7 +179,7 @@ def parse(content: bytes, file_name: str) -> ParsedFile:
         try:
             cells = {name: row[i].strip() for name, i in columns.items()}
         except IndexError:
-            parsed.bad_rows.append(BadRow(line, f"the row has {len(row)} columns, the header {len(header)}"))
+            parsed.bad_rows.append(BadRow(line, f"the row has {len(row)} columns, the header {width}"))
             continue
         kind = KINDS.get(cells["kind"])
         if kind is None or cells["unit"] != "personer":
@@ -207,7 +222,6 @@ def parse(content: bytes, file_name: str) -> ParsedFile:
             parsed.other_levels += 1  # another breakdown than municipalities: neither data nor a check
         else:
             parsed.bad_rows.append(BadRow(line, "the row names neither a municipality nor a county"))
-    return parsed
 
 
 def read(path: Path) -> ParsedFile:

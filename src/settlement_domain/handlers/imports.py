@@ -14,6 +14,9 @@ KINDS = ("request", "decision", "settled")
 def record_historical_figure(scope: Scope, cmd: c.RecordHistoricalFigure) -> Outcome:
     check_municipality_number(cmd.number)
     check_year("R15", cmd.year, scope.today)
+    if cmd.year >= scope.today.year:
+        # Statistics describe years gone by; this year's requests and decisions are made here (R1, R2).
+        raise RuleViolation("R15", f"IMDi's statistics are of past years, not {cmd.year}.", field="year")
     if cmd.kind not in KINDS:
         raise RuleViolation("R15", f"A figure is one of {', '.join(KINDS)}.", field="kind")
     scope.municipality(cmd.number)

@@ -58,14 +58,19 @@ class QuotaYear(Aggregate):
         """The latest request as (persons, unaccompanied minors), or None."""
         if self.requested_persons is None:
             return None
-        return (self.requested_persons, self.requested_minors or 0)
+        return (self.requested_persons, self.requested_minors or 0)  # an import may not give the minors
 
     @property
     def decided(self) -> tuple[int, int] | None:
-        """The latest quota decision as (persons, unaccompanied minors), or None (R10: null, not 0)."""
+        """The latest quota decision as (persons, unaccompanied minors), or None (R10: null, not 0).
+
+        A decision imported from IMDi's statistics gives no minors (R15): it sets no separate limit for
+        them, so the persons' limit stands for them too.
+        """
         if self.decided_persons is None:
             return None
-        return (self.decided_persons, self.decided_minors or 0)
+        minors = self.decided_minors if self.decided_minors is not None else self.decided_persons
+        return (self.decided_persons, minors)
 
     @property
     def used(self) -> tuple[int, int]:
@@ -139,6 +144,7 @@ class QuotaYear(Aggregate):
     ) -> None:
         self.requested_persons, self.requested_minors = persons, unaccompanied_minors
         self.request_revisions = revision
+        self.request_imported = source is not None
 
     # R2 ----------------------------------------------------------------------------------------
 
@@ -228,20 +234,26 @@ class QuotaYear(Aggregate):
     ) -> None:
         self.decided_persons, self.decided_minors = persons, unaccompanied_minors
         self.decision_revisions = revision
+        self.decision_imported = source is not None
 
     # R15: historical figures from IMDi's statistics -----------------------------------------------
 
-    # Set by the first historical settled count; a class default for quota years stored before.
+    # Class defaults, for quota years stored before these existed: the settled count of IMDi's
+    # statistics, and whether the request and the decision in force came from an import (R15).
     historical_settled: int | None = None
     historical_settled_revisions = 0
+    request_imported = False
+    decision_imported = False
 
     def record_historical(
         self, meta: dict[str, Any], kind: str, persons: int, source: dict[str, Any], revise_reason: str | None
     ) -> bool:
         """R15: one figure of IMDi's statistics (``request``, ``decision`` or ``settled``) for this year.
 
-        The same figure again changes nothing (answers False); another figure than the one stored is a
-        conflict, refused unless the import revises it with a reason (then kept as a revision).
+        The same figure again changes nothing (answers False); another figure than an imported one is a
+        conflict (field: the kind), refused unless the import revises it with a reason (then kept as a
+        revision). Never revised by an import (field ``persons``): a request or decision recorded in this
+        service, and a decision below the places used within the quota (R2, R10).
         """
         if persons < 0:
             raise rules.refuse_input("R15", "A count of persons cannot be negative.", "persons")
@@ -252,6 +264,25 @@ class QuotaYear(Aggregate):
         }[kind]
         if stored == persons:
             return False
+        live = stored is not None and (
+            (kind == "request" and not self.request_imported)
+            or (kind == "decision" and not self.decision_imported)
+        )
+        if live:
+            raise RuleViolation(
+                "R15",
+                f"{self.municipality} {self.year}: the {kind} of {stored} persons was recorded in this service; "
+                f"the file says {persons}, and an import does not revise what was recorded here.",
+                field="persons",
+            )
+        within = self.places_taken - self.over_quota_persons
+        if kind == "decision" and persons < within:
+            raise RuleViolation(
+                "R15",
+                f"{self.municipality} {self.year}: the file decides {persons} places, but {within} are used "
+                "within the quota (R2, R10); it is not imported.",
+                field="persons",
+            )
         reason = rules.check_text("R15", revise_reason, "reason") if revise_reason else None
         if stored is not None and reason is None:
             raise RuleViolation(

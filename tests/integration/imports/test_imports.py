@@ -177,3 +177,64 @@ def test_the_national_report_of_each_year_sums_the_files_municipality_rows(app, 
             sums[(year, "settled")],
         ), year
         assert total["settled"] == 0  # persons of this service: none in a statistics file
+
+
+def test_a_year_the_statistics_cannot_be_of_is_a_bad_row_named_by_its_line(app):
+    this_year = app.clock().year
+    report = import_file(app, _file(GOOD, f'"{this_year}","NULL","anmodning","personer","4","t","0301"',
+                                    '"1999","NULL","vedtak","personer","4","t","0301"'), "years.csv")  # fmt: skip
+    assert report.refused and app.position() == 0
+    assert [b["line"] for b in report.bad_rows] == [3, 4]
+    assert "not a past year" in report.bad_rows[0]["reason"]
+    assert import_file(app, _file(GOOD, f'"{this_year}","NULL","anmodning","personer","4","t","0301"'),
+                       "years.csv", skip_invalid=True).recorded == 1  # fmt: skip
+
+
+def test_an_import_does_not_revise_what_was_recorded_here_nor_go_below_the_places_used(app):
+    from tests.given import OSLO, TODAY, person, selected
+
+    app.handle(IMDI, c.RegisterMunicipality("0301", "Oslo", "Oslo"))
+    app.handle(IMDI, c.RequestSettlement("0301", 2024, 10, 2))
+    app.handle(IMDI, c.DecideQuota("0301", 2024, 3, 1, TODAY.replace(year=2024)))
+    someone = person(app)
+    selected(app, OSLO, [someone], year=2024)
+    live = _file('"2024","NULL","anmodning","personer","12","t","0301"')
+    for options in ({}, {"revise_reason": "IMDi's figure"}):
+        report = import_file(app, live, "live.csv", **options)
+        assert report.refused and "recorded in this service" in report.conflicts[0]["message"]
+    assert app.quota_year("0301", 2024).requested_persons == 10
+    # An imported decision below the places used within the quota would make vacant negative (R10).
+    app.handle(IMDI, c.RegisterMunicipality("4601", "Bergen", "Vestland"))
+    import_file(app, _file('"2024","NULL","vedtak","personer","5","t","4601"'), "bergen.csv")
+    assert app.quota_year("4601", 2024).decided == (5, 5)  # no minors given: the persons' limit for them
+    app.handle(IMDI, c.RequestSettlement("4601", 2024, 5, 0))
+    taken = [person(app) for _ in range(2)]
+    from tests.given import BERGEN
+
+    selected(app, BERGEN, taken, year=2024)
+    below = import_file(app, _file('"2024","NULL","vedtak","personer","1","t","4601"'), "below.csv",
+                        revise_reason="IMDi corrected")  # fmt: skip
+    assert below.refused and "2 are used within the quota" in below.conflicts[0]["message"]
+    assert app.quota_year("4601", 2024).vacant() == (3, 5)  # minors: no limit of their own but the persons
+
+
+def test_a_file_that_is_not_csv_as_imdi_writes_it_is_refused_not_a_failure(app):
+    header = '"aar","fylke_nr","bosetting","enhet","tabellvariabel","tabell_navn","kommune_nr"\n'
+    with pytest.raises(imdi_long.NotThisFormat, match="Line 2"):
+        import_file(app, (header + '"2013","' + "x" * 200_000 + '"\n').encode(), "huge.csv")
+
+
+def test_imported_figures_replay_at_their_years_by_business_time(app):
+    from datetime import UTC, datetime
+
+    from settlement_domain.replay import places_as_of
+
+    import_file(app, _file(GOOD, ALSO_GOOD, '"2013","NULL","bosatt","personer","7","t","0301"'), "2013.csv")
+    (mid_year,) = places_as_of(app, "0301", datetime(2013, 6, 1, tzinfo=UTC), by="business")
+    assert (mid_year["requested_persons"], mid_year["decided_persons"], mid_year["historical_settled"]) == (
+        10, 8, None,  # the year's settled count is of its last day
+    )  # fmt: skip
+    (year_end,) = places_as_of(app, "0301", datetime(2014, 1, 1, tzinfo=UTC), by="business")
+    assert year_end["historical_settled"] == 7
+    assert places_as_of(app, "0301", datetime(2012, 12, 31, tzinfo=UTC), by="business") == []
+    assert places_as_of(app, "0301", datetime(2013, 6, 1, tzinfo=UTC), by="recorded") == []  # recorded now
