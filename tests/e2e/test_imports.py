@@ -235,3 +235,20 @@ def test_reads_keep_answering_while_an_import_is_recorded_and_folded_and_writes_
     for person in written:
         assert api.get(f"/refugees/{person}", IMDI).status_code == 200
     assert main(["audit", "verify", "--database-url", database_url]) == 0
+
+
+def test_imports_waiting_their_turn_are_bounded_and_the_next_one_is_told_to_come_back(api: Api) -> None:
+    from api.http.controllers.imports import MAX_UNFINISHED, ImportJobs
+
+    api.app.state.imports = jobs = ImportJobs()
+    with jobs._one_at_a_time:  # the import before takes its time: the next ones wait their turn
+        waiting = [
+            started(upload(api, (HEADER + f'"2014","NULL","vedtak","personer","{n}","t","0301"\n').encode()))
+            for n in range(MAX_UNFINISHED)
+        ]
+        refused = problem(upload(api, SMALL_FILE), 503)
+        assert "try again" in refused["detail"]
+        assert upload(api, SMALL_FILE).headers["Retry-After"] == "10"
+    states = [finished(api, job["id"])["state"] for job in waiting]
+    assert states[0] == "imported" and set(states) <= {"imported", "refused"}
+    assert started(upload(api, SMALL_FILE))["state"] == "running"  # room again

@@ -75,6 +75,10 @@ class ReadModelsUnavailable(Exception):
     """The read models cannot answer now (not installed yet, or the projection runner stopped): 503."""
 
 
+class Busy(Exception):
+    """Too much work queued already (imports waiting their turn): 503, try again shortly."""
+
+
 class NotAcceptable(Exception):
     """The client accepts none of the formats a resource comes in."""
 
@@ -164,6 +168,10 @@ def read_models_unavailable(request: Request, error: ReadModelsUnavailable) -> R
     )
 
 
+def busy(request: Request, error: Busy) -> Response:
+    return problem(request, 503, str(error), title="Busy", slug="busy", headers={"Retry-After": "10"})
+
+
 def not_acceptable(request: Request, error: NotAcceptable) -> Response:
     return problem(request, 406, str(error), slug="not-acceptable")
 
@@ -232,6 +240,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     Unauthenticated: unauthenticated,
     StaleRead: stale_read,
     NotAcceptable: not_acceptable,
+    Busy: busy,
     UnsupportedMediaType: unsupported_media_type,
     ReadModelsUnavailable: read_models_unavailable,
     ValidationException: validation_error,

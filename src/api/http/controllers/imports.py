@@ -28,6 +28,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from api.http.access import allowed, sends
 from api.http.context import UnsupportedMediaType
+from api.http.errors import Busy
 from api.http.reads import Reads
 from api.http.schemas import Id, Model, ShortText, path_id
 from api.imports.backfill import import_file
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 MEDIA_TYPES = ("multipart/form-data", "text/csv")
 DEFAULT_FILE_NAME = "upload.csv"
 KEPT_JOBS = 200  # finished jobs kept in memory for GET; the recorded ones stay in the read model
+MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
 FORM_FIELDS = {"file", "file_name", "dry_run", "skip_invalid", "revise"}
 FLAGS = {"true": True, "false": False}
 FAILED = "The import failed on our side; nothing of the file was stored. Post it again, or ask the operator."
@@ -116,6 +118,8 @@ class ImportJobs:
                     refusal=Refusal.STATE,
                     field="file",
                 )
+            if sum(j.state == "running" for j in self._jobs.values()) >= MAX_UNFINISHED:
+                raise Busy(f"{MAX_UNFINISHED} imports are running or waiting their turn; try again shortly.")
             self._jobs.pop(job.id, None)  # a refused, failed or dry run before: this one replaces it
             self._jobs[job.id] = job
             self._forget_oldest()
