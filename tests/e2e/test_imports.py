@@ -251,4 +251,5 @@ def test_imports_waiting_their_turn_are_bounded_and_the_next_one_is_told_to_come
         assert upload(api, SMALL_FILE).headers["Retry-After"] == "10"
     states = [finished(api, job["id"])["state"] for job in waiting]
     assert states[0] == "imported" and set(states) <= {"imported", "refused"}
-    assert started(upload(api, SMALL_FILE))["state"] == "running"  # room again
+    again = started(upload(api, SMALL_FILE))  # room again
+    assert finished(api, again["id"])["state"] in ("imported", "refused")

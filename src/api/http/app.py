@@ -110,7 +110,10 @@ def create_app(
                 rebuild_outdated(settlement, engine, PROJECTIONS.values())
             runner.start()
 
-    def close() -> None:
+    def close(app: Litestar) -> None:
+        imports = getattr(app.state, "imports", None)
+        if imports is not None:
+            imports.wait()  # before the store closes under them
         if runner is not None:
             runner.stop()
         engine.dispose()

@@ -95,6 +95,7 @@ class ImportJobs:
         self._jobs: dict[str, ImportJob] = {}
         self._lock = threading.Lock()  # guards the registry
         self._one_at_a_time = threading.Lock()  # imports run one after the other
+        self._threads: list[threading.Thread] = []
 
     def get(self, import_id: str) -> ImportJob | None:
         with self._lock:
@@ -124,8 +125,18 @@ class ImportJobs:
             self._jobs[job.id] = job
             self._forget_oldest()
             started = _snapshot(job)
-        threading.Thread(target=self._run, args=(app, content, job), name=f"import-{job.id[:8]}").start()
+        thread = threading.Thread(target=self._run, args=(app, content, job), name=f"import-{job.id[:8]}")
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return started
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Lets the imports running or waiting finish (the server's shutdown), each its one transaction."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
 
     def _forget_oldest(self) -> None:
         finished = [j for j in self._jobs.values() if j.state != "running"]
