@@ -33,8 +33,8 @@ from settlement_domain.replay import BY, case_as_of, case_facts, replay_places
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "audit",
-        help="check the read models against the log",
-        description="Audits of the store: the read models against a replay of the log.",
+        help="check the read models against the log, or replay the past from it",
+        description="Audits of the store: the read models against a replay of the log, and the past as the log tells it.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
