@@ -420,7 +420,12 @@ class QuotaYear(Aggregate):
     def release_place(
         self, meta: dict[str, Any], refugee_id: UUID, unaccompanied_minor: bool, to_year: int
     ) -> None:
-        """R5: a settlement decision for another year moves the person's place out of this one."""
+        """R5: a settlement decision for another year moves the person's place out of this one, which
+        must hold a place to release (of a minor, for a minor)."""
+        if self.places_taken < 1 or (unaccompanied_minor and self.minor_places_taken < 1):
+            raise RuleViolation(
+                "R5", f"{self.municipality} has no place of {self.year} taken to move to {to_year}."
+            )
         self._place_released(
             meta=meta,
             municipality=self.municipality,

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from settlement_domain import commands as c
-from settlement_domain.errors import Refusal
+from settlement_domain.errors import Refusal, RuleViolation
 from tests.given import (
     BERGEN,
     IMDI,
@@ -251,3 +251,12 @@ def test_only_imdi_makes_settlement_decisions(given, oslo_selected):
     with refused(given, "R5", Refusal.FORBIDDEN) as caught:
         given.handle(OSLO, c.DecideSettlement(oslo_selected, "0301", 2025))
     assert caught.value.message == "Only IMDi may make settlement decisions."
+
+
+def test_a_quota_year_releases_only_a_place_it_holds(given):
+    from settlement_domain.model import QuotaYear
+
+    year = QuotaYear(meta={}, municipality="0301", year=2025)
+    with pytest.raises(RuleViolation) as refused_release:
+        year.release_place({}, uuid4(), unaccompanied_minor=False, to_year=2026)
+    assert refused_release.value.rule == "R5" and year.places_taken == 0
