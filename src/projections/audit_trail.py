@@ -99,6 +99,9 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         f"Municipality {e.number} {e.name} registered in {e.county}"
     ),
     Municipality.ContactInformationUpdated: lambda e: "Contact information updated",
+    Municipality.MunicipalityRenamed: lambda e: (
+        f"Municipality {e.number} renamed from {e.previous_name} to {e.name}"
+    ),
     QuotaYear.QuotaYearOpened: lambda e: f"Quota year {e.year} opened for {e.municipality}",
     QuotaYear.SettlementRequested: lambda e: (
         f"Settlement request for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
@@ -118,7 +121,8 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         + _source(e)
     ),
     QuotaYear.PlacesTakenBySelection: lambda e: (
-        f"{_places(len(e.refugee_ids))} of {e.year} taken in {e.municipality} by distribution list {e.list_id}"
+        f"{_places(len(e.refugee_ids))} of {e.year} taken in {e.municipality} "
+        + ("by a selection" if e.meta.get("source") else f"by distribution list {e.list_id}")
         + (f", {_minors(e.unaccompanied_minors)}" if e.unaccompanied_minors else "")
     ),
     QuotaYear.SettlementPlaceTaken: lambda e: (
@@ -248,7 +252,10 @@ def persons_of(e: Any) -> list[str]:
 def summary_of(e: Any) -> str:
     """The event's line in the audit trail (a class without its own summary: its name in words)."""
     summarize = SUMMARIES.get(type(e))
-    return summarize(e) if summarize else _words(type(e).__name__).capitalize()
+    line = summarize(e) if summarize else _words(type(e).__name__).capitalize()
+    # A fact of a person-level history import (R15) names its file and line in its metadata.
+    source = (getattr(e, "meta", None) or {}).get("source")
+    return line + (f", imported from {source['file_name']} line {source['line']}" if source else "")
 
 
 class AuditTrailProjection(Projection):

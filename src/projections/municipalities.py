@@ -34,7 +34,7 @@ class MunicipalitiesProjection(Projection):
     """The municipality registry with contact information (lifecycle 1)."""
 
     name = "municipalities"
-    version = 1
+    version = 2  # 2: MunicipalityRenamed
     tables = (
         TableSpec("registry", _columns, ("number",)),
         TableSpec("ids", _ids_columns, ("aggregate_id",)),
@@ -44,6 +44,7 @@ class MunicipalitiesProjection(Projection):
         return {
             Municipality.MunicipalityRegistered: self.registered,
             Municipality.ContactInformationUpdated: self.contact_updated,
+            Municipality.MunicipalityRenamed: self.renamed,
         }
 
     def registered(self, e: Municipality.MunicipalityRegistered, position: int, rows: Rows) -> None:
@@ -67,6 +68,12 @@ class MunicipalitiesProjection(Projection):
         row = rows.get("registry", (ids["number"],))
         assert row is not None  # both rows are written by the same event
         rows.put("registry", {**row, "contact": e.contact, "contact_updated_at": e.timestamp})
+
+    def renamed(self, e: Municipality.MunicipalityRenamed, position: int, rows: Rows) -> None:
+        row = rows.get("registry", (e.number,))
+        if row is None:
+            raise LookupError(f"municipality {e.number} was never registered")
+        rows.put("registry", {**row, "name": e.name})
 
 
 PROJECTION = MunicipalitiesProjection()

@@ -13,8 +13,9 @@ import copy
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
@@ -23,24 +24,36 @@ from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict
 
+MAX_TRANSACTION = 5_000  # events stored in one transaction (see BulkRun.flush)
+
 
 class BulkRun:
     """Commands handled in memory and saved together by :meth:`flush` (see the module docstring)."""
 
-    def __init__(self, app: SettlementApp) -> None:
+    def __init__(self, app: SettlementApp, *, undo: bool = True) -> None:
+        """``undo=False``: a refused command is not put back (its aggregates are not copied before
+        each command), for a caller that drops the whole run when any command is refused."""
         self.app = app
+        self.undo = undo
         self.identity: dict[UUID, Aggregate] = {}
         self.dirty: dict[UUID, Aggregate] = {}
         self._events: list[DomainEventProtocol[UUID]] = []  # in the order the commands caused them
         self._backups: dict[UUID, Aggregate] = {}
+        self._absent: set[UUID] = set()
         self.commands = 0
+
+    def assume_absent(self, aggregate_ids: set[UUID]) -> None:
+        """Ids the caller found not stored (in one query): loading them fails without asking the store."""
+        self._absent |= aggregate_ids
 
     def _load(self, aggregate_id: UUID) -> Aggregate:
         aggregate = self.identity.get(aggregate_id)
         if aggregate is None:
+            if aggregate_id in self._absent:
+                raise AggregateNotFoundError(aggregate_id)
             aggregate = self.app.repository.get(aggregate_id)
             self.identity[aggregate_id] = aggregate
-        if aggregate_id not in self._backups:
+        if self.undo and aggregate_id not in self._backups:
             self._backups[aggregate_id] = _backup(aggregate)
         return aggregate
 
@@ -70,21 +83,39 @@ class BulkRun:
         return CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
 
     def flush(self) -> int:
-        """Saves everything changed since the last flush in one transaction; returns the log position."""
+        """Saves everything changed since the last flush; returns the log position.
+
+        Up to :data:`MAX_TRANSACTION` events are one transaction. More are stored in transactions of
+        that size, in command order: psycopg's pipeline mode, which the library's PostgreSQL recorder
+        inserts in, can hang on one very large insert. Each transaction is a prefix of the run, so a
+        crash between them leaves the log consistent; an import writes its record last, so running the
+        same file again completes it.
+        """
         if not self.dirty:
             return self.app.position()
-        try:
-            # The events first, in command order; the aggregates (with nothing left pending) only let
-            # the application take their snapshots.
-            recordings = self.app.save(*self._events, *self.dirty.values())
-        except IntegrityError:
-            raise ConcurrencyConflict(
-                "Another writer changed the same aggregates during the bulk run; nothing of this batch was stored."
-            ) from None
-        finally:
-            self.dirty = {}
-            self._events = []
-        return recordings[-1].notification.id if recordings else self.app.position()
+        # The events in command order, handed over as one object (the library asks each object it is
+        # given whether it is an event, a protocol check that costs more than storing one); then the
+        # aggregates it takes snapshots of, with nothing left pending.
+        snapshotted = [a for a in self.dirty.values() if type(a) in self.app.snapshotting_intervals]
+        events, self.dirty, self._events = self._events, {}, []
+        position = self.app.position()
+        for start in range(0, len(events), MAX_TRANSACTION):
+            try:
+                recordings = self.app.save(
+                    _InCommandOrder(events[start : start + MAX_TRANSACTION]), *snapshotted
+                )
+            except IntegrityError:
+                stored = (
+                    "nothing of this batch was stored"
+                    if start == 0
+                    else f"its first {start} events were stored"
+                )
+                raise ConcurrencyConflict(
+                    f"Another writer changed the same aggregates during the bulk run; {stored}."
+                ) from None
+            if recordings:
+                position = recordings[-1].notification.id
+        return position
 
 
 @contextmanager
@@ -93,6 +124,17 @@ def bulk_run(app: SettlementApp) -> Iterator[BulkRun]:
     run = BulkRun(app)
     yield run
     run.flush()
+
+
+class _InCommandOrder:
+    """A bulk run's events, given to ``Application.save`` as one collection of events."""
+
+    def __init__(self, events: list[DomainEventProtocol[UUID]]) -> None:
+        self.id = uuid4()  # the library files what it saves by id; nothing is ever stored under it
+        self._events = events
+
+    def collect_events(self) -> list[DomainEventProtocol[UUID]]:
+        return self._events
 
 
 def _backup(aggregate: Aggregate) -> Aggregate:

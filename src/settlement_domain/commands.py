@@ -80,6 +80,14 @@ class RegisterMunicipality(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class RenameMunicipality(Command):
+    """Lifecycle 1: IMDi gives a registered municipality its name (or a new one)."""
+
+    number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateContact(Command):
     """Lifecycle 1: the municipality (or IMDi) keeps its contact information current."""
 
@@ -306,6 +314,72 @@ class RecordHistoricalFigure(Command):
     persons: int
     source: ImportSource
     revise_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHistoricalRegistration(Command):
+    """R15: a person of a person-level history, registered on the source's date under its source id."""
+
+    person: str  # the source's id of the person; the person's id here is derived from it
+    registered_on: date
+    full_name: str
+    birth_date: date
+    family: str | None  # the source's id of the family, if any
+    unaccompanied_minor: bool
+    residence: Residence
+    postal_address: PostalAddress
+    category: Category
+    source: ImportSource
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHistoricalMapping(Command):
+    """R15: the mapping of a person of a history (personal data)."""
+
+    person: str
+    mapping: Mapping
+    source: ImportSource
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHistoricalSelection(Command):
+    """R15: a municipality selected the person on the source's date; the place is in ``year``."""
+
+    person: str
+    municipality: str
+    selected_on: date
+    year: int
+    source: ImportSource
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHistoricalDecision(Command):
+    """R15: the settlement decision of a person of a history, on the source's date, for ``year``."""
+
+    person: str
+    municipality: str
+    decided_on: date
+    source: ImportSource
+    year: int | None = None  # default: the year the selection took its place in
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHistoricalSettlementDate(Command):
+    """R15: the settlement date of a person of a history."""
+
+    person: str
+    settlement_date: date
+    source: ImportSource
+    revise_reason: str | None = None  # another stored date is corrected to this one (R7f), with the reason
+
+
+HISTORICAL_FACTS = (
+    RecordHistoricalRegistration,
+    RecordHistoricalMapping,
+    RecordHistoricalSelection,
+    RecordHistoricalDecision,
+    RecordHistoricalSettlementDate,
+)
 
 
 @dataclass(frozen=True, slots=True)

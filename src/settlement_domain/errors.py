@@ -36,6 +36,13 @@ class RuleViolation(DomainError):
         return f"{self.rule}: {self.message}"
 
 
+class FactConflict(RuleViolation):
+    """R15: an imported fact differs from the one stored for the same thing (a conflict, not a bad row)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__("R15", message, field=field)
+
+
 class NotFound(DomainError):
     """The thing does not exist, or the actor may not know that it exists (tenancy)."""
 

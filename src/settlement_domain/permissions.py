@@ -37,6 +37,7 @@ def _may(rule: str, action: str, *roles: Role) -> Permission:
 
 PERMISSIONS: dict[type[c.Command], Permission] = {
     c.RegisterMunicipality: _may("roles", "register municipalities", IMDI),
+    c.RenameMunicipality: _may("registry", "rename municipalities", IMDI),
     c.UpdateContact: _may("roles", "update contact information", MUNICIPALITY, IMDI),
     c.RequestSettlement: _may("R1", "send settlement requests", IMDI),
     c.DecideQuota: _may("R2", "record quota decisions", MUNICIPALITY, IMDI),
@@ -58,6 +59,7 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
     c.AnswerSupportCase: _may("R16", "answer support cases", IMDI),
     c.RecordHistoricalFigure: _may("R15", "import historical figures", IMDI),
     c.RecordImport: _may("R15", "import files", IMDI),
+    **{fact: _may("R15", "import persons' history", IMDI) for fact in c.HISTORICAL_FACTS},
     c.MarkCompleteness: _may("R19", "mark data as complete", IMDI),
 }
 

@@ -368,6 +368,8 @@ MUNICIPALITY_REGISTERED = (
     get_topic(Municipality.MunicipalityRegistered),
     *(f"{old}.MunicipalityRegistered" for old, cls in MOVED_TOPICS.items() if cls is Municipality),
 )
+# The registry's facts a replay reads: registrations and renamings.
+REGISTRY = (*MUNICIPALITY_REGISTERED, get_topic(Municipality.MunicipalityRenamed))
 PAGE = 1000
 
 
@@ -382,10 +384,13 @@ def municipalities_as_of(
     found: dict[str, dict[str, Any]] = {}
     start = 1
     while True:
-        page = app.recorder.select_notifications(start, PAGE, topics=MUNICIPALITY_REGISTERED)
+        page = app.recorder.select_notifications(start, PAGE, topics=REGISTRY)
         for notification in page:
             e = app.mapper.to_domain_event(notification)
-            if moment.by == "business" or moment.recorded(e):
+            if isinstance(e, Municipality.MunicipalityRenamed):
+                if e.number in found and moment.recorded(e):  # a name counts from when it was given
+                    found[e.number]["name"] = e.name
+            elif moment.by == "business" or moment.recorded(e):
                 found[e.number] = {"number": e.number, "name": e.name, "county": e.county}
         if len(page) < PAGE:
             break

@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Validates every row first: a file with bad rows or conflicting figures imports nothing "
         "unless --skip-invalid (the good rows) or --revise (the conflicting figures as revisions).",
     )
-    parser.add_argument("file", type=Path, help="IMDi's statistics in long format (CSV)")
+    parser.add_argument("file", type=Path, help="IMDi's statistics in long format (CSV), or a person-level "
+                        "history (JSON lines, .jsonl)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="validate and count, store nothing")
     parser.add_argument("--skip-invalid", action="store_true", help="import the good rows, list the others")
     parser.add_argument("--revise", metavar="REASON", help="record figures that differ from the stored ones "
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
         with Progress(TextColumn("importing"), BarColumn(), TaskProgressColumn(),
-                      TextColumn("{task.completed:,.0f}/{task.total:,.0f} figures"), console=console,
+                      TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"), console=console,
                       transient=True) as progress:  # fmt: skip
             task = progress.add_task("import", total=0)
             try:
@@ -108,17 +109,25 @@ def _print(report: ImportReport, level: dict[str, Any] | None, console: Console)
         )
         return
     verb = "would record" if report.dry_run else ("recorded" if report.imported else "did not import")
-    console.print(
-        f"{report.file_name} ({report.file_format}, {report.rows:,} rows): {verb} {report.recorded:,} figures; "
-        f"{report.unchanged:,} already stored, {report.revised:,} revised; skipped {report.derived_rows:,} derived "
-        f"and {report.other_levels:,} other-breakdown rows; {report.missing_figures:,} rows had no figure ('.')."
-    )
+    if report.file_format == "person-history":
+        console.print(
+            f"{report.file_name} ({report.file_format}, {report.rows:,} lines): {verb} {report.recorded:,} facts; "
+            f"{report.unchanged:,} already stored."
+        )
+    else:
+        console.print(
+            f"{report.file_name} ({report.file_format}, {report.rows:,} rows): {verb} {report.recorded:,} figures; "
+            f"{report.unchanged:,} already stored, {report.revised:,} revised; skipped {report.derived_rows:,} "
+            f"derived and {report.other_levels:,} other-breakdown rows; {report.missing_figures:,} rows had no "
+            "figure ('.')."
+        )
     if report.municipalities_registered:
         console.print(f"registered {len(report.municipalities_registered)} municipalities unknown to the store "
-                      "(named 'kommune NNNN': renaming is not built yet)")  # fmt: skip
+                      "(named 'kommune NNNN': name them with `settlement municipality rename` or `names FILE`)")  # fmt: skip
     for title, items, line in (
         ("bad rows", report.bad_rows, lambda b: f"line {b['line']}: {b['reason']}"),
-        ("conflicts with stored figures (import with --revise REASON, or leave them)", report.conflicts,
+        ("conflicts with what is stored (statistics and settlement dates: import with --revise REASON)",
+         report.conflicts,
          lambda c: f"line {c['line']}: {c['message']}"),
         ("totals in the file that its municipality rows do not add up to (imported as they are)",
          report.mismatches,

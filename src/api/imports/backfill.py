@@ -12,14 +12,20 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from uuid import UUID
 
-from api.imports import imdi_long
+from eventsourcing.sqlite import SQLiteAggregateRecorder
+from psycopg.sql import SQL, Identifier
+
+from api.imports import imdi_long, person_history
 from api.imports.counties import county_of
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.bulk import BulkRun
 from settlement_domain.context import Actor, CommandContext, Role
-from settlement_domain.errors import RuleViolation
+from settlement_domain.errors import FactConflict, NotFound, RuleViolation
+from settlement_domain.handlers import history
+from settlement_domain.model import Family
 from settlement_domain.rules import FIRST_YEAR
 from settlement_domain.values import ImportSource
 
@@ -101,7 +107,7 @@ def import_imdi_long(
         return report
     ctx = import_context(file_name, parsed.checksum)
     run = BulkRun(app)
-    _register_municipalities(run, ctx, parsed, report)
+    _register_municipalities(run, ctx, {f.number for f in parsed.figures}, report)
     for done, figure in enumerate(parsed.figures, start=1):
         source = ImportSource(file_name, parsed.checksum, figure.line)
         command = c.RecordHistoricalFigure(figure.number, figure.year, figure.kind, figure.persons, source)
@@ -165,11 +171,12 @@ def _revision(command: c.RecordHistoricalFigure, reason: str) -> c.RecordHistori
 
 
 def _register_municipalities(
-    run: BulkRun, ctx: CommandContext, parsed: imdi_long.ParsedFile, report: ImportReport
+    run: BulkRun, ctx: CommandContext, numbers: set[str], report: ImportReport
 ) -> None:
     """Registers each municipality of the file that the store does not know, named ``kommune NNNN``
-    (renaming is not built yet), in the county its number gives (numbers from before 2020 included)."""
-    for number in sorted({f.number for f in parsed.figures}):
+    (until ``settlement municipality rename``/``names`` names it), in the county its number gives
+    (numbers from before 2020 included)."""
+    for number in sorted(numbers):
         try:
             run.handle(ctx, c.RegisterMunicipality(number, f"kommune {number}", county_of(number)))
         except RuleViolation as error:
@@ -179,6 +186,114 @@ def _register_municipalities(
         report.municipalities_registered.append(number)
 
 
+def import_person_history(
+    app: SettlementApp,
+    content: bytes,
+    file_name: str,
+    *,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    revise_reason: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Imports a person-level history (see :mod:`api.imports.person_history`): every fact is run
+    against the store as it would be after the earlier lines, and only a file without bad rows and
+    conflicts is recorded (or, with ``skip_invalid``, its good facts), in one transaction."""
+    parsed = person_history.parse(content, file_name)
+    report = ImportReport(
+        file_name=file_name, checksum=parsed.checksum, file_format=person_history.FORMAT, dry_run=dry_run,
+        rows=parsed.rows, figures=len(parsed.facts), bad_rows=[asdict(b) for b in parsed.bad_rows],
+    )  # fmt: skip
+    if app.imported(parsed.checksum) is not None:
+        report.already_imported = True
+        return report
+    if parsed.bad_rows and not skip_invalid:
+        return report
+    ctx = import_context(file_name, parsed.checksum)
+    # Without --skip-invalid a refused fact drops the whole run, so nothing needs putting back.
+    run = BulkRun(app, undo=skip_invalid)
+    refused = 0
+    run.assume_absent(_not_stored(app, _ids_of(parsed)))
+    places = (c.RecordHistoricalSelection, c.RecordHistoricalDecision)
+    numbers = {f.municipality for f in parsed.facts if isinstance(f, places)}  # type: ignore[attr-defined]
+    _register_municipalities(run, ctx, {n for n in numbers if imdi_long.NUMBER.match(n)}, report)
+    for done, fact in enumerate(parsed.facts, start=1):
+        line = fact.source.line  # type: ignore[attr-defined]
+        if revise_reason is not None and isinstance(fact, c.RecordHistoricalSettlementDate):
+            fact = c.RecordHistoricalSettlementDate(
+                fact.person, fact.settlement_date, fact.source, revise_reason
+            )
+        try:
+            result = run.handle(ctx, fact)
+        except FactConflict as error:
+            report.conflicts.append(
+                {"line": line, "person": fact.person, "field": error.field, "message": error.message}  # type: ignore[attr-defined]
+            )
+            continue
+        except (RuleViolation, NotFound) as error:
+            where = f"{error.field}: " if isinstance(error, RuleViolation) and error.field else ""
+            report.bad_rows.append({"line": line, "reason": f"{where}{error.message}"})
+            refused += 1
+            continue
+        recorded = bool(result.extra.get("recorded"))
+        report.recorded += recorded
+        report.unchanged += not recorded
+        if progress and (done % 1000 == 0 or done == len(parsed.facts)):
+            progress(done, len(parsed.facts))
+    report.bad_rows.sort(key=lambda bad: bad["line"])
+    if (report.conflicts or refused) and not skip_invalid:
+        report.recorded = report.unchanged = 0
+        return report  # the bulk run is dropped unflushed: nothing of the file is stored
+    run.handle(
+        ctx,
+        c.RecordImport(
+            file_name, parsed.checksum, person_history.FORMAT, rows=parsed.rows, recorded=report.recorded,
+            unchanged=report.unchanged, skipped=len(report.bad_rows) + len(report.conflicts), revised=0,
+        ),
+    )  # fmt: skip
+    if dry_run:
+        return report
+    report.position = run.flush()
+    report.imported = True
+    return report
+
+
+def _ids_of(parsed: person_history.ParsedHistory) -> set[UUID]:
+    """The persons and families a history may create."""
+    ids = {history.person_id(person) for person in parsed.persons}
+    for fact in parsed.facts:
+        if isinstance(fact, c.RecordHistoricalRegistration) and fact.family:
+            ids.add(Family.create_id(fact.family.strip()))
+    return ids
+
+
+def _not_stored(app: SettlementApp, ids: set[UUID]) -> set[UUID]:
+    """Which of ``ids`` no stored event names: one query per 1,000 ids, where loading each would ask twice."""
+    recorder: Any = app.recorder
+    table = recorder.events_table_name
+    wanted = sorted(ids)
+    stored: set[UUID] = set()
+    with recorder.datastore.transaction(commit=False) as cursor:
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            if isinstance(recorder, SQLiteAggregateRecorder):
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(
+                    f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id IN ({marks})",
+                    [i.hex for i in chunk],  # the library stores ids as 32 hex digits
+                )
+            else:
+                statement = SQL("SELECT DISTINCT originator_id FROM {}.{} WHERE originator_id = ANY(%s)")
+                cursor.execute(
+                    statement.format(Identifier(recorder.datastore.schema), Identifier(table)), (chunk,)
+                )
+            stored |= {UUID(str(row["originator_id"])) for row in cursor.fetchall()}  # hex or uuid
+    return ids - stored
+
+
 def import_file(app: SettlementApp, content: bytes, file_name: str, **options: Any) -> ImportReport:
-    """Imports a file in any format this service reads (today IMDi's long format)."""
+    """Imports a file in any format this service reads: a person-level history (JSON lines) or IMDi's
+    statistics in long format (CSV)."""
+    if person_history.looks_like(content, file_name):
+        return import_person_history(app, content, file_name, **options)
     return import_imdi_long(app, content, file_name, **options)

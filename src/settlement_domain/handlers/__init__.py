@@ -14,6 +14,7 @@ from settlement_domain.commands import Command
 from settlement_domain.handlers import (
     capacity,
     distribution_lists,
+    history,
     imports,
     municipalities,
     quotas,
@@ -36,6 +37,7 @@ HANDLERS: dict[type[Command], Handler] = {
     **capacity.HANDLERS,
     **support.HANDLERS,
     **imports.HANDLERS,
+    **history.HANDLERS,
 }
 
 __all__ = ["HANDLERS", "Handler", "Outcome", "Scope"]

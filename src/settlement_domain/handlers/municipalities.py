@@ -16,6 +16,12 @@ def register_municipality(scope: Scope, cmd: c.RegisterMunicipality) -> Outcome:
     return Outcome(municipality)
 
 
+def rename_municipality(scope: Scope, cmd: c.RenameMunicipality) -> Outcome:
+    municipality = scope.municipality(cmd.number)
+    municipality.rename(scope.meta, cmd.name)
+    return Outcome(municipality)
+
+
 def update_contact(scope: Scope, cmd: c.UpdateContact) -> Outcome:
     require_own_municipality("roles", scope.actor, cmd.number, "update contact information")
     municipality = scope.municipality(cmd.number)
@@ -25,5 +31,6 @@ def update_contact(scope: Scope, cmd: c.UpdateContact) -> Outcome:
 
 HANDLERS = {
     c.RegisterMunicipality: register_municipality,
+    c.RenameMunicipality: rename_municipality,
     c.UpdateContact: update_contact,
 }

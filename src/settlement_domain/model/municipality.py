@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
+from settlement_domain.errors import RuleViolation
 from settlement_domain.model.ids import natural_id
 from settlement_domain.values import ContactInformation
 
@@ -36,6 +37,20 @@ class Municipality(Aggregate):
         self.name = name
         self.county = county
         self.contact: dict[str, Any] | None = None
+
+    def rename(self, meta: dict[str, Any], name: str) -> None:
+        """Lifecycle 1: IMDi names the municipality anew (one registered by an import as "kommune NNNN",
+        or renamed by a reform); its number stays."""
+        name = rules.check_text("registry", name, "name", max_length=200)
+        if name == self.name:
+            raise RuleViolation(
+                "registry", f"Municipality {self.number} is already named {name}.", field="name"
+            )
+        self._renamed(meta=meta, number=self.number, name=name, previous_name=self.name)
+
+    @event("MunicipalityRenamed")
+    def _renamed(self, meta: dict[str, Any], number: str, name: str, previous_name: str) -> None:
+        self.name = name
 
     def update_contact(self, meta: dict[str, Any], contact: ContactInformation) -> None:
         """Lifecycle 1: the contact information (checked when it was made) replaces the previous one."""

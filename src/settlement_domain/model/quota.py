@@ -377,6 +377,17 @@ class QuotaYear(Aggregate):
         self.places_taken += len(refugee_ids)
         self.minor_places_taken += unaccompanied_minors
 
+    def take_historical_place(
+        self, meta: dict[str, Any], selection_id: UUID, refugee_id: UUID, unaccompanied_minor: bool
+    ) -> None:
+        """R15: a person of a history import took a place of this year when selected. History is
+        recorded as it happened, so it is not held to the vacant places: where the source's persons
+        exceed the decided quota, vacant shows it below zero."""
+        self._places_taken_by_selection(
+            meta=meta, municipality=self.municipality, year=self.year, list_id=selection_id,
+            refugee_ids=[refugee_id], unaccompanied_minors=int(unaccompanied_minor),
+        )  # fmt: skip
+
     def take_place(
         self, meta: dict[str, Any], refugee_id: UUID, unaccompanied_minor: bool, override_reason: str | None
     ) -> None:

@@ -10,13 +10,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
-from settlement_domain.errors import NotFound, Refusal, RuleViolation
+from settlement_domain.errors import FactConflict, NotFound, Refusal, RuleViolation
 from settlement_domain.values import Category, Mapping, PostalAddress, Residence, ResidenceKind
 
 
 class DateSource(StrEnum):
     MUNICIPALITY = "municipality"  # R7: persons who lived privately
     RECEPTION = "reception"  # R8: persons settled from a reception centre
+    HISTORY = "history"  # R15: a date from a person-level history import
 
 
 class Refugee(Aggregate):
@@ -41,6 +42,50 @@ class Refugee(Aggregate):
         today: date,
     ) -> Refugee:
         """Lifecycle 4: a person with a name, a possible birth date, a residence and an address."""
+        return cls(
+            **cls._registration(
+                meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category, today
+            ),
+            residence=residence.as_dict(),
+        )
+
+    @classmethod
+    def register_historical(
+        cls,
+        refugee_id: UUID,
+        meta: dict[str, Any],
+        full_name: str,
+        birth_date: date,
+        family_id: str | None,
+        unaccompanied_minor: bool,
+        residence: Residence,
+        postal_address: PostalAddress,
+        category: Category | str,
+        registered_on: date,
+    ) -> Refugee:
+        """R15: a person of a history import, under the id its source id gives; the registration's
+        checks apply as of the day the source registered the person (a minor then may be an adult now)."""
+        return cls._create(
+            cls.RefugeeRegistered,
+            id=refugee_id,
+            **cls._registration(
+                meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category,
+                registered_on,
+            ),
+            residence=residence.as_dict(),
+        )  # fmt: skip
+
+    @staticmethod
+    def _registration(
+        meta: dict[str, Any],
+        full_name: str,
+        birth_date: date,
+        family_id: str | None,
+        unaccompanied_minor: bool,
+        postal_address: PostalAddress,
+        category: Category | str,
+        today: date,
+    ) -> dict[str, Any]:
         full_name = rules.check_text("registration", full_name, "full_name", max_length=300)
         if birth_date > today or birth_date.year < rules.EARLIEST_YEAR:
             raise rules.refuse_input("registration", "The birth date is not a possible one.", "birth_date")
@@ -54,18 +99,17 @@ class Refugee(Aggregate):
             raise rules.refuse_input(
                 "registration", f"The category is one of {', '.join(Category)}.", "category"
             ) from None
-        return cls(
-            meta=meta,
-            personal={
+        return {
+            "meta": meta,
+            "personal": {
                 "full_name": full_name,
                 "birth_date": birth_date,
                 "postal_address": postal_address.as_dict(),
             },
-            family_id=(family_id or "").strip() or None,
-            unaccompanied_minor=bool(unaccompanied_minor),
-            residence=residence.as_dict(),
-            category=category.value,
-        )
+            "family_id": (family_id or "").strip() or None,
+            "unaccompanied_minor": bool(unaccompanied_minor),
+            "category": category.value,
+        }
 
     @event("RefugeeRegistered")
     def __init__(
@@ -386,7 +430,104 @@ class Refugee(Aggregate):
     ) -> None:
         self.settlement_date = settlement_date
 
-    # R12: deviations -----------------------------------------------------------------------------
+    # R15: facts of a person-level history import -------------------------------------------------
+    # A history is what happened elsewhere, on its own dates: today's checks of an action (a list to
+    # approve, R7's cut-off) do not apply, but its order does (a decision needs the selection, a date
+    # the decision). Each returns whether it recorded anything: the same fact again records nothing,
+    # another fact where one is stored is a conflict (R15).
+
+    def record_historical_selection(
+        self, meta: dict[str, Any], selection_id: UUID, municipality: str, selected_on: date, year: int
+    ) -> bool:
+        if self.selected_by is not None:
+            if (self.selected_by, self.selection_year, self.selected_on) == (municipality, year, selected_on):
+                return False
+            raise FactConflict(
+                f"The person is already selected by {self.selected_by} for {self.selection_year} "
+                f"on {self.selected_on}; the file says {municipality} for {year} on {selected_on}.",
+                field="selection",
+            )
+        if self.open_list_id is not None:
+            raise RuleViolation("R15", "The person is on an open distribution list here.", field="selection")
+        self._selected(
+            meta=meta, list_id=selection_id, municipality=municipality, selected_on=selected_on, year=year,
+            took_place=True,
+        )  # fmt: skip
+        return True
+
+    def record_historical_decision(
+        self,
+        meta: dict[str, Any],
+        municipality: str,
+        year: int,
+        decided_on: date,
+        override_reason: str | None,
+    ) -> bool:
+        if self.decided_for is not None:
+            if (self.decided_for, self.decision_year) == (municipality, year):
+                return False
+            raise FactConflict(
+                f"A settlement decision for {self.decided_for} ({self.decision_year}) is already stored; "
+                f"the file says {municipality} ({year}).",
+                field="decision",
+            )
+        if self.selected_by != municipality:
+            raise RuleViolation(
+                "R15", f"A settlement decision needs the person selected by {municipality} first (R5).",
+                field="decision",
+            )  # fmt: skip
+        if self.selected_on is not None and decided_on < self.selected_on:
+            raise RuleViolation(
+                "R15", f"The decision ({decided_on}) is before the selection ({self.selected_on}).",
+                field="date",
+            )  # fmt: skip
+        self._settlement_decided(
+            meta=meta, municipality=municipality, year=year, decided_on=decided_on,
+            override_reason=override_reason,
+        )  # fmt: skip
+        return True
+
+    def record_historical_settlement_date(
+        self, meta: dict[str, Any], settlement_date: date, today: date, revise_reason: str | None = None
+    ) -> bool:
+        if self.settlement_date is not None:
+            if self.settlement_date == settlement_date:
+                return False
+            if revise_reason is not None and settlement_date <= today:
+                # R15 with R7f: the import corrects the stored date, with the operator's reason.
+                self._settlement_date_corrected(
+                    meta=meta, settlement_date=settlement_date, previous_date=self.settlement_date,
+                    municipality=self.municipality, reason=rules.check_text("R15", revise_reason, "reason"),
+                )  # fmt: skip
+                return True
+            raise FactConflict(
+                f"A settlement date ({self.settlement_date.isoformat()}) is already stored; the file says "
+                f"{settlement_date.isoformat()}.",
+                field="settlement_date",
+            )
+        if self.decided_for is None:
+            raise RuleViolation(
+                "R15", "A settlement date needs the settlement decision first.", field="settlement_date"
+            )
+        if settlement_date > today:
+            raise RuleViolation(
+                "R15", "A settlement date of a history is not in the future.", field="settlement_date"
+            )
+        if self.selected_on is not None and settlement_date < self.selected_on:
+            raise RuleViolation(
+                "R15", f"The date is before the person was selected ({self.selected_on.isoformat()}).",
+                field="settlement_date",
+            )  # fmt: skip
+        self._date_registered(DateSource.HISTORY, meta, settlement_date)
+        return True
+
+    def record_historical_mapping(self, meta: dict[str, Any], mapping: Mapping) -> bool:
+        if self.mapping == mapping.as_dict():
+            return False
+        self.record_mapping(meta, mapping)
+        return True
+
+    # R12: deviations ---------------------------------------------------------------------------
 
     def open_deviation(
         self,

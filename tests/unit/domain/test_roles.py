@@ -4,7 +4,7 @@ before anything is loaded, so the commands here may name ids that do not exist."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from uuid import uuid4
 
 import pytest
@@ -14,7 +14,7 @@ from settlement_domain.context import Role
 from settlement_domain.errors import Refusal
 from settlement_domain.handlers import HANDLERS
 from settlement_domain.permissions import PERMISSIONS, roles_for, roles_in_words
-from settlement_domain.values import ImportSource, Mapping
+from settlement_domain.values import Category, ImportSource, Mapping, PostalAddress, Residence, ResidenceKind
 from tests.given import AUDITOR, IMDI, OSLO, RECEPTION, TODAY, capacity_report, contact, refused, registration
 
 SOURCE = ImportSource("file.csv", "0" * 64, 2)
@@ -44,7 +44,16 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.RecordHistoricalFigure: c.RecordHistoricalFigure("0301", 2013, "settled", 40, SOURCE),
     c.RecordImport: c.RecordImport("file.csv", "0" * 64, "imdi-long", 1, 1, 0, 0, 0),
     c.MarkCompleteness: c.MarkCompleteness(2013, "0301"),
-}
+    c.RenameMunicipality: c.RenameMunicipality("0301", "Oslo kommune"),
+    c.RecordHistoricalRegistration: c.RecordHistoricalRegistration(
+        "P1", date(2019, 1, 2), "Amina Haddad", date(1990, 5, 1), None, False,
+        Residence(ResidenceKind.PRIVATE), PostalAddress("Storgata 1", "0150", "Oslo"), Category.ASYLUM, SOURCE,
+    ),
+    c.RecordHistoricalMapping: c.RecordHistoricalMapping("P1", Mapping(), SOURCE),
+    c.RecordHistoricalSelection: c.RecordHistoricalSelection("P1", "0301", date(2019, 2, 1), 2019, SOURCE),
+    c.RecordHistoricalDecision: c.RecordHistoricalDecision("P1", "0301", date(2019, 2, 5), SOURCE),
+    c.RecordHistoricalSettlementDate: c.RecordHistoricalSettlementDate("P1", date(2019, 3, 1), SOURCE),
+}  # fmt: skip
 
 FORBIDDEN = [
     pytest.param(command, role, id=f"{type(command).__name__}-{role.value}")

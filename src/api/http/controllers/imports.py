@@ -43,7 +43,12 @@ from settlement_domain.permissions import PERMISSIONS, roles_in_words
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = ("multipart/form-data", "text/csv")
+BODY_TYPES = {
+    "text/csv": "upload.csv",
+    "application/x-ndjson": "upload.jsonl",
+    "application/jsonl": "upload.jsonl",
+}
+MEDIA_TYPES = ("multipart/form-data", *BODY_TYPES)
 DEFAULT_FILE_NAME = "upload.csv"
 KEPT_JOBS = 200  # finished jobs kept in memory for GET; the recorded ones stay in the read model
 MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
@@ -193,7 +198,7 @@ def _refusal(report: dict[str, Any]) -> str:
     if report["bad_rows"]:
         reasons.append(f"{len(report['bad_rows'])} bad rows")
     if report["conflicts"]:
-        reasons.append(f"{len(report['conflicts'])} figures that contradict the stored ones")
+        reasons.append(f"{len(report['conflicts'])} figures or facts that contradict the stored ones")
     return (
         f"Nothing was imported: the file has {' and '.join(reasons) or 'errors'} (see the report). Fix the "
         "file, or post it again with skip_invalid=true (the good rows) or revise=REASON (the conflicts)."
@@ -366,15 +371,17 @@ def _form_text(form: Any, key: str) -> str | None:
 async def _read_upload(
     request: Request, file_name: str | None, dry_run: bool, skip_invalid: bool, revise: str | None
 ) -> Upload:
-    """The file and the options, from a multipart form (its fields win) or a text/csv body."""
+    """The file and the options, from a multipart form (its fields win) or the body: IMDi's statistics
+    as text/csv, a person-level history as application/x-ndjson (or application/jsonl)."""
     media_type = request.content_type[0].lower()
     if media_type not in MEDIA_TYPES:
         raise UnsupportedMediaType(
-            "Send the file as multipart/form-data (a part named file) or as the body, Content-Type: text/csv."
+            "Send the file as multipart/form-data (a part named file) or as the body, Content-Type: text/csv "
+            "(IMDi's statistics) or application/x-ndjson (a person-level history)."
         )
-    if media_type == "text/csv":
+    if media_type in BODY_TYPES:
         content = await request.body()
-        name = file_name or DEFAULT_FILE_NAME
+        name = file_name or BODY_TYPES[media_type]
     else:
         form = await request.form()
         unknown = sorted(set(form.keys()) - FORM_FIELDS)
@@ -447,9 +454,10 @@ class _FileBody(Operation):
         flag = Schema(type=OpenAPIType.BOOLEAN, default=False)
         self.request_body = RequestBody(
             required=True,
-            description="IMDi's statistics in long format (CSV): a multipart form with a part named file "
-            "(and optionally the fields dry_run, skip_invalid, revise, file_name), or the file itself "
-            "as the body with Content-Type: text/csv and the options as query parameters.",
+            description="IMDi's statistics in long format (CSV) or a person-level history (JSON lines): a "
+            "multipart form with a part named file (and optionally the fields dry_run, skip_invalid, revise, "
+            "file_name), or the file itself as the body with Content-Type: text/csv or application/x-ndjson "
+            "and the options as query parameters.",
             content={
                 "multipart/form-data": OpenAPIMediaType(
                     schema=Schema(
@@ -464,7 +472,7 @@ class _FileBody(Operation):
                         },
                     )
                 ),
-                "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                **{media: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)) for media in BODY_TYPES},
             },
         )
 

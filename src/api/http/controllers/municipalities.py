@@ -46,6 +46,12 @@ class NewMunicipality(Model):
     county: ShortText
 
 
+class NewName(Model):
+    """IMDi names a municipality."""
+
+    name: ShortText
+
+
 class Contact(Model):
     """A municipality's contact information."""
 
@@ -177,6 +183,18 @@ class MunicipalityController(Controller):
     def register(self, ctx: Ctx, app: Settlement, data: JSONBody[NewMunicipality]) -> Response[Written]:
         """Register a municipality by its 4-digit number (imdi)."""
         return written(app.handle(ctx, c.RegisterMunicipality(data.number, data.name, data.county)))
+
+    @put(
+        "/{number:str}/name",
+        operation_id="renameMunicipality",
+        sync_to_thread=True,
+        opt=sends(c.RenameMunicipality),
+    )
+    def rename(
+        self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[NewName]
+    ) -> Response[Written]:
+        """Name a municipality (imdi): one an import registered as "kommune NNNN", or renamed by a reform."""
+        return written(app.handle(ctx, c.RenameMunicipality(number, data.name)))
 
     @put(
         "/{number:str}/contact", operation_id="updateContact", sync_to_thread=True, opt=sends(c.UpdateContact)
