@@ -338,6 +338,7 @@ class RecordHistoricalMapping(Command):
 
     person: str
     mapping: Mapping
+    mapped_on: date
     source: ImportSource
 
 

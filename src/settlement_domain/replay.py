@@ -420,7 +420,14 @@ def _case_fact_date(e: Any, settlement_date: date | None) -> date | None:
         return e.decided_on
     if isinstance(e, Refugee.SettlementDateRegistered | Refugee.SettlementDateCorrected):
         return settlement_date  # the date in force now counts, from that date
-    return None
+    return _source_date(e)
+
+
+def _source_date(e: Any) -> date | None:
+    """The source's date of a fact a history import recorded (R15), kept in its metadata where the
+    event has no business date of its own (a registration, a mapping)."""
+    source = (getattr(e, "meta", None) or {}).get("source") or {}
+    return date.fromisoformat(source["date"]) if "date" in source else None
 
 
 def case_as_of(app: Any, refugee_id: UUID, as_of: datetime | None, *, by: By = "recorded") -> Refugee | None:

@@ -210,7 +210,7 @@ def _mapped(fields: _Fields, person: str, day: date, source: ImportSource) -> c.
         ("education", "work_experience", "health_needs", "notes"),
     )  # fmt: skip
     return c.RecordHistoricalMapping(
-        person=person, mapping=Mapping(**texts, languages=tuple(languages)), source=source
+        person=person, mapping=Mapping(**texts, languages=tuple(languages)), mapped_on=day, source=source
     )
 
 

@@ -8,6 +8,7 @@ records nothing; another fact where one is stored is a conflict (R15). No letter
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -33,8 +34,11 @@ def selection_id(source_person: str) -> UUID:
     return natural_id("history-selection", source_person)
 
 
-def _meta(scope: Scope, cmd: Any) -> dict[str, Any]:
-    return {**scope.meta, "source": {**cmd.source.as_dict(), "person": cmd.person}}
+def _meta(scope: Scope, cmd: Any, day: date | None = None) -> dict[str, Any]:
+    """The actor's metadata with the import's source; ``day``: the source's date of a fact whose event
+    has no business date of its own (a registration, a mapping), which replays by business time use."""
+    source = {**cmd.source.as_dict(), "person": cmd.person}
+    return {**scope.meta, "source": source if day is None else {**source, "date": day.isoformat()}}
 
 
 def _person(scope: Scope, cmd: Any) -> Refugee:
@@ -54,7 +58,7 @@ def _check_past(scope: Scope, day: Any, field: str) -> None:
 
 def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Outcome:
     _check_past(scope, cmd.registered_on, "date")
-    meta = _meta(scope, cmd)
+    meta = _meta(scope, cmd, cmd.registered_on)
     new = Refugee.register_historical(
         person_id(cmd.person), meta, full_name=cmd.full_name, birth_date=cmd.birth_date,
         family_id=cmd.family, unaccompanied_minor=cmd.unaccompanied_minor, residence=cmd.residence,
@@ -91,7 +95,8 @@ def _registration_of(refugee: Refugee) -> tuple[Any, ...]:
 def record_mapping(scope: Scope, cmd: c.RecordHistoricalMapping) -> Outcome:
     refugee = _person(scope, cmd)
     return Outcome(
-        refugee, extra={"recorded": refugee.record_historical_mapping(_meta(scope, cmd), cmd.mapping)}
+        refugee,
+        extra={"recorded": refugee.record_historical_mapping(_meta(scope, cmd, cmd.mapped_on), cmd.mapping)},
     )
 
 

@@ -49,7 +49,7 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
         "P1", date(2019, 1, 2), "Amina Haddad", date(1990, 5, 1), None, False,
         Residence(ResidenceKind.PRIVATE), PostalAddress("Storgata 1", "0150", "Oslo"), Category.ASYLUM, SOURCE,
     ),
-    c.RecordHistoricalMapping: c.RecordHistoricalMapping("P1", Mapping(), SOURCE),
+    c.RecordHistoricalMapping: c.RecordHistoricalMapping("P1", Mapping(), date(2019, 1, 3), SOURCE),
     c.RecordHistoricalSelection: c.RecordHistoricalSelection("P1", "0301", date(2019, 2, 1), 2019, SOURCE),
     c.RecordHistoricalDecision: c.RecordHistoricalDecision("P1", "0301", date(2019, 2, 5), SOURCE),
     c.RecordHistoricalSettlementDate: c.RecordHistoricalSettlementDate("P1", date(2019, 3, 1), SOURCE),
