@@ -94,16 +94,14 @@ class BulkRun:
         if not self.dirty:
             return self.app.position()
         # The events in command order, handed over as one object (the library asks each object it is
-        # given whether it is an event, a protocol check that costs more than storing one); then the
-        # aggregates it takes snapshots of, with nothing left pending.
+        # given whether it is an event, a protocol check that costs more than storing one).
         snapshotted = [a for a in self.dirty.values() if type(a) in self.app.snapshotting_intervals]
+        first_versions = {e.originator_id: e.originator_version for e in reversed(self._events)}
         events, self.dirty, self._events = self._events, {}, []
         position = self.app.position()
         for start in range(0, len(events), MAX_TRANSACTION):
             try:
-                recordings = self.app.save(
-                    _InCommandOrder(events[start : start + MAX_TRANSACTION]), *snapshotted
-                )
+                recordings = self.app.save(_InCommandOrder(events[start : start + MAX_TRANSACTION]))
             except IntegrityError:
                 stored = (
                     "nothing of this batch was stored"
@@ -115,15 +113,19 @@ class BulkRun:
                 ) from None
             if recordings:
                 position = recordings[-1].notification.id
+        self._take_snapshots(snapshotted, first_versions)
         return position
 
-
-@contextmanager
-def bulk_run(app: SettlementApp) -> Iterator[BulkRun]:
-    """A bulk run, flushed at the end of the block; on an error leaving it, unflushed work is dropped."""
-    run = BulkRun(app)
-    yield run
-    run.flush()
+    def _take_snapshots(self, aggregates: list[Aggregate], first_versions: dict[UUID, int]) -> None:
+        """A snapshot of each aggregate the run took past a multiple of its snapshotting interval, taken
+        of the state in memory (the library would read each one back from the store, once every
+        interval): what loading it later starts from."""
+        for aggregate in aggregates:
+            interval = self.app.snapshotting_intervals[type(aggregate)]
+            first = first_versions.get(aggregate.id)
+            if first is not None and aggregate.version // interval > (first - 1) // interval:
+                snapshot_class = getattr(type(aggregate), "Snapshot", type(self.app).snapshot_class)
+                self.app.snapshots.put([snapshot_class.take(aggregate)])  # type: ignore[union-attr]
 
 
 class _InCommandOrder:

@@ -7,7 +7,7 @@ refusal, naming the field. State-dependent rules stay with the aggregates.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -141,9 +141,13 @@ class Mapping:
     notes: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["languages"] = list(self.languages)
-        return data
+        return {
+            "education": self.education,
+            "work_experience": self.work_experience,
+            "languages": list(self.languages),
+            "health_needs": self.health_needs,
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from settlement_domain.context import Role
-from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, Api, problem
+from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, Api, auth, problem
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "imdi"
 HEADER = '"aar","fylke_nr","bosetting","enhet","tabellvariabel","tabell_navn","kommune_nr"\n'
@@ -43,14 +43,20 @@ def post_csv(api: Api, content: bytes, **params: Any) -> httpx.Response:
     )
 
 
-def finished(api: Api, import_id: str) -> dict[str, Any]:
+def observe(api: Api, path: str, **params: Any) -> httpx.Response:
+    """A read as IMDi that does not ask to see the test's own writes (no ``min_position``): what the
+    service answers now, as a watcher of an import sees it."""
+    return api.client.get("/api/v1" + path, headers=auth(IMDI), params=params)
+
+
+def finished(api: Api, import_id: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
     """The import once it is no longer running (a bounded wait)."""
-    deadline = time.monotonic() + WAIT_SECONDS
+    deadline = time.monotonic() + timeout
     while True:
-        found = api.ok(api.get(f"/imports/{import_id}", IMDI))
+        found = api.ok(observe(api, f"/imports/{import_id}"))
         if found["state"] != "running":
             return found
-        assert time.monotonic() < deadline, f"the import is still running after {WAIT_SECONDS} s: {found}"
+        assert time.monotonic() < deadline, f"the import is still running after {timeout} s: {found}"
         time.sleep(0.05)
 
 
@@ -59,6 +65,16 @@ def started(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     assert response.headers["Location"] == f"/api/v1/imports/{body['id']}"
     return body
+
+
+def read_once_level(api: Api, path: str, position: int, timeout: float = WAIT_SECONDS, **params: Any) -> Any:
+    """A read of the read models at ``position`` or later: the API waits 2 s and then answers 503
+    (stale read); a client asks again. A loaded machine folds thousands of imported events slower."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(path, IMDI, params={**params, "min_position": position})
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return api.ok(response)
 
 
 def imported(api: Api, content: bytes, **options: Any) -> dict[str, Any]:
@@ -78,11 +94,7 @@ def test_an_uploaded_file_is_imported_in_the_background_and_its_figures_are_read
     assert report["position"] > 0 and done["position"] == report["position"]
     assert OSLO in report["municipalities_registered"]
 
-    places = api.ok(
-        api.get(
-            f"/municipalities/{OSLO}/places", IMDI, params={"year": 2013, "min_position": report["position"]}
-        )
-    )
+    places = read_once_level(api, f"/municipalities/{OSLO}/places", report["position"], year=2013)
     assert places["persons"]["requested"] == 490 and places["persons"]["decided"] == 450
     assert places["historical"] == {"request": True, "decision": True, "settled": 468}
 
@@ -210,14 +222,14 @@ def test_reads_keep_answering_while_an_import_is_recorded_and_folded_and_writes_
     rounds_while_running = 0
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        state = api.ok(api.get(f"/imports/{job['id']}", IMDI))["state"]
+        state = api.ok(observe(api, f"/imports/{job['id']}"))["state"]
         rounds_while_running += state == "running"
         for path, params in (
             (f"/municipalities/{OSLO}/places", {"year": 2025}),
             ("/reports/national", {"year": 2013}),
             ("/audit/events", {"limit": 5}),
         ):
-            statuses.append(api.get(path, IMDI, params=params).status_code)
+            statuses.append(observe(api, path, **params).status_code)
         written.append(register_refugee(api, f"Written During {len(written)}"))
         if state != "running" and len(written) >= 3:
             break
@@ -228,12 +240,10 @@ def test_reads_keep_answering_while_an_import_is_recorded_and_folded_and_writes_
     assert rounds_while_running >= 1  # reads and writes did happen while the import ran
     # The figures and every write made meanwhile are in the read models; they equal a replay of the log.
     position = max(done["position"], api.position)
-    places = api.ok(
-        api.get(f"/municipalities/{OSLO}/places", IMDI, params={"year": 2013, "min_position": position})
-    )
+    places = read_once_level(api, f"/municipalities/{OSLO}/places", position, year=2013)
     assert places["historical"]["request"] is True
     for person in written:
-        assert api.get(f"/refugees/{person}", IMDI).status_code == 200
+        assert read_once_level(api, f"/refugees/{person}", position)["refugee_id"] == person
     assert main(["audit", "verify", "--database-url", database_url]) == 0
 
 
@@ -253,3 +263,103 @@ def test_imports_waiting_their_turn_are_bounded_and_the_next_one_is_told_to_come
     assert states[0] == "imported" and set(states) <= {"imported", "refused"}
     again = started(upload(api, SMALL_FILE))  # room again
     assert finished(api, again["id"])["state"] in ("imported", "refused")
+
+
+def test_a_person_level_history_of_100000_events_imports_while_the_api_serves(
+    api: Api, database_url: str
+) -> None:
+    """R15 at scale: reads answer 200 all the time the history is recorded and folded, the person
+    folders and places show it afterwards, and the read models equal a fresh replay of the log."""
+    from api.bench.history_file import EVENTS_PER_PERSON, generate
+    from api.cli.main import main
+    from settlement_domain.handlers.history import person_id
+    from tests.e2e.story import register_refugee, two_municipalities
+
+    two_municipalities(api)
+    history = generate(100_000 // EVENTS_PER_PERSON + 1, year=2022)
+    before = api.app.state.settlement.position()
+    job = started(
+        api.request(
+            "POST",
+            "/imports",
+            IMDI,
+            content=history.content,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+    )
+    statuses: list[int] = []
+    written: list[str] = []
+    deadline = time.monotonic() + 600
+    while observe(api, f"/imports/{job['id']}").json()["state"] == "running":
+        for path, params in (
+            (f"/municipalities/{OSLO}/places", {"year": 2022}),
+            ("/reports/national", {"year": 2022}),
+            ("/audit/events", {"limit": 5}),
+        ):
+            statuses.append(observe(api, path, **params).status_code)
+        if len(written) < 3:
+            written.append(register_refugee(api, f"Written During {len(written)}"))
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    done = finished(api, job["id"])
+    assert done["state"] == "imported", done
+    assert done["report"]["recorded"] == history.lines
+    assert api.app.state.settlement.position() - before >= 100_000
+    # The read models catch up while reads go on; then they hold the history and the writes made meanwhile.
+    position = max(done["position"], api.position)
+    while True:
+        response = observe(api, f"/municipalities/{OSLO}/places", year=2022, min_position=position)
+        statuses.append(response.status_code)
+        if response.status_code == 200:
+            break
+        assert response.status_code == 503 and response.json()["type"].endswith("stale-read"), response.text
+        statuses.pop()  # a stale read while the views fold is the contract's answer, not a failure
+        assert time.monotonic() < deadline
+    assert set(statuses) == {200}, sorted(set(statuses))
+    places = response.json()
+    assert places["persons"]["settled"] > 0
+    folder = read_once_level(api, f"/refugees/{person_id('P0000000')}", position)
+    assert folder["settlement_date"] is not None
+    for person in written:
+        assert read_once_level(api, f"/refugees/{person}", position)["refugee_id"] == person
+    assert main(["audit", "verify", "--database-url", database_url]) == 0
+
+
+def test_imdi_names_a_municipality_an_import_registered(api: Api) -> None:
+    done = imported(api, SMALL_FILE)
+    assert done["report"]["municipalities_registered"] == [OSLO]
+    assert api.ok(api.get(f"/municipalities/{OSLO}", IMDI))["name"] == f"kommune {OSLO}"
+    api.ok(api.put(f"/municipalities/{OSLO}/name", {"name": "Oslo"}, IMDI))
+    assert api.ok(api.get(f"/municipalities/{OSLO}", IMDI))["name"] == "Oslo"
+    problem(api.put(f"/municipalities/{OSLO}/name", {"name": "Oslo"}, IMDI), 409, "registry")
+    problem(
+        api.put(f"/municipalities/{OSLO}/name", {"name": "Christiania"}, MUNICIPALITY, OSLO), 403, "registry"
+    )
+    problem(api.put("/municipalities/9999/name", {"name": "Ukjent"}, IMDI), 404)
+    problem(api.put(f"/municipalities/{OSLO}/name", {"name": ""}, IMDI), 422)
+    events = api.ok(api.get("/audit/events", IMDI, params={"type": "MunicipalityRenamed"}))
+    assert [e["summary"] for e in events["items"]] == [
+        f"Municipality {OSLO} renamed from kommune {OSLO} to Oslo"
+    ]
+
+
+def test_a_history_is_posted_as_json_lines_and_its_persons_are_read(api: Api) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "person-history.jsonl"
+    job = started(
+        api.request(
+            "POST",
+            "/imports",
+            IMDI,
+            content=example.read_bytes(),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+    )
+    done = finished(api, job["id"])
+    assert done["state"] == "imported" and done["file_name"] == "upload.jsonl", done
+    assert done["report"]["file_format"] == "person-history" and done["report"]["recorded"] == 13
+    places = read_once_level(api, f"/municipalities/{OSLO}/places", done["position"], year=2019)
+    assert places["persons"]["settled"] == 2
+    bad = imported(api, b'{"fact": "settled", "person": "X", "date": "2019-13-01"}\n', file_name="bad.jsonl")
+    assert bad["state"] == "refused" and bad["report"]["bad_rows"] == [
+        {"line": 1, "reason": "date: 2019-13-01 is not a date"}
+    ]

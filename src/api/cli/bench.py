@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from api.bench import http_load, store_bench
+from api.bench import http_load, import_bench, store_bench
 from api.bench.scratch_store import FALLBACK_POSTGRES_URL
 
 
@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"SETTLEMENT_BENCH_POSTGRES_URL or {FALLBACK_POSTGRES_URL}",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--import",
+        dest="import_",
+        action="store_true",
+        help="measure importing a generated person-level history of --events events instead",
+    )
     http = parser.add_argument_group("--http: the HTTP load benchmark against a running server")
     http.add_argument("--http", action="store_true", help="measure the HTTP API under a mixed load instead")
     http.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
@@ -58,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.http:
         return run_http(args)
+    if args.import_:
+        return run_import(args)
     options = store_bench.StoreBenchOptions(
         backend=args.backend,
         postgres_url=args.postgres_url,
@@ -111,3 +119,15 @@ def http_report(result: dict[str, Any]) -> list[str]:
         f"direct {result['direct_writes_per_s']}/s; ratio {result['http_to_direct']}"
     )
     return lines
+
+
+def run_import(args: argparse.Namespace) -> int:
+    options = import_bench.ImportBenchOptions(
+        backend=args.backend, postgres_url=args.postgres_url, events=args.events, seed=args.seed
+    )
+    result = import_bench.run(options, Console(stderr=True, quiet=args.json))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        Console().print_json(json.dumps(result))
+    return 0

@@ -50,6 +50,7 @@ BODY_TYPES = {
 }
 MEDIA_TYPES = ("multipart/form-data", *BODY_TYPES)
 DEFAULT_FILE_NAME = "upload.csv"
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a file of a million person-level events is about 160 MB; more: 413
 KEPT_JOBS = 200  # finished jobs kept in memory for GET; the recorded ones stay in the read model
 MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
 FORM_FIELDS = {"file", "file_name", "dry_run", "skip_invalid", "revise"}
@@ -492,6 +493,7 @@ class ImportController(Controller):
         status_code=202,
         opt={**sends(c.RecordImport), "body": "file"},
         operation_class=_FileBody,
+        request_max_body_size=MAX_FILE_BYTES,
     )
     async def upload(
         self,

@@ -91,7 +91,8 @@ class MunicipalityView(Model):
 
 class PlaceCounts(Model):
     """R10: requested and decided (null until recorded), settled + agreed = used, vacant = decided - used
-    (negative only when places were taken over the quota by IMDi's override, counted in ``over_quota``)."""
+    (negative only when places were taken over the quota by IMDi's override, counted in ``over_quota``,
+    or by persons of a history import, R15, whose selections exceeded the decided quota)."""
 
     requested: int | None
     decided: int | None
