@@ -128,6 +128,14 @@ class BulkRun:
                 self.app.snapshots.put([snapshot_class.take(aggregate)])  # type: ignore[union-attr]
 
 
+@contextmanager
+def bulk_run(app: SettlementApp) -> Iterator[BulkRun]:
+    """A bulk run, flushed at the end of the block; on an error leaving it, unflushed work is dropped."""
+    run = BulkRun(app)
+    yield run
+    run.flush()
+
+
 class _InCommandOrder:
     """A bulk run's events, given to ``Application.save`` as one collection of events."""
 
