@@ -20,7 +20,6 @@ from api.settings import Settings
 from settlement_domain.application import SettlementApp
 
 
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",

@@ -56,7 +56,9 @@ class RenewingSessionBackend(ServerSideSessionBackend):
         await super().store_in_message(scope_session, message, connection)
 
 
-def _message(request: Request, status: int, title: str, *paragraphs: str, link: tuple[str, str] | None = None):
+def _message(
+    request: Request, status: int, title: str, *paragraphs: str, link: tuple[str, str] | None = None
+):
     return page(
         request,
         "message.html",

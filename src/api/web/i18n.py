@@ -33,10 +33,10 @@ DEFAULT_LOCALE = "nb"
 OSLO = ZoneInfo("Europe/Oslo")
 # How the messages are found: Python modules by their gettext calls, templates by Jinja2's extractor.
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "translate": (2,)}
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+def N_(message: str) -> str:
     """Marks a message for the catalog where it is defined; it is translated where it is shown."""
     return message
 

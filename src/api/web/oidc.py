@@ -89,7 +89,9 @@ class OidcClient:
                 except (httpx.HTTPError, KeyError, ValueError) as error:
                     log.warning("OIDC discovery failed: %s", type(error).__name__)
                     raise SignInFailed(N_("The login provider could not be reached.")) from None
-                self._jwks = jwt.PyJWKClient(self._provider.jwks_uri, cache_keys=True, lifespan=300, timeout=5)
+                self._jwks = jwt.PyJWKClient(
+                    self._provider.jwks_uri, cache_keys=True, lifespan=300, timeout=5
+                )
                 self._fetched = time.monotonic()
             return self._provider
 

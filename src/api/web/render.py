@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.response import Redirect
@@ -80,7 +80,7 @@ def environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
+        undefined=Undefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
@@ -122,9 +122,7 @@ class Form:
 
     def text(self, name: str, label: str, *, required: bool = True, max_length: int = 2000) -> str:
         value = str(self.values.get(name) or "").strip()
-        if required and not value:
-            self.errors.setdefault(name, label)
-        elif len(value) > max_length:
+        if (required and not value) or len(value) > max_length:
             self.errors.setdefault(name, label)
         return value
 

@@ -74,8 +74,16 @@ NAVIGATION.extend(
             N_("Requests, decisions and places"),
             _roles(municipalities.municipality_page) & OWN,
         ),
-        NavLink(lambda user: "/municipalities", N_("Municipalities"), _roles(municipalities.municipality_list) - OWN),
-        NavLink(_own("/municipalities/{number}/contact"), N_("Contact information"), _roles(municipalities.contact_page) & OWN),
+        NavLink(
+            lambda user: "/municipalities",
+            N_("Municipalities"),
+            _roles(municipalities.municipality_list) - OWN,
+        ),
+        NavLink(
+            _own("/municipalities/{number}/contact"),
+            N_("Contact information"),
+            _roles(municipalities.contact_page) & OWN,
+        ),
         NavLink(lambda user: "/capacity", N_("Capacity for minors"), _roles(work.capacity_page)),
         NavLink(lambda user: "/letters", N_("Letters"), _roles(work.letters_page)),
         NavLink(lambda user: "/support", N_("Support cases"), _roles(work.support_page)),

@@ -113,7 +113,9 @@ def oidc_callback(request: Request) -> Response[Any]:
     kept = session.pop("oidc", None)
     state, code = request.query_params.get("state"), request.query_params.get("code")
     if not isinstance(kept, dict) or not state or not code:
-        return _login_problem(request, N_("The login was interrupted or came back without an answer. Try again."))
+        return _login_problem(
+            request, N_("The login was interrupted or came back without an answer. Try again.")
+        )
     try:
         actor, name = client.finish(Pending(**kept), state, code, redirect_uri(request))
     except SignInFailed as error:

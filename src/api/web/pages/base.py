@@ -30,6 +30,9 @@ def reads(request: Request) -> ReadModels:
     models: ReadModels = request.app.state.reads
     session = request.scope.get("session")
     position = session.pop("position", None) if isinstance(session, dict) else None
+    asked = request.query_params.get("min_position", "")
+    if asked.isdigit():  # as the API's reads take it: a link that names a position it must show
+        position = max(int(position or 0), int(asked))
     if position:
         models.wait_for(int(position))
     return models

@@ -30,9 +30,13 @@ def front_page(request: Request) -> Response[str]:
             status="open",
             limit=50,
         )["items"]
-        context["open_cases"] = models.query(support_cases, user.municipality, status="open", limit=50)["items"]
+        context["open_cases"] = models.query(support_cases, user.municipality, status="open", limit=50)[
+            "items"
+        ]
     if user.role is Role.MUNICIPALITY:
-        context["unopened_letters"] = models.query(letters, user.municipality, status="digital", limit=50)["items"]
+        context["unopened_letters"] = models.query(letters, user.municipality, status="digital", limit=50)[
+            "items"
+        ]
         context["municipality"] = models.query(municipality, user.municipality)
     if user.role is Role.IMDI:
         context["selected"] = models.query(persons_with_status, "selected", limit=50)["items"]

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from api.http.access import allowed, check_owner, sends
 from api.web.i18n import N_
@@ -94,12 +94,12 @@ def _list_page(request: Request, found: dict[str, Any], form: Form | None = None
 
 
 @get("/lists/{list_id:str}", opt=READERS, sync_to_thread=True)
-def one_list(request: Request, list_id: str) -> Response[str]:
+def one_list(request: Request, list_id: FromPath[str]) -> Response[str]:
     return _list_page(request, _one(request, list_id))
 
 
 @post("/lists/{list_id:str}/approval", opt=sends(c.ApproveDistributionList), sync_to_thread=True)
-def approve(request: Request, list_id: str, data: FormData) -> Response[Any]:
+def approve(request: Request, list_id: FromPath[str], data: FormData) -> Response[Any]:
     found = _one(request, list_id)
     form = form_of(data)
     accepted: list[UUID] = []
@@ -122,7 +122,9 @@ def approve(request: Request, list_id: str, data: FormData) -> Response[Any]:
         declined.extend(Decline(refugee_id, reason) for refugee_id in ids)
     if form.ok:
         try:
-            result = send(request, c.ApproveDistributionList(UUID(list_id), tuple(accepted), tuple(declined)), form)
+            result = send(
+                request, c.ApproveDistributionList(UUID(list_id), tuple(accepted), tuple(declined)), form
+            )
         except RuleViolation as error:
             refuse(request, form, error)
         else:
@@ -140,11 +142,13 @@ def _who(request: Request, group: dict[str, Any]) -> str:
     if group["family"]:
         return translate(request, "the family of %(count)s", count=len(group["persons"]))
     person = group["persons"][0]
-    return translate(request, "the person aged %(age)s", age=person.get("age") if person.get("age") is not None else "?")
+    return translate(
+        request, "the person aged %(age)s", age=person.get("age") if person.get("age") is not None else "?"
+    )
 
 
 @post("/lists/{list_id:str}/withdrawal", opt=sends(c.WithdrawDistributionList), sync_to_thread=True)
-def withdraw(request: Request, list_id: str, data: FormData) -> Response[Any]:
+def withdraw(request: Request, list_id: FromPath[str], data: FormData) -> Response[Any]:
     found = _one(request, list_id)
     form = form_of(data)
     reason = form.text("withdraw_reason", translate(request, "Give the reason for withdrawing the list."))
@@ -154,7 +158,9 @@ def withdraw(request: Request, list_id: str, data: FormData) -> Response[Any]:
         except RuleViolation as error:
             refuse(request, form, error, {"reason": "withdraw_reason"})
         else:
-            return done(request, f"/lists/{list_id}", N_("The list is withdrawn; its persons are free again."))
+            return done(
+                request, f"/lists/{list_id}", N_("The list is withdrawn; its persons are free again.")
+            )
     return _list_page(request, found, form)
 
 
@@ -201,9 +207,18 @@ def create_list(request: Request, data: FormData) -> Response[Any]:
         form.errors["persons"] = translate(request, "Choose at least one person.")
     if form.ok:
         try:
-            result = send(request, c.CreateDistributionList(municipality, tuple(chosen), respond_by, year), form)
+            result = send(
+                request, c.CreateDistributionList(municipality, tuple(chosen), respond_by, year), form
+            )
         except RuleViolation as error:
-            refuse(request, form, error, {"respond_by": "respond_by", "year": "year", "municipality": "municipality"})
+            refuse(
+                request,
+                form,
+                error,
+                {"respond_by": "respond_by", "year": "year", "municipality": "municipality"},
+            )
         else:
-            return done(request, f"/lists/{result.id}", N_("The distribution list is sent to the municipality."))
+            return done(
+                request, f"/lists/{result.id}", N_("The distribution list is sent to the municipality.")
+            )
     return _new_page(request, form)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from api.http.access import EVERYONE, allowed, municipality_scope, sends
 from api.http.controllers.municipalities import Places
@@ -87,7 +87,7 @@ def _municipality_page(
 
 
 @get("/municipalities/{number:str}", opt=PLACE_READERS, sync_to_thread=True)
-def municipality_page(request: Request, number: str) -> Response[str]:
+def municipality_page(request: Request, number: FromPath[str]) -> Response[str]:
     return _municipality_page(request, number)
 
 
@@ -103,7 +103,7 @@ def _figures(form: Form, request: Request, prefix: str = "") -> tuple[int, int, 
 
 
 @post("/municipalities/{number:str}/requests", opt=sends(c.RequestSettlement), sync_to_thread=True)
-def request_settlement(request: Request, number: str, data: FormData) -> Response[Any]:
+def request_settlement(request: Request, number: FromPath[str], data: FormData) -> Response[Any]:
     _registered(request, number)
     form = form_of(data)
     year, persons, minors = _figures(form, request, "request_")
@@ -114,12 +114,14 @@ def request_settlement(request: Request, number: str, data: FormData) -> Respons
         except RuleViolation as error:
             refuse(request, form, error, REQUEST_FIELDS)
         else:
-            return done(request, f"/municipalities/{number}", N_("The request for %(year)s is sent."), year=year)
+            return done(
+                request, f"/municipalities/{number}", N_("The request for %(year)s is sent."), year=year
+            )
     return _municipality_page(request, number, request_form=form)
 
 
 @post("/municipalities/{number:str}/quota", opt=sends(c.DecideQuota), sync_to_thread=True)
-def decide_quota(request: Request, number: str, data: FormData) -> Response[Any]:
+def decide_quota(request: Request, number: FromPath[str], data: FormData) -> Response[Any]:
     _registered(request, number)
     form = form_of(data)
     year, persons, minors = _figures(form, request)
@@ -163,13 +165,13 @@ def _contact_page(request: Request, registered: dict[str, Any], form: Form) -> R
 
 
 @get("/municipalities/{number:str}/contact", opt=allowed(Role.MUNICIPALITY, Role.IMDI), sync_to_thread=True)
-def contact_page(request: Request, number: str) -> Response[str]:
+def contact_page(request: Request, number: FromPath[str]) -> Response[str]:
     registered = _registered(request, number)
     return _contact_page(request, registered, _contact_form(registered))
 
 
 @post("/municipalities/{number:str}/contact", opt=sends(c.UpdateContact), sync_to_thread=True)
-def update_contact(request: Request, number: str, data: FormData) -> Response[Any]:
+def update_contact(request: Request, number: FromPath[str], data: FormData) -> Response[Any]:
     registered = _registered(request, number)
     form = form_of(data)
     person = form.text("contact_person", translate(request, "Give the contact person's name."))

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from api.http.access import allowed, sends
 from api.web.i18n import N_
@@ -69,12 +69,12 @@ def _folder_page(request: Request, refugee_id: str, form: Form | None = None) ->
 
 
 @get("/persons/{refugee_id:str}", opt=sends(c.RecordFolderRead), sync_to_thread=True)
-def folder_page(request: Request, refugee_id: str) -> Response[str]:
+def folder_page(request: Request, refugee_id: FromPath[str]) -> Response[str]:
     return _folder_page(request, refugee_id)
 
 
 @post("/persons/{refugee_id:str}/decision", opt=sends(c.DecideSettlement), sync_to_thread=True)
-def decide(request: Request, refugee_id: str, data: FormData) -> Response[Any]:
+def decide(request: Request, refugee_id: FromPath[str], data: FormData) -> Response[Any]:
     person = _person_id(refugee_id)
     form = form_of(data)
     municipality = form.text("municipality", translate(request, "Give the municipality's number."))
@@ -91,12 +91,16 @@ def decide(request: Request, refugee_id: str, data: FormData) -> Response[Any]:
         except RuleViolation as error:
             refuse(request, form, error, {"year": "decision_year", "override_reason": "override_reason"})
         else:
-            return done(request, f"/persons/{refugee_id}", N_("The settlement decision is made; two letters are issued."))
+            return done(
+                request,
+                f"/persons/{refugee_id}",
+                N_("The settlement decision is made; two letters are issued."),
+            )
     return _folder_page(request, refugee_id, form)
 
 
 @post("/persons/{refugee_id:str}/deviations", opt=sends(c.OpenDeviation), sync_to_thread=True)
-def open_deviation(request: Request, refugee_id: str, data: FormData) -> Response[Any]:
+def open_deviation(request: Request, refugee_id: FromPath[str], data: FormData) -> Response[Any]:
     person = _person_id(refugee_id)
     form = form_of(data)
     kind = form.text("kind", translate(request, "Give the kind of deviation."))
@@ -117,7 +121,9 @@ def open_deviation(request: Request, refugee_id: str, data: FormData) -> Respons
     opt=sends(c.ResolveDeviation),
     sync_to_thread=True,
 )
-def resolve_deviation(request: Request, refugee_id: str, deviation_id: str, data: FormData) -> Response[Any]:
+def resolve_deviation(
+    request: Request, refugee_id: FromPath[str], deviation_id: FromPath[str], data: FormData
+) -> Response[Any]:
     person = _person_id(refugee_id)
     form = form_of(data)
     note = form.text(f"note-{deviation_id}", translate(request, "Say how the deviation was resolved."))
@@ -132,7 +138,7 @@ def resolve_deviation(request: Request, refugee_id: str, deviation_id: str, data
 
 
 @post("/persons/{refugee_id:str}/correction", opt=sends(c.CorrectSettlementDate), sync_to_thread=True)
-def correct_date(request: Request, refugee_id: str, data: FormData) -> Response[Any]:
+def correct_date(request: Request, refugee_id: FromPath[str], data: FormData) -> Response[Any]:
     person = _person_id(refugee_id)
     form = form_of(data)
     day = form.day("correct_date", translate(request, "Give the date, like 30.11.2026."))
@@ -168,7 +174,7 @@ def dates_page(request: Request) -> Response[str]:
 
 
 @post("/settlement-dates/{refugee_id:str}", opt=sends(c.RegisterSettlementDate), sync_to_thread=True)
-def register_date(request: Request, refugee_id: str, data: FormData) -> Response[Any]:
+def register_date(request: Request, refugee_id: FromPath[str], data: FormData) -> Response[Any]:
     person = _person_id(refugee_id)
     form = form_of(data)
     field = f"date-{refugee_id}"
@@ -177,7 +183,12 @@ def register_date(request: Request, refugee_id: str, data: FormData) -> Response
         try:
             send(request, c.RegisterSettlementDate(person, day), form)
         except RuleViolation as error:
-            refuse(request, form, error, {"date": field, "settlement_date": field, "": field, "refugee_id": field})
+            refuse(
+                request,
+                form,
+                error,
+                {"date": field, "settlement_date": field, "": field, "refugee_id": field},
+            )
             if form.general:  # every R7 refusal concerns this person's date: show it beside the field
                 form.errors[field] = form.general.pop()
         else:

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_counts
 from api.http.controllers.reports import (
@@ -67,16 +68,18 @@ def reports_page(request: Request) -> Response[str]:
 
 
 @get("/reports/download/{name:str}", opt=READERS, sync_to_thread=True)
-def download(request: Request, name: str) -> Response[bytes]:
+def download(request: Request, name: FromPath[str]) -> Response[bytes]:
     """A report as a file; its values are those of the API's CSV/XLSX (Norwegian headings and values)."""
-    media_type = FORMATS.get(request.query_params.get("format", ""), None)
+    media_type = FORMATS.get(request.query_params.get("format", ""))
     if name not in REPORTS or media_type is None:
         raise NotFound("report", name)
     user = actor(request)
     models = reads(request)
     year = _year(request)
     if name == "national":
-        return as_file(national_rows(_national(request, year)), NATIONAL_COLUMNS, media_type, f"nasjonal-{year}")
+        return as_file(
+            national_rows(_national(request, year)), NATIONAL_COLUMNS, media_type, f"nasjonal-{year}"
+        )
     asked = request.query_params.get("municipality") or None
     number = municipality_scope(user, asked)
     if name == "requests-and-decisions":

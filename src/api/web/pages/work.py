@@ -8,7 +8,7 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from api.http.access import allowed, check_owner, sends
 from api.web.i18n import N_
@@ -64,7 +64,9 @@ def capacity_page(request: Request) -> Response[str]:
 def report_capacity(request: Request, data: FormData) -> Response[Any]:
     form = form_of(data)
     places = form.whole("places", translate(request, "Give the number of places (1 or more)."), low=1)
-    week = form.text("expected_week", translate(request, "Give the expected week, like 2026-W14."), max_length=20)
+    week = form.text(
+        "expected_week", translate(request, "Give the expected week, like 2026-W14."), max_length=20
+    )
     low = form.whole("min_age", translate(request, "Give the lowest age (15 to 17)."), high=17)
     high = form.whole("max_age", translate(request, "Give the highest age (15 to 17)."), high=17)
     staffed = form.checked("round_the_clock")
@@ -83,7 +85,7 @@ def report_capacity(request: Request, data: FormData) -> Response[Any]:
 
 
 @post("/capacity/{capacity_id:str}/withdrawal", opt=sends(c.WithdrawMinorCapacity), sync_to_thread=True)
-def withdraw_capacity(request: Request, capacity_id: str, data: FormData) -> Response[Any]:
+def withdraw_capacity(request: Request, capacity_id: FromPath[str], data: FormData) -> Response[Any]:
     form = form_of(data)
     field = f"reason-{capacity_id}"
     reason = form.text(field, translate(request, "Give the reason for withdrawing the report."))
@@ -98,7 +100,7 @@ def withdraw_capacity(request: Request, capacity_id: str, data: FormData) -> Res
 
 
 @post("/capacity/{capacity_id:str}/filled", opt=sends(c.MarkMinorCapacityFilled), sync_to_thread=True)
-def capacity_filled(request: Request, capacity_id: str, data: FormData) -> Response[Any]:
+def capacity_filled(request: Request, capacity_id: FromPath[str], data: FormData) -> Response[Any]:
     form = form_of(data)
     try:
         send(request, c.MarkMinorCapacityFilled(_id(capacity_id, "capacity report")), form)
@@ -173,12 +175,12 @@ def _case_page(request: Request, case_id: str, form: Form | None = None) -> Resp
 
 
 @get("/support/{case_id:str}", opt=allowed(Role.MUNICIPALITY, Role.IMDI), sync_to_thread=True)
-def case_page(request: Request, case_id: str) -> Response[str]:
+def case_page(request: Request, case_id: FromPath[str]) -> Response[str]:
     return _case_page(request, case_id)
 
 
 @post("/support/{case_id:str}/answer", opt=sends(c.AnswerSupportCase), sync_to_thread=True)
-def answer_case(request: Request, case_id: str, data: FormData) -> Response[Any]:
+def answer_case(request: Request, case_id: FromPath[str], data: FormData) -> Response[Any]:
     form = form_of(data)
     text = form.text("answer", translate(request, "Write the answer."))
     close = form.checked("close")
