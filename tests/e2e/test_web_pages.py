@@ -47,9 +47,7 @@ def web_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
     settings = settings_for(
         database_url,
         tmp_path,
-        web_demo_login=True,
-        web_secret="web-secret-" + "y" * 40,
-        **overrides,
+        **{"web_demo_login": True, "web_secret": "web-secret-" + "y" * 40, **overrides},
     )
     return create_app(settings, clock=lambda: TODAY)
 

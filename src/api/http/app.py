@@ -140,7 +140,7 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="Settlement API",
             version="1",
-            description="IMDi and Norway's municipalities settle refugees. See docs/user-guide.md.",
+            description="IMDi and Norway's municipalities settle refugees. See docs/api-guide.md.",
             path="/schema",
             use_handler_docstrings=True,
             render_plugins=[web.swagger()],
