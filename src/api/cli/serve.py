@@ -13,10 +13,10 @@ from rich.console import Console
 from api.bootstrap import open_application
 from api.cli.main import UsageError
 from api.demo.story import play_story
-from api.demo.users import DEMO_USERS
 from api.http.app import SWITCH_INTERVAL, create_app
 from api.http.auth import issue_token, local_secret
 from api.settings import Settings
+from api.web.demo_users import DEMO_USERS
 from settlement_domain.application import SettlementApp
 
 

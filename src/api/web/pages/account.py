@@ -12,8 +12,8 @@ from litestar.params import Body
 from litestar.response import Redirect
 from markdown_it import MarkdownIt
 
-from api.demo.users import DEMO_USERS
 from api.settings import Settings
+from api.web.demo_users import DEMO_USERS
 from api.web.i18n import LOCALES, N_
 from api.web.oidc import OidcClient, Pending, SignInFailed
 from api.web.pages.base import form_of

@@ -1,4 +1,5 @@
-"""The demo's ready-made users, one per role, named like the demo story's own actors."""
+"""The demo's ready-made users, one per role, named like the demo story's own actors (the demo login
+lists them; `settlement serve --demo` prints a token for each)."""
 
 from __future__ import annotations
 
