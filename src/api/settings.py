@@ -36,3 +36,34 @@ class Settings(BaseSettings):
     """Clock skew tolerated on ``exp`` between the token issuer and this server."""
     projection_poll_seconds: float = 0.2
     """How often the in-process projection runner looks for new events when it has caught up."""
+
+    # The caseworkers' web pages (api/web); see docs/operator-guide.md.
+    web_secret: SecretStr | None = None
+    """Signs the pages' CSRF tokens; unset means a random one kept in ``web_secret_file``."""
+    web_secret_file: Path = Path("var/web-secret")
+    web_session_dir: Path | None = None
+    """Where server-side sessions are kept (needed with ``serve --workers``); unset: in memory."""
+    web_session_idle_minutes: int = 30
+    """A session unused this long has expired; the user signs in again."""
+    web_session_hours: int = 10
+    """A session ends this long after sign-in, used or not."""
+    web_cookie_secure: bool = True
+    """Session and CSRF cookies are sent over HTTPS only (browsers also send them to localhost)."""
+    web_demo_login: bool = False
+    """The local demo login page listing the demo users (``settlement serve --demo`` turns it on)."""
+    web_assets_dir: Path | None = None
+    """The installed npm packages (node_modules); unset: the repository's own."""
+    oidc_issuer: str | None = None
+    """The OIDC provider (ID-porten, Entra ID, ...): its ``/.well-known/openid-configuration`` is read."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile"
+    oidc_redirect_url: str | None = None
+    """The callback the provider returns to (``https://host/login/callback``); unset: from the request."""
+    oidc_role_claim: str = "role"
+    """The ID token claim naming the user's role (a string, or a list of which the first mapped one counts)."""
+    oidc_role_map: dict[str, str] = {}
+    """Claim values to roles, like ``{"imdi-saksbehandler": "imdi"}``; unset: the values are the roles."""
+    oidc_municipality_claim: str = "municipality"
+    """The ID token claim with a municipality user's 4-digit municipality number."""
+    oidc_subject_claim: str = "sub"

@@ -262,3 +262,34 @@ def persons_awaiting_settlement_date(
         for r in rows
     ]
     return page(items, limit, lambda item: [item["refugee_id"]])
+
+
+def persons_with_status(
+    source: Source, status: str, *, cursor: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """Persons whose case has ``status`` (``registered``: free to propose; ``selected``: awaiting IMDi's
+    decision), by id; what a caseworker at IMDi picks from."""
+    check_limit(limit)
+    with reading(source) as conn:
+        folders = serving_tables(conn, PROJECTION)["folders"]
+        query = folders.select().where(folders.c.status == status)
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            query = query.where(folders.c.refugee_id > after)
+        rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
+    items = [
+        {
+            "refugee_id": r["refugee_id"],
+            "full_name": r["full_name"],
+            "birth_date": r["birth_date"],
+            "family_id": r["family_id"],
+            "unaccompanied_minor": r["unaccompanied_minor"],
+            "category": r["category"],
+            "residence_kind": (r["residence"] or {}).get("kind"),
+            "selected_by": r["selected_by"],
+            "selection_year": r["selection_year"],
+            "open_deviations": r["open_deviations"],
+        }
+        for r in rows
+    ]
+    return page(items, limit, lambda item: [item["refugee_id"]])

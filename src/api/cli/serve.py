@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import timedelta
 
@@ -15,17 +16,8 @@ from api.demo.story import play_story
 from api.http.app import SWITCH_INTERVAL, create_app
 from api.http.auth import issue_token, local_secret
 from api.settings import Settings
+from api.web.demo_users import DEMO_USERS
 from settlement_domain.application import SettlementApp
-from settlement_domain.context import Role
-
-# One ready-made user per role, named like the demo story's own actors.
-DEMO_USERS = (
-    (Role.IMDI, "imdi-caseworker-ingrid", None),
-    (Role.MUNICIPALITY, "caseworker-0301", "0301"),
-    (Role.MUNICIPALITY, "caseworker-4601", "4601"),
-    (Role.RECEPTION, "reception-system-udi", None),
-    (Role.AUDITOR, "auditor-revisjon", None),
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = Settings()
+    if args.demo:
+        # The pages' local login lists the demo users (an OIDC provider, when configured, stays beside it).
+        settings = settings.model_copy(update={"web_demo_login": True})
     console = Console()
     # The access log is off: query strings (audit free-text search) may carry names. Nothing is logged
     # per request; every answer carries X-Correlation-ID, which the audit trail records.
@@ -73,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 settlement.close()
             print_tokens(settings, console, f"http://{args.host}:{args.port}")
+        # The workers read their settings from the environment: the demo login, and sessions they share.
+        if args.demo:
+            os.environ["SETTLEMENT_WEB_DEMO_LOGIN"] = "true"
+        os.environ.setdefault("SETTLEMENT_WEB_SESSION_DIR", "var/web-sessions")
         console.print("API workers without projections: run `settlement projections run` beside them.")
         uvicorn.run("api.http.app:create_worker_app", factory=True, workers=args.workers, **options)
         return 0
@@ -110,6 +109,7 @@ def print_tokens(settings: Settings, console: Console, base_url: str) -> None:
         )
         label = f"{role.value} {municipality or ''}".strip()
         console.print(f"[cyan]{label}[/cyan] ({sub}):\n{token}\n", soft_wrap=True)
+    console.print(f"[bold]Pages (log in as a demo user): {base_url}/[/bold]", soft_wrap=True)
     console.print(f"OpenAPI: {base_url}/schema  (document: {base_url}/schema/openapi.json)", soft_wrap=True)
     console.print(
         f'Try: curl -H "Authorization: Bearer <token>" {base_url}/api/v1/municipalities\n', soft_wrap=True

@@ -11,7 +11,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.bootstrap import open_application
@@ -40,6 +39,7 @@ from api.http.errors import EXCEPTION_HANDLERS
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
 from api.settings import Settings
+from api.web.edge import WebEdge
 from projections.catalog import PROJECTIONS, install
 from projections.engine.rebuild import rebuild_outdated
 from projections.engine.runner import Runner
@@ -75,6 +75,7 @@ def create_app(
     if runner is None:
         install(engine)
     reads = ReadModels(engine, runner, settlement.position)
+    web = WebEdge(settings)  # the caseworkers' pages (api/web), beside the JSON API
 
     api = Router(
         path=API_PREFIX,
@@ -120,7 +121,7 @@ def create_app(
         settlement.close()
 
     return Litestar(
-        route_handlers=[api, HealthController],
+        route_handlers=[api, HealthController, *web.route_handlers()],
         state=State(
             {
                 "settlement": settlement,
@@ -128,8 +129,10 @@ def create_app(
                 "settings": settings,
                 "reads": reads,
                 "runner": runner,
+                **web.state(),
             }
         ),
+        stores=web.stores,
         middleware=[correlation_middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start],
@@ -137,10 +140,10 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="Settlement API",
             version="1",
-            description="IMDi and Norway's municipalities settle refugees. See docs/user-guide.md.",
+            description="IMDi and Norway's municipalities settle refugees. See docs/api-guide.md.",
             path="/schema",
             use_handler_docstrings=True,
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[web.swagger()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

@@ -1,0 +1,168 @@
+"""Bokmål first: the pages' message catalogs (gettext, through Babel), the locale of a request, and the
+Norwegian formats of dates and numbers.
+
+Messages are written in English in the code and templates (``_("...")``); ``locale/nb/LC_MESSAGES/
+messages.po`` gives their bokmål. nb is the default; English is chosen by ``Accept-Language`` or the
+language switch. ``python -m api.web.i18n`` adds new messages to the catalog (with no translation, which
+``tests/unit/web/test_catalog.py`` refuses until one is written).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+HERE = Path(__file__).parent
+CATALOG = HERE / "locale" / "nb" / "LC_MESSAGES" / "messages.po"
+LOCALES = ("nb", "en")
+DEFAULT_LOCALE = "nb"
+OSLO = ZoneInfo("Europe/Oslo")
+# How the messages are found: Python modules by their gettext calls, templates by Jinja2's extractor.
+METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "translate": (2,)}
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalog where it is defined; it is translated where it is shown."""
+    return message
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The catalog of ``locale``: nb from its .po file (compiled in memory), en the messages as written."""
+    if locale != "nb":
+        return NullTranslations()
+    with CATALOG.open("rb") as file:
+        catalog = read_po(file, locale="nb")
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(locale: str, message: str, **values: Any) -> str:
+    """``message`` in ``locale``, with ``values`` filled in (``%(name)s``)."""
+    text = translations(locale).gettext(message)
+    return text % values if values else text
+
+
+def choose_locale(chosen: str | None, accept_language: str | None) -> str:
+    """The switch's choice, else the first of ``Accept-Language`` this service speaks, else bokmål."""
+    if chosen in LOCALES:
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, index, tag.strip().lower()))
+    for _q, _i, tag in sorted(ranked):
+        primary = tag.split("-")[0]
+        if primary in ("nb", "no", "nn"):
+            return "nb"
+        if primary == "en":
+            return "en"
+    return DEFAULT_LOCALE
+
+
+def format_date(value: date | datetime | str | None) -> str:
+    """``30.11.2026``; a moment is shown as the day in Norway."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(OSLO) if value.tzinfo else value
+    return value.strftime("%d.%m.%Y")
+
+
+def format_moment(value: datetime | str | None) -> str:
+    """``30.11.2026 14:05``, Norwegian time."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    local = value.astimezone(OSLO) if value.tzinfo else value
+    return local.strftime("%d.%m.%Y %H:%M")
+
+
+def format_number(value: int | float | Decimal | str | None, locale: str = "nb") -> str:
+    """``12 345`` (a non-breaking space between thousands) and ``1,5`` in bokmål; text (``<5``) as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return format_decimal(value, locale="nb_NO" if locale == "nb" else "en_GB")
+
+
+def parse_date(text: str) -> date:
+    """A date typed as ``30.11.2026`` (or ``2026-11-30``, as a date field sends it)."""
+    text = text.strip()
+    if "." in text:
+        day, month, year = text.split(".")
+        return date(int(year), int(month), int(day))
+    return date.fromisoformat(text)
+
+
+def extract_messages() -> Catalog:
+    """Every message of the pages' Python modules and templates."""
+    catalog = Catalog(locale="nb", project="settlement", charset="utf-8")
+    for filename, lineno, message, comments, _context in extract_from_dir(
+        str(HERE), METHOD_MAP, keywords=KEYWORDS, comment_tags=("Translators:",)
+    ):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments)
+    return catalog
+
+
+def missing_translations() -> list[str]:
+    """The messages in use that the nb catalog does not translate (an empty list when all are)."""
+    with CATALOG.open("rb") as file:
+        existing = read_po(file, locale="nb")
+    missing = []
+    for message in extract_messages():
+        if not message.id:
+            continue
+        found = existing.get(message.id)
+        strings: Iterable[str] = (
+            (found.string if isinstance(found.string, tuple) else (found.string,)) if found else ()
+        )
+        if found is None or not all(strings) or found.fuzzy:
+            missing.append(message.id if isinstance(message.id, str) else message.id[0])
+    return missing
+
+
+def update_catalog() -> int:
+    """Adds the messages in use to the nb catalog (untranslated) and drops those no longer used."""
+    with CATALOG.open("rb") as file:
+        existing = read_po(file, locale="nb")
+    template = extract_messages()
+    existing.update(template, no_fuzzy_matching=True)
+    existing.obsolete.clear()
+    with CATALOG.open("wb") as file:
+        write_po(file, existing, omit_header=False, sort_output=True, ignore_obsolete=True, width=110)
+    missing = missing_translations()
+    for message in missing:
+        print(f"untranslated: {message}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(update_catalog())
