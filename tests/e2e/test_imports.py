@@ -265,6 +265,9 @@ def test_imports_waiting_their_turn_are_bounded_and_the_next_one_is_told_to_come
     assert finished(api, again["id"])["state"] in ("imported", "refused")
 
 
+@pytest.mark.timeout(
+    900
+)  # 100,000 events recorded, folded and replayed: a minute unloaded, minutes on a busy machine
 def test_a_person_level_history_of_100000_events_imports_while_the_api_serves(
     api: Api, database_url: str
 ) -> None:
