@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from settlement_domain.persistence import DEFAULT_DATABASE_URL
 from settlement_domain.rules import DEFAULT_SETTLEMENT_CUTOFF
@@ -36,3 +37,22 @@ class Settings(BaseSettings):
     """Clock skew tolerated on ``exp`` between the token issuer and this server."""
     projection_poll_seconds: float = 0.2
     """How often the in-process projection runner looks for new events when it has caught up."""
+
+    # Operations (docs/operations.md) ------------------------------------------------------------
+    read_database_url: str | None = None
+    """Serve reads from this PostgreSQL URL (a streaming replica of ``database_url``); writes, and the
+    projections, stay on ``database_url``. Only for API processes without projections."""
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    """The lowest level written to the JSON-lines log (stderr)."""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Browser origins allowed to call the API (comma-separated, e.g. ``https://a.example,https://b.example``);
+    none by default (no CORS headers at all); ``*`` allows any origin."""
+    ready_max_lag: int = Field(default=1000, ge=0)
+    """``/health/ready`` answers 503 while any read model is more than this many events behind the log."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value

@@ -14,6 +14,8 @@ from api.cli.main import UsageError
 from api.demo.story import play_story
 from api.http.app import SWITCH_INTERVAL, create_app
 from api.http.auth import issue_token, local_secret
+from api.http.server import uvicorn_options
+from api.logs import configure_logging
 from api.settings import Settings
 from settlement_domain.application import SettlementApp
 from settlement_domain.context import Role
@@ -60,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = Settings()
     console = Console()
-    # The access log is off: query strings (audit free-text search) may carry names. Nothing is logged
-    # per request; every answer carries X-Correlation-ID, which the audit trail records.
-    options = {"host": args.host, "port": args.port, "access_log": False, "log_level": "info"}
+    configure_logging(settings.log_level)
+    options = uvicorn_options(settings, args.host, args.port)
     if args.workers > 1:
         if not settings.database_url.startswith("postgres"):
             raise UsageError("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")

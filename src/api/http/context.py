@@ -16,6 +16,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.schemas import Written
+from api.logs import CORRELATION_ID
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.context import Actor, CommandContext
 
@@ -40,7 +41,11 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
                 MutableScopeHeaders.from_message(message)[CORRELATION_HEADER] = correlation_id
             await send(message)
 
-        await app(scope, receive, send_with_header)
+        token = CORRELATION_ID.set(correlation_id)  # every log line of this request carries it
+        try:
+            await app(scope, receive, send_with_header)
+        finally:
+            CORRELATION_ID.reset(token)
 
     return middleware
 

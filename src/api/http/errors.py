@@ -93,6 +93,7 @@ def problem(
     rule: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": RULE_BASE + rule if rule else PROBLEM_BASE + (slug or str(status)),
@@ -104,6 +105,8 @@ def problem(
         body["rule"] = rule
     if errors:
         body["errors"] = errors
+    if extra:
+        body.update(extra)
     # Errors raised before or outside the correlation middleware still carry the request's id.
     headers = {**(headers or {}), CORRELATION_HEADER: correlation_id(request)}
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
