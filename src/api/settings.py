@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(default=1000, ge=0)
     """``/health/ready`` answers 503 while any read model is more than this many events behind the log."""
 
+    # Limits on requests (docs/operations.md, "Limits on requests") ----------------------------
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """The largest JSON request body (413 beyond it)."""
+    max_header_bytes: int = Field(default=32_768, ge=1024)
+    """The largest request line and headers together (431 beyond them)."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Open connections per process; a request on one more answers 429."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    """An idle connection (or a new one that sends nothing) is closed after this long."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """The request line and headers must arrive within this long of their first byte (else 408)."""
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The request body must arrive within this long of the headers (else the connection is closed)."""
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

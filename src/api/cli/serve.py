@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     console = Console()
     configure_logging(settings.log_level)
-    options = uvicorn_options(settings, args.host, args.port)
+    options = uvicorn_options(settings, args.host, args.port, workers=args.workers)
     if args.workers > 1:
         if not settings.database_url.startswith("postgres"):
             raise UsageError("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")

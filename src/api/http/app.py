@@ -143,6 +143,7 @@ def create_app(
         state=state,
         middleware=[correlation_middleware, metrics.middleware],
         cors_config=cors_config(settings),
+        request_max_body_size=settings.max_body_bytes,  # 413 beyond it (an import's file: its own limit)
         logging_config=None,  # api.logs configures logging (JSON lines), not litestar's queue handler
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start],

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 MEDIA_TYPES = ("multipart/form-data", "text/csv")
 DEFAULT_FILE_NAME = "upload.csv"
 KEPT_JOBS = 200  # finished jobs kept in memory for GET; the recorded ones stay in the read model
+MAX_UPLOAD_BYTES = 50_000_000  # a file of IMDi's history; other requests take at most max_body_bytes
 MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
 FORM_FIELDS = {"file", "file_name", "dry_run", "skip_invalid", "revise"}
 FLAGS = {"true": True, "false": False}
@@ -482,6 +483,7 @@ class ImportController(Controller):
         "/",
         operation_id="importFile",
         status_code=202,
+        request_max_body_size=MAX_UPLOAD_BYTES,
         opt={**sends(c.RecordImport), "body": "file"},
         operation_class=_FileBody,
     )
