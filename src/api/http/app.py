@@ -26,6 +26,7 @@ from api.http.context import (
     reject_unstorable_input,
     settlement_app,
 )
+from api.http.contract import honest_openapi
 from api.http.controllers.audit import AuditController
 from api.http.controllers.completeness import CompletenessController
 from api.http.controllers.distribution_lists import DistributionListController
@@ -138,7 +139,7 @@ def create_app(
         }
     )
     metrics = state["metrics"] = Metrics(state)
-    return Litestar(
+    litestar = Litestar(
         route_handlers=[api, HealthController, MetricsController],
         state=state,
         middleware=[correlation_middleware, metrics.middleware],
@@ -161,6 +162,7 @@ def create_app(
         ),
         debug=False,
     )
+    return honest_openapi(litestar)
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:

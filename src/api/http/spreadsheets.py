@@ -16,6 +16,7 @@ from api.http.errors import NotAcceptable
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE_FORMATS = (CSV, XLSX)  # a report route's opt["formats"]: the OpenAPI document lists them
 JSON = "application/json"
 
 Columns = Sequence[tuple[str, str]]  # (key in the JSON row, Norwegian heading)

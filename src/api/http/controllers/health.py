@@ -8,6 +8,7 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.http.errors import problem
@@ -58,7 +59,15 @@ class HealthController(Controller):
     path = "/health"
     tags = ("health",)
 
-    @get("/", operation_id="health", sync_to_thread=True, security=[{}])
+    @get(
+        "/",
+        operation_id="health",
+        sync_to_thread=True,
+        security=[{}],
+        responses={
+            503: ResponseSpec(Health, description="The projections in this process stopped on an error")
+        },
+    )
     def health(self, request: Request) -> Response[Health]:
         """Liveness, the store in use, and each projection's position and lag; 503 if the projections stopped."""
         state = request.app.state
@@ -79,7 +88,7 @@ class HealthController(Controller):
         """The process is up (no store access): restart it when this fails."""
         return Live(status="alive")
 
-    @get("/ready", operation_id="health_ready", sync_to_thread=True, security=[{}])
+    @get("/ready", operation_id="health_ready", sync_to_thread=True, security=[{}], opt={"problems": (503,)})
     def ready(self, request: Request) -> Response[Any]:
         """Ready to serve: the store answers and every read model is within the settable lag of the log;
         else 503 naming the reasons (send no traffic here until it answers 200)."""

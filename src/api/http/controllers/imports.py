@@ -21,6 +21,7 @@ import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, QueryParameter
 from pydantic import Field, TypeAdapter
@@ -484,7 +485,10 @@ class ImportController(Controller):
         operation_id="importFile",
         status_code=202,
         request_max_body_size=MAX_UPLOAD_BYTES,
-        opt={**sends(c.RecordImport), "body": "file"},
+        responses={
+            200: ResponseSpec(ImportDetail, description="This file was imported before: nothing appended")
+        },
+        opt={**sends(c.RecordImport), "body": "file", "problems": (503,)},  # 503: too many queued
         operation_class=_FileBody,
     )
     async def upload(

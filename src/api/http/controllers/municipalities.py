@@ -179,7 +179,11 @@ class MunicipalityController(Controller):
         return written(app.handle(ctx, c.RegisterMunicipality(data.number, data.name, data.county)))
 
     @put(
-        "/{number:str}/contact", operation_id="updateContact", sync_to_thread=True, opt=sends(c.UpdateContact)
+        "/{number:str}/contact",
+        operation_id="updateContact",
+        status_code=201,  # as every write answers (written()); litestar's default for PUT is 200
+        sync_to_thread=True,
+        opt=sends(c.UpdateContact),
     )
     def update_contact(
         self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[Contact]
