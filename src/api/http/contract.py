@@ -27,6 +27,7 @@ from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     OpenAPI,
+    OpenAPIFormat,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -132,8 +133,8 @@ FILE_TYPES = {
     ),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": Schema(
         type=OpenAPIType.STRING,
-        format="binary",
-        description="An Excel workbook",  # type: ignore[arg-type]
+        format=OpenAPIFormat.BINARY,
+        description="An Excel workbook",
     ),
 }
 

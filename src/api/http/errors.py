@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 from pydantic import ValidationError as PydanticValidationError
 
 from api.http.auth import Unauthenticated
@@ -254,7 +255,7 @@ def unexpected(request: Request, error: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RuleViolation: rule_violation,
     NotFound: not_found,
     ConcurrencyConflict: concurrency_conflict,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import PersistenceError
 from litestar import Controller, Request, Response, get
@@ -21,6 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from projections.catalog import PROJECTIONS
 from projections.engine.runner import status
+
+if TYPE_CHECKING:
+    from litestar.types import HTTPScope
 
 # Seconds; the API's reads take milliseconds, a read waiting for ``min_position`` up to 2 s.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -108,9 +111,8 @@ class Metrics:
                 await app(scope, receive, send_status)
             finally:
                 route = scope.get("path_template") or "unmatched"
-                requests.labels(scope["method"], route, str(status_code)).observe(
-                    time.perf_counter() - started
-                )
+                method = cast("HTTPScope", scope)["method"]
+                requests.labels(method, route, str(status_code)).observe(time.perf_counter() - started)
 
         return timed
 
