@@ -57,11 +57,13 @@ STATUS_TITLES = {
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    408: "Request timeout",
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
+    431: "Request headers too large",
     503: "Not yet available",
 }
 
