@@ -6,14 +6,16 @@ STAMP := $(VENV)/.installed-stamp
 # The web pages' static files (Designsystemet, htmx, Swagger UI, axe-core for the browser tests), from
 # the committed package-lock.json; install scripts are not run (none is needed).
 NODE_STAMP := node_modules/.installed-stamp
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint unit clean
+.PHONY: run test lint typecheck unit lock clean
 
-$(STAMP): requirements.lock pyproject.toml
+# requirements-dev.lock: the runtime lock (requirements.lock) and the tools that check it, all with hashes.
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP) --require-hashes -r requirements-dev.lock
+	$(PIP) --no-deps -e .
 	@touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
@@ -29,8 +31,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
 
-test: lint $(NODE_STAMP)
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
 
+# After a change to the dependencies in pyproject.toml (README: "Dependencies"); keeps every other pin.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -c requirements.lock -o requirements-dev.lock
+
+# The tools and caches only: never var/, which holds the event store (var/settlement.db) and the keys.
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis node_modules test-artifacts
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build src/*.egg-info node_modules test-artifacts

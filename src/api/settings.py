@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from settlement_domain.persistence import DEFAULT_DATABASE_URL
 from settlement_domain.rules import DEFAULT_SETTLEMENT_CUTOFF
@@ -67,3 +68,35 @@ class Settings(BaseSettings):
     oidc_municipality_claim: str = "municipality"
     """The ID token claim with a municipality user's 4-digit municipality number."""
     oidc_subject_claim: str = "sub"
+    # Operations (docs/operations.md) ------------------------------------------------------------
+    read_database_url: str | None = None
+    """Serve reads from this PostgreSQL URL (a streaming replica of ``database_url``); writes, and the
+    projections, stay on ``database_url``. Only for API processes without projections."""
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    """The lowest level written to the JSON-lines log (stderr)."""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Browser origins allowed to call the API (comma-separated, e.g. ``https://a.example,https://b.example``);
+    none by default (no CORS headers at all); ``*`` allows any origin."""
+    ready_max_lag: int = Field(default=1000, ge=0)
+    """``/health/ready`` answers 503 while any read model is more than this many events behind the log."""
+
+    # Limits on requests (docs/operations.md, "Limits on requests") ----------------------------
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """The largest JSON request body (413 beyond it)."""
+    max_header_bytes: int = Field(default=32_768, ge=1024)
+    """The largest request line and headers together (431 beyond them)."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Open connections per process; a request on one more answers 429."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    """An idle connection (or a new one that sends nothing) is closed after this long."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """The request line and headers must arrive within this long of their first byte (else 408)."""
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The request body must arrive within this long of the headers (else the connection is closed)."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value

@@ -54,7 +54,7 @@ PROJECTION = CompletenessProjection()
 class Completeness:
     """The marks of some years, asked per municipality-year: its own mark, else its year's, else not complete."""
 
-    def __init__(self, marks: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, marks: Iterable[Mapping[Any, Any]]) -> None:
         self._marks = {(m["year"], m["municipality"]): bool(m["complete"]) for m in marks}
 
     def __call__(self, municipality: str | None, year: int) -> bool:

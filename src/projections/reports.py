@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, String, Text, and_, or_
+from sqlalchemy import BigInteger, Boolean, Column, ColumnElement, Date, Integer, String, Text, and_, or_
 
 from projections import municipalities, person_folders, places
 from projections.engine.paging import Source, reading, serving_tables
@@ -148,8 +148,10 @@ def settled_persons(source: Source, municipality: str, year: int | None = None) 
     """
     with reading(source) as conn:
         folders = serving_tables(conn, person_folders.PROJECTION)["folders"]
-        decided_here = folders.c.decided_for == municipality
-        selected_here = folders.c.decided_for.is_(None) & (folders.c.selected_by == municipality)
+        decided_here: ColumnElement[bool] = folders.c.decided_for == municipality
+        selected_here: ColumnElement[bool] = folders.c.decided_for.is_(None) & (
+            folders.c.selected_by == municipality
+        )
         if year is not None:
             decided_here = and_(decided_here, folders.c.decision_year == year)
             selected_here = and_(selected_here, folders.c.selection_year == year)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from settlement_domain import rules
@@ -54,7 +54,7 @@ class SettlementApp(Application):
     name = "settlement"
     # A big municipality's quota year collects an event per approved list and moved place:
     # snapshots keep loading it cheap however many persons it settles.
-    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {QuotaYear: 50}
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate], int]] = {QuotaYear: 50}
 
     def __init__(
         self,
@@ -76,7 +76,8 @@ class SettlementApp(Application):
     def handle(self, ctx: CommandContext, command: Command) -> CommandResult:
         """Runs ``command`` for the actor in ``ctx`` and stores all it caused in one transaction."""
         key = ctx.idempotency_key if command.idempotent else None
-        record_id = fingerprint = None
+        record_id: UUID | None = None
+        fingerprint: str | None = None
         if key:
             fingerprint = command.fingerprint()
             record_id = IdempotencyRecord.create_id(ctx.idempotency_scope, key)
@@ -93,7 +94,7 @@ class SettlementApp(Application):
             raise
         result = CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
         to_save: list[Aggregate] = [outcome.primary, *outcome.changed]
-        if record_id is not None:
+        if record_id is not None and key is not None and fingerprint is not None:
             to_save.append(
                 IdempotencyRecord(
                     meta=ctx.meta(),
@@ -123,7 +124,7 @@ class SettlementApp(Application):
 
     def _replay(self, record_id: UUID, fingerprint: str | None) -> CommandResult | None:
         try:
-            record = self.repository.get(record_id)
+            record: IdempotencyRecord = self.repository.get(record_id)
         except AggregateNotFoundError:
             return None
         if record.fingerprint != fingerprint:
@@ -145,7 +146,7 @@ class SettlementApp(Application):
 
     def _get(self, cls: type[Any], aggregate_id: UUID | str, kind: str) -> Any:
         try:
-            aggregate = self.repository.get(
+            aggregate: Any = self.repository.get(
                 aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
             )
         except (AggregateNotFoundError, ValueError):
@@ -183,11 +184,12 @@ class SettlementApp(Application):
         """R14: the person's case as it stood at ``as_of`` (recorded time), replayed from the log;
         None before the person was registered (or for an id that is no person)."""
         version = None
-        for stored in self.repository.event_store.get(refugee_id):
+        stored: Aggregate.Event
+        for stored in self.repository.event_store.get(refugee_id):  # type: ignore[assignment]
             if as_of is not None and stored.timestamp > as_of:
                 break
             version = stored.originator_version
         if version is None:
             return None
-        case = self.repository.get(refugee_id, version=version)
+        case: Any = self.repository.get(refugee_id, version=version)
         return case if isinstance(case, Refugee) else None

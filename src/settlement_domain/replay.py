@@ -89,7 +89,7 @@ class Moment:
             raise ValueError(f"by is one of {', '.join(BY)}, not {by!r}")
         if as_of is not None and as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=UTC)
-        return cls(as_of, by)  # type: ignore[arg-type]
+        return cls(as_of, by)
 
     @property
     def day(self) -> date | None:

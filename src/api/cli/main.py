@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -47,8 +48,17 @@ def _first_problem(error: ValidationError) -> str:
     return f"{where}: {problem['msg']}"
 
 
+def installed_version() -> str:
+    """The version of the installed ``settlement`` package (pyproject.toml's ``version``)."""
+    try:
+        return version("settlement")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="settlement", description="Settlement of refugees in municipalities (IMDi).")
+    parser.add_argument("--version", action="version", version=f"settlement {installed_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

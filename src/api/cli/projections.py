@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import time
 from typing import Any
@@ -13,12 +14,15 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from api.bootstrap import open_application
+from api.logs import configure_logging
 from api.settings import Settings
 from projections.catalog import PROJECTIONS, install, select_projections
 from projections.engine.rebuild import RebuildReport, rebuild, rebuild_outdated
 from projections.engine.runner import Runner, status
 from projections.engine.store import open_read_store
 from settlement_domain.bulk import paused_garbage_collector
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,6 +75,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    configure_logging(settings.log_level)
     projections = select_projections(args.names)
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
@@ -88,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
             count = runner.catch_up()
             console.print(f"caught up: {count:,} events in {time.perf_counter() - started:.1f} s")
             return 0
-        # SIGTERM stops the loop between batches; a batch in flight commits or rolls back whole.
-        signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+        # SIGTERM or Ctrl-C stops the loop after the batch in hand, which commits whole; a second
+        # Ctrl-C interrupts at once (the batch then rolls back whole).
+        stop_after_batch(runner)
         console.print(f"following the log for {', '.join(p.name for p in projections)} (Ctrl-C stops)")
         runner.run_forever()
         return 0
@@ -99,6 +105,18 @@ def run(args: argparse.Namespace) -> int:
         runner.release()
         engine.dispose()
         app.close()
+
+
+def stop_after_batch(runner: Runner) -> None:
+    """Graceful stop on SIGTERM and the first SIGINT: the runner finishes its batch, then returns."""
+
+    def graceful(signum: int, _frame: object) -> None:
+        log.info("stopping after the batch in hand (signal %s)", signal.Signals(signum).name)
+        runner.stop(timeout=0)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts
+
+    signal.signal(signal.SIGTERM, graceful)
+    signal.signal(signal.SIGINT, graceful)
 
 
 def run_rebuild(args: argparse.Namespace) -> int:

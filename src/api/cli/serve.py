@@ -15,6 +15,8 @@ from api.cli.main import UsageError
 from api.demo.story import play_story
 from api.http.app import SWITCH_INTERVAL, create_app
 from api.http.auth import issue_token, local_secret
+from api.http.server import uvicorn_options
+from api.logs import configure_logging
 from api.settings import Settings
 from api.web.demo_users import DEMO_USERS
 from settlement_domain.application import SettlementApp
@@ -55,9 +57,8 @@ def run(args: argparse.Namespace) -> int:
         # The pages' local login lists the demo users (an OIDC provider, when configured, stays beside it).
         settings = settings.model_copy(update={"web_demo_login": True})
     console = Console()
-    # The access log is off: query strings (audit free-text search) may carry names. Nothing is logged
-    # per request; every answer carries X-Correlation-ID, which the audit trail records.
-    options = {"host": args.host, "port": args.port, "access_log": False, "log_level": "info"}
+    configure_logging(settings.log_level)
+    options = uvicorn_options(settings, args.host, args.port, workers=args.workers)
     if args.workers > 1:
         if not settings.database_url.startswith("postgres"):
             raise UsageError("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")

@@ -344,6 +344,7 @@ def municipalities() -> list[MunicipalityPlan]:
         free = (f"{county}{i:02d}" for i in range(1, 100) if f"{county}{i:02d}" not in known)
         numbers += [next(free) for _ in range(count - len(numbers))]
         for number in sorted(numbers):
+            population: float
             if number in known:
                 name, population = known[number]
             else:

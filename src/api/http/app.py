@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -24,6 +25,7 @@ from api.http.context import (
     reject_unstorable_input,
     settlement_app,
 )
+from api.http.contract import honest_openapi
 from api.http.controllers.audit import AuditController
 from api.http.controllers.completeness import CompletenessController
 from api.http.controllers.distribution_lists import DistributionListController
@@ -36,8 +38,10 @@ from api.http.controllers.refugees import RefugeeController
 from api.http.controllers.reports import ReportController
 from api.http.controllers.support_cases import SupportCaseController
 from api.http.errors import EXCEPTION_HANDLERS
+from api.http.metrics import Metrics, MetricsController
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
+from api.logs import configure_logging
 from api.settings import Settings
 from api.web.edge import WebEdge
 from projections.catalog import PROJECTIONS, install
@@ -66,14 +70,20 @@ def create_app(
     settings = settings or Settings()
     verifier = TokenVerifier(settings)
     settlement = open_application(settings, clock=clock)
-    engine = open_read_store(settings.database_url)
+    if settings.read_database_url and live_projections:
+        settlement.close()
+        raise ValueError(
+            "SETTLEMENT_READ_DATABASE_URL (reads from a replica) needs the projections in their own "
+            "process: settlement serve --no-projections, beside settlement projections run"
+        )
+    engine = open_read_store(settings.read_database_url or settings.database_url)
     runner = (
         Runner(settlement, engine, PROJECTIONS.values(), poll_interval=settings.projection_poll_seconds)
         if live_projections
         else None
     )
-    if runner is None:
-        install(engine)
+    if runner is None and not settings.read_database_url:
+        install(engine)  # a replica cannot be written: the projection worker installs on the primary
     reads = ReadModels(engine, runner, settlement.position)
     web = WebEdge(settings)  # the caseworkers' pages (api/web), beside the JSON API
 
@@ -120,20 +130,25 @@ def create_app(
         engine.dispose()
         settlement.close()
 
-    return Litestar(
-        route_handlers=[api, HealthController, *web.route_handlers()],
-        state=State(
-            {
-                "settlement": settlement,
-                "token_verifier": verifier,
-                "settings": settings,
-                "reads": reads,
-                "runner": runner,
-                **web.state(),
-            }
-        ),
+    state = State(
+        {
+            "settlement": settlement,
+            "token_verifier": verifier,
+            "settings": settings,
+            "reads": reads,
+            "runner": runner,
+            **web.state(),
+        }
+    )
+    metrics = state["metrics"] = Metrics(state)
+    litestar = Litestar(
+        route_handlers=[api, HealthController, MetricsController, *web.route_handlers()],
+        state=state,
         stores=web.stores,
-        middleware=[correlation_middleware],
+        middleware=[correlation_middleware, metrics.middleware],
+        cors_config=cors_config(settings),
+        request_max_body_size=settings.max_body_bytes,  # 413 beyond it (an import's file: its own limit)
+        logging_config=None,  # api.logs configures logging (JSON lines), not litestar's queue handler
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start],
         on_shutdown=[close],
@@ -150,9 +165,25 @@ def create_app(
         ),
         debug=False,
     )
+    return honest_openapi(litestar)
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Browsers on ``SETTLEMENT_CORS_ORIGINS`` may call the API; with none set, no CORS headers at all."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "Idempotency-Key", "X-Correlation-ID"],
+        expose_headers=["X-Correlation-ID", "X-Event-Position", "Retry-After", "Location"],
+        max_age=600,
+    )
 
 
 def create_worker_app() -> Litestar:
     """One of several API processes (``serve --workers``): settings from the environment, no projections."""
     sys.setswitchinterval(SWITCH_INTERVAL)
-    return create_app(live_projections=False)
+    settings = Settings()
+    configure_logging(settings.log_level)  # in each worker process
+    return create_app(settings, live_projections=False)

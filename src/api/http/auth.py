@@ -174,7 +174,7 @@ def actor_from_claims(claims: dict[str, Any]) -> Actor:
     # The subject is stored on every event the actor causes: no control characters, no huge values.
     if not isinstance(sub, str) or not sub or len(sub) > 200 or any(ord(ch) < 32 for ch in sub):
         raise Unauthenticated("The token has no usable subject.")
-    if role not in Role.__members__.values():
+    if not isinstance(role, str) or role not in Role.__members__.values():
         raise Unauthenticated("The token's role is not one of imdi, municipality, reception, auditor.")
     if municipality is not None and not isinstance(municipality, str):
         raise Unauthenticated("The token's municipality claim is not a 4-digit string.")

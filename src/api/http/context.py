@@ -16,6 +16,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.schemas import Written
+from api.logs import CORRELATION_ID
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.context import Actor, CommandContext
 
@@ -40,7 +41,11 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
                 MutableScopeHeaders.from_message(message)[CORRELATION_HEADER] = correlation_id
             await send(message)
 
-        await app(scope, receive, send_with_header)
+        token = CORRELATION_ID.set(correlation_id)  # every log line of this request carries it
+        try:
+            await app(scope, receive, send_with_header)
+        finally:
+            CORRELATION_ID.reset(token)
 
     return middleware
 
@@ -62,11 +67,15 @@ def reject_unstorable_input(connection: ASGIConnection, _: BaseRouteHandler) -> 
 
 
 MAX_JSON_DEPTH = 32  # far deeper than any body of this API; parsers recurse per level
+MAX_JSON_KEYS = 200  # keys in one JSON object: ten times the widest body of this API
 
 
-def _json_depth(text: str) -> int:
-    """How deeply arrays and objects nest in ``text`` (brackets inside strings do not count)."""
-    depth = deepest = 0
+def _json_shape(text: str) -> tuple[int, int]:
+    """How deeply arrays and objects nest in ``text``, and the most keys of one object (brackets and
+    colons inside strings do not count). Stops early, answering the bound it passed, once either
+    passes its bound: a body of 700,000 keys costs the scan of its first object's first 201 keys."""
+    depth = deepest = most_keys = 0
+    keys: list[int] = []  # per open container: its keys so far (an object), or -1 (an array)
     in_string = escaped = False
     for ch in text:
         if in_string:
@@ -78,12 +87,25 @@ def _json_depth(text: str) -> int:
                 in_string = False
         elif ch == '"':
             in_string = True
+        elif ch == ":":
+            if keys and keys[-1] >= 0:
+                keys[-1] += 1
+                if keys[-1] > most_keys:
+                    most_keys = keys[-1]
+                    if most_keys > MAX_JSON_KEYS:
+                        break
         elif ch in "[{":
+            keys.append(0 if ch == "{" else -1)
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
         elif ch in "]}":
+            if keys:
+                keys.pop()
             depth -= 1
-    return deepest
+    return deepest, most_keys
 
 
 def _is_json(content_type: str) -> bool:
@@ -94,7 +116,7 @@ def _is_json(content_type: str) -> bool:
 
 
 async def check_json_body(request: Request) -> None:
-    """A write's body is JSON, in UTF-8, and not absurdly nested; else 415 or 422 naming the body.
+    """A write's body is JSON, in UTF-8, not absurdly nested or wide; else 415 or 422 naming the body.
 
     Checked before the handler parses it, so that no parser meets text it would fail on badly. A route
     that takes a file (``opt={"body": "file"}``, an upload) checks its own body's media type.
@@ -116,10 +138,16 @@ async def check_json_body(request: Request) -> None:
         raise ValidationException(
             "The body is not valid UTF-8.", extra=[{"key": "body", "message": "not valid UTF-8"}]
         ) from None
-    if _json_depth(text) > MAX_JSON_DEPTH:
+    depth, most_keys = _json_shape(text)
+    if depth > MAX_JSON_DEPTH:
         raise ValidationException(
             f"The body nests arrays and objects more than {MAX_JSON_DEPTH} deep.",
             extra=[{"key": "body", "message": f"nested more than {MAX_JSON_DEPTH} deep"}],
+        )
+    if most_keys > MAX_JSON_KEYS:
+        raise ValidationException(
+            f"An object in the body has more than {MAX_JSON_KEYS} keys.",
+            extra=[{"key": "body", "message": f"an object with more than {MAX_JSON_KEYS} keys"}],
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 from pydantic import ValidationError as PydanticValidationError
 
 from api.http.auth import Unauthenticated
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://settlement.example/problems/"
 RULE_BASE = "https://settlement.example/rules/"
+
+MAX_LISTED_ERRORS = 20  # a 422 lists the first problems and counts them all (``error_count``)
 
 REFUSAL_STATUS = {Refusal.INPUT: 422, Refusal.STATE: 409, Refusal.FORBIDDEN: 403}
 
@@ -54,11 +57,13 @@ STATUS_TITLES = {
     404: "Not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    408: "Request timeout",
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
+    431: "Request headers too large",
     503: "Not yet available",
 }
 
@@ -93,6 +98,8 @@ def problem(
     rule: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    error_count: int | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": RULE_BASE + rule if rule else PROBLEM_BASE + (slug or str(status)),
@@ -103,7 +110,10 @@ def problem(
     if rule:
         body["rule"] = rule
     if errors:
-        body["errors"] = errors
+        body["errors"] = errors[:MAX_LISTED_ERRORS]
+        body["error_count"] = max(error_count or 0, len(errors))
+    if extra:
+        body.update(extra)
     # Errors raised before or outside the correlation middleware still carry the request's id.
     headers = {**(headers or {}), CORRELATION_HEADER: correlation_id(request)}
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -188,14 +198,26 @@ def unsupported_media_type(request: Request, error: UnsupportedMediaType) -> Res
 
 def validation_error(request: Request, error: ValidationException) -> Response:
     """Bad shape or format of the input (body, query, path or header): 422 listing the fields."""
-    errors = []
-    for item in error.extra if isinstance(error.extra, list) else []:
-        if isinstance(item, dict):
-            field = item.get("key") or item.get("source") or "body"
-            errors.append({"field": str(field), "message": str(item.get("message", ""))})
+    items = [item for item in error.extra if isinstance(item, dict)] if isinstance(error.extra, list) else []
+    errors: list[dict[str, Any]] = [
+        {
+            "field": str(item.get("key") or item.get("source") or "body"),
+            "message": str(item.get("message", "")),
+        }
+        for item in items[:MAX_LISTED_ERRORS]
+    ]
     if not errors:
-        errors = [{"field": "body", "message": str(error.detail)}]
-    return problem(request, 422, "The request is not valid; see errors.", slug="validation", errors=errors)
+        return problem(
+            request,
+            422,
+            "The request is not valid; see errors.",
+            slug="validation",
+            errors=[{"field": "body", "message": str(error.detail)}],
+        )
+    detail = "The request is not valid; see errors."
+    if len(items) > MAX_LISTED_ERRORS:
+        detail = f"The request is not valid: {len(items)} problems, the first {MAX_LISTED_ERRORS} listed."
+    return problem(request, 422, detail, slug="validation", errors=errors, error_count=len(items))
 
 
 def http_error(request: Request, error: HTTPException) -> Response:
@@ -209,6 +231,9 @@ def http_error(request: Request, error: HTTPException) -> Response:
             slug="validation",
             errors=[{"field": "body", "message": str(error.detail)}],
         )
+    if status == 413:
+        limit = request.route_handler.resolve_request_max_body_size()
+        return problem(request, 413, f"The body is larger than {limit} bytes.", slug="body-too-large")
     headers = {k: v for k, v in (error.headers or {}).items()}
     return problem(request, status, str(error.detail), headers=headers or None)
 
@@ -232,7 +257,7 @@ def unexpected(request: Request, error: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     RuleViolation: rule_violation,
     NotFound: not_found,
     ConcurrencyConflict: concurrency_conflict,

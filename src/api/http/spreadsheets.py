@@ -16,6 +16,7 @@ from api.http.errors import NotAcceptable
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE_FORMATS = (CSV, XLSX)  # a report route's opt["formats"]: the OpenAPI document lists them
 JSON = "application/json"
 
 Columns = Sequence[tuple[str, str]]  # (key in the JSON row, Norwegian heading)
@@ -51,7 +52,7 @@ def _xlsx_safe(value: Any) -> Any:
 
 def as_file(
     rows: Iterable[Mapping[str, Any]], columns: Columns, media_type: str, filename: str
-) -> Response[bytes]:
+) -> Response[Any]:
     """The rows as a CSV (semicolon-separated, UTF-8 with BOM, as Norwegian Excel expects) or XLSX file."""
     table = [[_guarded(_cell(row.get(key))) for key, _ in columns] for row in rows]
     headings = [heading for _, heading in columns]

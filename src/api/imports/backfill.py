@@ -125,6 +125,7 @@ def import_imdi_long(
                     asdict(Conflict(figure.line, figure.number, figure.year, figure.kind, error.message))
                 )
                 continue
+        assert result is not None  # a figure refused without a revision went on to the next above
         report.revised += revised
         report.recorded += result.extra["recorded"] and not revised
         report.unchanged += not result.extra["recorded"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Boolean, Connection, Table
 
-from projections.engine.store import dumps
+from projections.engine.store import affinity, dumps
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def bulk_write(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -16,8 +19,8 @@ def bulk_write(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
         return
     if conn.dialect.name == "postgresql":
         columns = [c.name for c in table.columns]
-        json_columns = {c.name for c in table.columns if c.type._type_affinity.__name__ == "JSON"}
-        raw = conn.connection.dbapi_connection
+        json_columns = {c.name for c in table.columns if affinity(c) == "JSON"}
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
         assert raw is not None
         with (
             raw.cursor() as cursor,
@@ -50,10 +53,10 @@ def bulk_write(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
             prepared.append(values)
     else:
         prepared = [values_of(row) for row in rows]
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    cursor.executemany(
+    sqlite = conn.connection.dbapi_connection
+    assert sqlite is not None
+    inserting = sqlite.cursor()
+    inserting.executemany(
         f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))})', prepared
     )
-    cursor.close()
+    inserting.close()

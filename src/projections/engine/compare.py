@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import TEXT, Connection, Table, cast, except_, func, select
 
 from projections.engine.projection import Projection
-from projections.engine.store import dumps
+from projections.engine.store import affinity, dumps
 
 
 @dataclass
@@ -64,8 +64,7 @@ def checksum(conn: Connection, table: Table, key: Iterable[str]) -> tuple[int, s
 def _comparable(table: Table, dialect: str) -> Any:
     # PostgreSQL's json type has no equality; our JSON text is canonical, so its text compares.
     columns = [
-        cast(c, TEXT) if dialect == "postgresql" and c.type._type_affinity.__name__ == "JSON" else c
-        for c in table.columns
+        cast(c, TEXT) if dialect == "postgresql" and affinity(c) == "JSON" else c for c in table.columns
     ]
     return select(*columns)
 

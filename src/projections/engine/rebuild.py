@@ -8,7 +8,7 @@ builds indexes afterwards, catches up with the live log, compares itself with th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -74,10 +74,11 @@ def outdated(engine: Engine, projections: Sequence[Projection]) -> list[Projecti
 
 
 def rebuild_outdated(
-    app: Any, engine: Engine, projections: Sequence[Projection], *, progress: Progress | None = None
+    app: Any, engine: Engine, projections: Iterable[Projection], *, progress: Progress | None = None
 ) -> RebuildReport | None:
     """Rebuilds the projections a code upgrade changed (see :func:`outdated`), before a runner folds
     new events into tables of the old shape; None when every one is current."""
+    projections = list(projections)
     install(engine, projections)
     stale = outdated(engine, projections)
     return rebuild(app, engine, stale, progress=progress) if stale else None

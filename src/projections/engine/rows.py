@@ -97,9 +97,9 @@ class DatabaseRows(Rows):
             for start in range(0, len(ordered), 500):
                 chunk = ordered[start : start + 500]
                 self.conn.execute(table.delete().where(key_condition(table, columns, chunk)))
-            rows = [self.cache[name][k] for k in ordered if self.cache[name][k] is not None]
-            if rows:
-                self.conn.execute(table.insert(), rows)
+            kept = [row for k in ordered if (row := self.cache[name][k]) is not None]
+            if kept:
+                self.conn.execute(table.insert(), kept)
             keys.clear()
         for name, rows in self.appended.items():
             if rows:

@@ -292,10 +292,14 @@ class Runner:
         self._thread.start()
         return self._thread
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = 60.0) -> None:
+        """Stops the live loop after the batch in hand: that batch still commits whole (shutdown waits
+        for it up to ``timeout`` seconds; a batch takes well under one)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("projection runner still in a batch after %s s; it rolls back on exit", timeout)
             self._thread = None
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:

@@ -39,6 +39,12 @@ def _json_default(value: Any) -> Any:
     return str(value)  # UUIDs and enums inside event payloads
 
 
+def affinity(column: Any) -> str:
+    """The name of a column's generic SQL type (``JSON``, ``Integer``, ``DateTime``...)."""
+    generic = column.type._type_affinity
+    return generic.__name__ if generic is not None else type(column.type).__name__
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON: the same value always gives the same text (checksums depend on it)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)

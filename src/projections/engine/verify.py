@@ -30,7 +30,7 @@ from projections.engine.projection import Projection, TableSpec
 from projections.engine.rows import Key, MemoryRows, Row
 from projections.engine.runner import Dispatch, decode
 from projections.engine.state import STATE, STATE_TABLE
-from projections.engine.store import dumps, read_transaction
+from projections.engine.store import affinity, dumps, read_transaction
 
 PAGE = 10_000
 LISTED = 50  # differing rows listed per table (the counts are always exact)
@@ -47,10 +47,10 @@ SHORT_STRING = 60
 
 def values_shown(column: Column[Any]) -> bool:
     """Whether a differing value of ``column`` may be printed: not free text, JSON or a calendar date."""
-    affinity = column.type._type_affinity.__name__
-    if affinity in ("Integer", "Boolean", "DateTime", "Numeric", "Float"):
+    kind = affinity(column)
+    if kind in ("Integer", "Boolean", "DateTime", "Numeric", "Float"):
         return True
-    if affinity == "String":
+    if kind == "String":
         length = getattr(column.type, "length", None)
         return length is not None and length <= SHORT_STRING
     return False
@@ -338,12 +338,12 @@ def _canonicalizer(columns: Sequence[Column[Any]]) -> Callable[[Sequence[Any]], 
 
 
 def _conversion(column: Column[Any]) -> Callable[[Any], Any] | None:
-    affinity = column.type._type_affinity.__name__
-    if affinity in ("Integer", "Boolean"):
+    kind = affinity(column)
+    if kind in ("Integer", "Boolean"):
         return None
-    if affinity == "JSON":
+    if kind == "JSON":
         return dumps
-    if affinity == "String":
+    if kind == "String":
         return _text
     return _canonical
 

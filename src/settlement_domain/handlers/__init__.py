@@ -7,9 +7,6 @@ the application service saves it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from settlement_domain.commands import Command
 from settlement_domain.handlers import (
     capacity,
@@ -23,9 +20,9 @@ from settlement_domain.handlers import (
     settlement_decisions,
     support,
 )
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 
-Handler = Callable[[Scope, Any], Outcome]
+__all__ = ["HANDLERS", "Handler", "Outcome", "Scope"]
 
 HANDLERS: dict[type[Command], Handler] = {
     **municipalities.HANDLERS,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from settlement_domain import commands as c
 from settlement_domain.errors import NotFound
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import MinorCapacity
 from settlement_domain.permissions import require_own_municipality
 
@@ -25,7 +27,7 @@ def report_minor_capacity(scope: Scope, cmd: c.ReportMinorCapacity) -> Outcome:
     return Outcome(capacity)
 
 
-def _own_capacity(scope: Scope, capacity_id: object) -> MinorCapacity:
+def _own_capacity(scope: Scope, capacity_id: UUID) -> MinorCapacity:
     capacity = scope.get(MinorCapacity, capacity_id, "capacity report")
     if capacity.municipality != scope.actor.municipality:
         raise NotFound("capacity report", capacity_id)
@@ -44,7 +46,7 @@ def mark_minor_capacity_filled(scope: Scope, cmd: c.MarkMinorCapacityFilled) -> 
     return Outcome(capacity)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.ReportMinorCapacity: report_minor_capacity,
     c.WithdrawMinorCapacity: withdraw_minor_capacity,
     c.MarkMinorCapacityFilled: mark_minor_capacity_filled,

@@ -8,7 +8,7 @@ from eventsourcing.domain import Aggregate
 
 from settlement_domain import commands as c
 from settlement_domain.errors import NotFound
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import DistributionList, Family, LetterKind, Refugee
 from settlement_domain.rules import check_municipality_number, refuse_input
 
@@ -78,7 +78,7 @@ def approve_distribution_list(scope: Scope, cmd: c.ApproveDistributionList) -> O
     return Outcome(dlist, changed, extra)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.CreateDistributionList: create_distribution_list,
     c.WithdrawDistributionList: withdraw_distribution_list,
     c.ApproveDistributionList: approve_distribution_list,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from settlement_domain import commands as c
 from settlement_domain.errors import RuleViolation
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import DataCompleteness, Import
 from settlement_domain.rules import check_municipality_number, check_year
 
@@ -51,7 +51,7 @@ def mark_completeness(scope: Scope, cmd: c.MarkCompleteness) -> Outcome:
     return Outcome(marks, extra={"changed": changed})
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordHistoricalFigure: record_historical_figure,
     c.RecordImport: record_import,
     c.MarkCompleteness: mark_completeness,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from settlement_domain import commands as c
 from settlement_domain.errors import RuleViolation
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import Municipality
 from settlement_domain.permissions import require_own_municipality
 
@@ -29,7 +29,7 @@ def update_contact(scope: Scope, cmd: c.UpdateContact) -> Outcome:
     return Outcome(municipality)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.RegisterMunicipality: register_municipality,
     c.RenameMunicipality: rename_municipality,
     c.UpdateContact: update_contact,

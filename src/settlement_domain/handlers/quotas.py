@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from settlement_domain import commands as c
 from settlement_domain.context import Role
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import LetterKind
 from settlement_domain.permissions import require_own_municipality
 from settlement_domain.rules import check_municipality_number
@@ -35,7 +35,7 @@ def decide_quota(scope: Scope, cmd: c.DecideQuota) -> Outcome:
     return Outcome(quota)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.RequestSettlement: request_settlement,
     c.DecideQuota: decide_quota,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 from settlement_domain import commands as c
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import Family, FolderRead, Refugee
 
 
@@ -59,7 +59,7 @@ def record_folder_read(scope: Scope, cmd: c.RecordFolderRead) -> Outcome:
     return Outcome(read, extra={"refugee_id": str(refugee.id)})
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.RegisterRefugee: register_refugee,
     c.RecordMapping: record_mapping,
     c.OpenDeviation: open_deviation,

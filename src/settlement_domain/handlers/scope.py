@@ -108,3 +108,7 @@ class Scope:
             person_ids=list(person_ids),
             year=year,
         )
+
+
+# A command handler: loads through the scope, calls the aggregates, answers what changed.
+Handler = Callable[[Scope, Any], Outcome]

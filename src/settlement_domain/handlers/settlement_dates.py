@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from settlement_domain import commands as c
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 
 
 def register_settlement_date(scope: Scope, cmd: c.RegisterSettlementDate) -> Outcome:
@@ -31,7 +31,7 @@ def correct_settlement_date(scope: Scope, cmd: c.CorrectSettlementDate) -> Outco
     return Outcome(refugee)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.RegisterSettlementDate: register_settlement_date,
     c.CorrectSettlementDate: correct_settlement_date,
 }

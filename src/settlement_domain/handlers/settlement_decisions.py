@@ -5,7 +5,7 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from settlement_domain import commands as c
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import LetterKind
 from settlement_domain.rules import check_municipality_number, check_year
 
@@ -40,4 +40,4 @@ def decide_settlement(scope: Scope, cmd: c.DecideSettlement) -> Outcome:
     return Outcome(refugee, changed, {"letter_ids": [str(to_municipality.id), str(to_person.id)]})
 
 
-HANDLERS = {c.DecideSettlement: decide_settlement}
+HANDLERS: dict[type[c.Command], Handler] = {c.DecideSettlement: decide_settlement}

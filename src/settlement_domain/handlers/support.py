@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from settlement_domain import commands as c
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import SupportCase
 
 
@@ -17,7 +17,7 @@ def answer_support_case(scope: Scope, cmd: c.AnswerSupportCase) -> Outcome:
     return Outcome(case)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.FileSupportCase: file_support_case,
     c.AnswerSupportCase: answer_support_case,
 }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain.model.ids import natural_id
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class Import(Aggregate):
@@ -16,6 +19,10 @@ class Import(Aggregate):
     Recorded after the file's figures, in the same bulk run: a file whose import was interrupted has
     no record yet, and importing it again records only what is missing.
     """
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class ImportRecorded(DynamicEvent): ...
 
     @staticmethod
     def create_id(checksum: str) -> UUID:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain.model.ids import natural_id
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class DataCompleteness(Aggregate):
@@ -16,6 +19,12 @@ class DataCompleteness(Aggregate):
     Until IMDi marks a municipality-year (or its whole year) complete, its places, reports and exports
     say "Datagrunnlaget er ikke komplett". A municipality's own mark stands before the year's.
     """
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class DataCompletenessOpened(DynamicEvent): ...
+
+        class CompletenessMarked(DynamicEvent): ...
 
     @staticmethod
     def create_id(year: int) -> UUID:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -13,6 +13,9 @@ from eventsourcing.domain import Aggregate, event
 from settlement_domain import rules
 from settlement_domain.errors import RuleViolation
 from settlement_domain.values import Decline
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class ListStatus(StrEnum):
@@ -23,6 +26,12 @@ class ListStatus(StrEnum):
 
 class DistributionList(Aggregate):
     """Distribution list (fordelingsliste) proposed to one municipality for a settlement year (R3, R4)."""
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class DistributionListApproved(DynamicEvent): ...
+
+        class DistributionListWithdrawn(DynamicEvent): ...
 
     class DistributionListCreated(Aggregate.Created):
         """R3: the list, its persons (families whole), its respond-by date and settlement year.

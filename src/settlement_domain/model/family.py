@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain.model.ids import natural_id
 
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
+
 
 class Family(Aggregate):
     """The members of one family (same ``family_id``); a family is proposed and accepted whole."""
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class FamilyFormed(DynamicEvent): ...
+
+        class FamilyMemberAdded(DynamicEvent): ...
 
     @staticmethod
     def create_id(family_id: str) -> UUID:

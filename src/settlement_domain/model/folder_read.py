@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class FolderRead(Aggregate):
@@ -13,6 +16,10 @@ class FolderRead(Aggregate):
 
     Its event keeps the name it was first stored under, ``PersonFolderViewed``.
     """
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class PersonFolderViewed(DynamicEvent): ...
 
     @event("PersonFolderViewed")
     def __init__(self, meta: dict[str, Any], refugee_id: UUID, municipality: str | None) -> None:

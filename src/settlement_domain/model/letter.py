@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain.model.ids import natural_id
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class LetterKind(StrEnum):
@@ -29,6 +32,10 @@ class Letter(Aggregate):
     Its id derives from the causing aggregate, version and kind, so that a retry cannot issue a
     second letter for the same cause.
     """
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class LetterIssued(DynamicEvent): ...
 
     @staticmethod
     def create_id(cause_id: UUID, cause_version: int, kind: str) -> UUID:

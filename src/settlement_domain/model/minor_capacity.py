@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
 from settlement_domain.errors import RuleViolation
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class CapacityStatus(StrEnum):
@@ -20,6 +23,14 @@ class CapacityStatus(StrEnum):
 
 class MinorCapacity(Aggregate):
     """A municipality's report of vacant capacity for unaccompanied minors aged 15-17 (R11)."""
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class MinorCapacityReported(DynamicEvent): ...
+
+        class MinorCapacityWithdrawn(DynamicEvent): ...
+
+        class MinorCapacityFilled(DynamicEvent): ...
 
     @classmethod
     def report(

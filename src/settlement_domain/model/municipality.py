@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -12,9 +12,18 @@ from settlement_domain.errors import RuleViolation
 from settlement_domain.model.ids import natural_id
 from settlement_domain.values import ContactInformation
 
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
+
 
 class Municipality(Aggregate):
     """Municipality (kommune), identified by its 4-digit kommunenummer."""
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class MunicipalityRegistered(DynamicEvent): ...
+
+        class ContactInformationUpdated(DynamicEvent): ...
 
     @staticmethod
     def create_id(number: str) -> UUID:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -12,6 +12,9 @@ from eventsourcing.domain import Aggregate, event
 from settlement_domain import rules
 from settlement_domain.errors import RuleViolation
 from settlement_domain.model.ids import natural_id
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 def _places(count: int) -> str:
@@ -30,6 +33,18 @@ class QuotaYear(Aggregate):
     unless IMDi overrides with a reason; those are counted ``over_quota``, and they are the only
     way ``vacant`` goes negative. Every revision is its own event; the latest request and decision stand.
     """
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class QuotaYearOpened(DynamicEvent): ...
+
+        class HistoricalSettledCountRecorded(DynamicEvent): ...
+
+        class PlacesTakenBySelection(DynamicEvent): ...
+
+        class SettlementPlaceTaken(DynamicEvent): ...
+
+        class SettlementPlaceReleased(DynamicEvent): ...
 
     # Counters added after the first snapshots were stored: a snapshot without them reads the default.
     over_quota_persons = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -12,6 +12,9 @@ from eventsourcing.domain import Aggregate, event
 from settlement_domain import rules
 from settlement_domain.errors import FactConflict, NotFound, Refusal, RuleViolation
 from settlement_domain.values import Category, Mapping, PostalAddress, Residence, ResidenceKind
+
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
 
 
 class DateSource(StrEnum):
@@ -27,6 +30,28 @@ class Refugee(Aggregate):
     field of its events, so that it can be encrypted per person and erased without rewriting the log.
     Each public method checks its rule and only then records the event.
     """
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class RefugeeRegistered(DynamicEvent): ...
+
+        class MappingRecorded(DynamicEvent): ...
+
+        class RefugeeProposed(DynamicEvent): ...
+
+        class ProposalWithdrawn(DynamicEvent): ...
+
+        class RefugeeDeclined(DynamicEvent): ...
+
+        class SettlementDecided(DynamicEvent): ...
+
+        class SettlementDateRegistered(DynamicEvent): ...
+
+        class SettlementDateCorrected(DynamicEvent): ...
+
+        class DeviationOpened(DynamicEvent): ...
+
+        class DeviationResolved(DynamicEvent): ...
 
     @classmethod
     def register(
@@ -373,8 +398,11 @@ class Refugee(Aggregate):
         self._date_registered(DateSource.RECEPTION, meta, settlement_date)
 
     def _date_registered(self, source: DateSource, meta: dict[str, Any], settlement_date: date) -> None:
+        municipality = self.municipality
+        if municipality is None:  # R7a and R8 refused this already: never a date without a municipality
+            raise RuleViolation("R7a", "The person has not been selected by or decided for any municipality.")
         self._settlement_date_registered(
-            meta=meta, settlement_date=settlement_date, municipality=self.municipality, source=source.value
+            meta=meta, settlement_date=settlement_date, municipality=municipality, source=source.value
         )
 
     def _check_date_bounds(self, settlement_date: date, today: date, cutoff: date) -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
 from settlement_domain.errors import RuleViolation
 
+if TYPE_CHECKING:
+    from settlement_domain.model.dynamic import DynamicEvent
+
 
 class SupportCase(Aggregate):
     """A municipality's support case; IMDi answers it and closes it (R16)."""
+
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class SupportCaseFiled(DynamicEvent): ...
+
+        class SupportCaseAnswered(DynamicEvent): ...
 
     @classmethod
     def file(cls, meta: dict[str, Any], municipality: str, subject: str, text: str) -> SupportCase:

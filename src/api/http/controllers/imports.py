@@ -21,6 +21,7 @@ import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, QueryParameter
 from pydantic import Field, TypeAdapter
@@ -52,6 +53,7 @@ MEDIA_TYPES = ("multipart/form-data", *BODY_TYPES)
 DEFAULT_FILE_NAME = "upload.csv"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a file of a million person-level events is about 160 MB; more: 413
 KEPT_JOBS = 200  # finished jobs kept in memory for GET; the recorded ones stay in the read model
+MAX_UPLOAD_BYTES = 50_000_000  # a file of IMDi's history; other requests take at most max_body_bytes
 MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
 FORM_FIELDS = {"file", "file_name", "dry_run", "skip_invalid", "revise"}
 FLAGS = {"true": True, "false": False}
@@ -491,7 +493,11 @@ class ImportController(Controller):
         "/",
         operation_id="importFile",
         status_code=202,
-        opt={**sends(c.RecordImport), "body": "file"},
+        request_max_body_size=MAX_UPLOAD_BYTES,
+        responses={
+            200: ResponseSpec(ImportDetail, description="This file was imported before: nothing appended")
+        },
+        opt={**sends(c.RecordImport), "body": "file", "problems": (503,)},  # 503: too many queued
         operation_class=_FileBody,
         request_max_body_size=MAX_FILE_BYTES,
     )

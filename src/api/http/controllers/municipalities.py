@@ -188,6 +188,7 @@ class MunicipalityController(Controller):
     @put(
         "/{number:str}/name",
         operation_id="renameMunicipality",
+        status_code=201,  # as every write answers (written()); litestar's default for PUT is 200
         sync_to_thread=True,
         opt=sends(c.RenameMunicipality),
     )
@@ -198,7 +199,11 @@ class MunicipalityController(Controller):
         return written(app.handle(ctx, c.RenameMunicipality(number, data.name)))
 
     @put(
-        "/{number:str}/contact", operation_id="updateContact", sync_to_thread=True, opt=sends(c.UpdateContact)
+        "/{number:str}/contact",
+        operation_id="updateContact",
+        status_code=201,  # as every write answers (written()); litestar's default for PUT is 200
+        sync_to_thread=True,
+        opt=sends(c.UpdateContact),
     )
     def update_contact(
         self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[Contact]

@@ -14,7 +14,7 @@ from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_co
 from api.http.context import CurrentActor, Settlement
 from api.http.reads import Reads
 from api.http.schemas import AsOf, By, Model, MunicipalityNumber, instant
-from api.http.spreadsheets import JSON, as_file, wanted_format
+from api.http.spreadsheets import FILE_FORMATS, JSON, as_file, wanted_format
 from projections.completeness import NOTICE, Completeness, completeness
 from projections.reports import breakdown, national_report, protect, requests_and_decisions, settled_persons
 from settlement_domain import replay
@@ -231,7 +231,7 @@ class ReportController(Controller):
         "/requests-and-decisions",
         operation_id="reportRequestsAndDecisions",
         sync_to_thread=True,
-        opt=READERS,
+        opt={**READERS, "formats": FILE_FORMATS},
         description=FORMATS,
     )
     def requests_and_decisions(
@@ -272,7 +272,7 @@ class ReportController(Controller):
         "/settled-persons",
         operation_id="reportSettledPersons",
         sync_to_thread=True,
-        opt=READERS,
+        opt={**READERS, "formats": FILE_FORMATS},
         description=FORMATS,
     )
     def settled_persons(
@@ -311,7 +311,7 @@ class ReportController(Controller):
         "/national",
         operation_id="reportNational",
         sync_to_thread=True,
-        opt=allowed(*EVERYONE),
+        opt={**allowed(*EVERYONE), "formats": FILE_FORMATS},
         description=FORMATS,
     )
     def national(
