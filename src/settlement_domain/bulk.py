@@ -101,7 +101,8 @@ class BulkRun:
         position = self.app.position()
         for start in range(0, len(events), MAX_TRANSACTION):
             try:
-                recordings = self.app.save(_InCommandOrder(events[start : start + MAX_TRANSACTION]))
+                chunk = _InCommandOrder(events[start : start + MAX_TRANSACTION])
+                recordings = self.app.save(chunk)  # type: ignore[arg-type]  # collects events, as an aggregate
             except IntegrityError:
                 stored = (
                     "nothing of this batch was stored"

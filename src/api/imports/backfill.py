@@ -216,7 +216,7 @@ def import_person_history(
     refused = 0
     run.assume_absent(_not_stored(app, _ids_of(parsed)))
     places = (c.RecordHistoricalSelection, c.RecordHistoricalDecision)
-    numbers = {f.municipality for f in parsed.facts if isinstance(f, places)}  # type: ignore[attr-defined]
+    numbers = {f.municipality for f in parsed.facts if isinstance(f, places)}
     _register_municipalities(run, ctx, {n for n in numbers if imdi_long.NUMBER.match(n)}, report)
     for done, fact in enumerate(parsed.facts, start=1):
         line = fact.source.line  # type: ignore[attr-defined]

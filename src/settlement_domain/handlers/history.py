@@ -8,6 +8,7 @@ records nothing; another fact where one is stored is a conflict (R15). No letter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -151,7 +152,7 @@ def record_settlement_date(scope: Scope, cmd: c.RecordHistoricalSettlementDate) 
     return Outcome(refugee, extra={"recorded": recorded})
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Callable[[Scope, Any], Outcome]] = {
     c.RecordHistoricalRegistration: record_registration,
     c.RecordHistoricalMapping: record_mapping,
     c.RecordHistoricalSelection: record_selection,

@@ -25,6 +25,8 @@ class Municipality(Aggregate):
 
         class ContactInformationUpdated(DynamicEvent): ...
 
+        class MunicipalityRenamed(DynamicEvent): ...
+
     @staticmethod
     def create_id(number: str) -> UUID:
         return natural_id("municipality", number)

@@ -91,7 +91,7 @@ class Refugee(Aggregate):
         """R15: a person of a history import, under the id its source id gives; the registration's
         checks apply as of the day the source registered the person (a minor then may be an adult now)."""
         return cls._create(
-            cls.RefugeeRegistered,
+            cls.RefugeeRegistered,  # type: ignore[arg-type]  # @event's class, made at run time
             id=refugee_id,
             **cls._registration(
                 meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category,
@@ -525,7 +525,7 @@ class Refugee(Aggregate):
                 # R15 with R7f: the import corrects the stored date, with the operator's reason.
                 self._settlement_date_corrected(
                     meta=meta, settlement_date=settlement_date, previous_date=self.settlement_date,
-                    municipality=self.municipality, reason=rules.check_text("R15", revise_reason, "reason"),
+                    municipality=self.municipality or "", reason=rules.check_text("R15", revise_reason, "reason"),
                 )  # fmt: skip
                 return True
             raise FactConflict(

@@ -51,9 +51,9 @@ BODY_TYPES = {
 }
 MEDIA_TYPES = ("multipart/form-data", *BODY_TYPES)
 DEFAULT_FILE_NAME = "upload.csv"
-MAX_FILE_BYTES = 256 * 1024 * 1024  # a file of a million person-level events is about 160 MB; more: 413
 KEPT_JOBS = 200  # finished jobs kept in memory for GET; the recorded ones stay in the read model
-MAX_UPLOAD_BYTES = 50_000_000  # a file of IMDi's history; other requests take at most max_body_bytes
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # a file of IMDi's history (a million person-level events is about
+# 160 MB); other requests take at most max_body_bytes
 MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
 FORM_FIELDS = {"file", "file_name", "dry_run", "skip_invalid", "revise"}
 FLAGS = {"true": True, "false": False}
@@ -499,7 +499,6 @@ class ImportController(Controller):
         },
         opt={**sends(c.RecordImport), "body": "file", "problems": (503,)},  # 503: too many queued
         operation_class=_FileBody,
-        request_max_body_size=MAX_FILE_BYTES,
     )
     async def upload(
         self,
