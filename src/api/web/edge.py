@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
-from litestar.types import Message
+from litestar.types import ExceptionHandlersMap, Message
 
 from api.http.access import role_guard
 from api.http.errors import ReadModelsUnavailable, StaleRead
@@ -150,7 +150,7 @@ def unexpected(request: Request, error: Exception) -> Response[Any]:
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NotSignedIn: not_signed_in,
     SessionExpired: session_expired,
     RuleViolation: forbidden,

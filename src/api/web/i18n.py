@@ -141,7 +141,7 @@ def missing_translations() -> list[str]:
         if not message.id:
             continue
         found = existing.get(message.id)
-        strings: Iterable[str] = (
+        strings: Iterable[object] = (  # babel's string may also be a list or None
             (found.string if isinstance(found.string, tuple) else (found.string,)) if found else ()
         )
         if found is None or not all(strings) or found.fuzzy:

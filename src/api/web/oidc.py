@@ -177,7 +177,7 @@ class OidcClient:
         role: Role | None = None
         for value in candidates:
             mapped = settings.oidc_role_map.get(str(value)) if settings.oidc_role_map else value
-            if mapped in Role.__members__.values():
+            if isinstance(mapped, str) and mapped in Role.__members__.values():
                 role = Role(mapped)
                 break
         if role is None or role is Role.RECEPTION:

@@ -105,7 +105,8 @@ def translate(request: Request, message: str, **values: Any) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    return ScopeState.from_scope(request.scope).csrf_token or ""
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""  # Empty: no token in this request
 
 
 @dataclass

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from litestar.handlers import BaseRouteHandler
+
 from api.web.i18n import N_
 from api.web.pages import account, home, lists, municipalities, persons, reports, work
 from api.web.render import NAVIGATION, NavLink
-from settlement_domain.context import Role
+from settlement_domain.context import Actor, Role
 
 OWN = frozenset({Role.MUNICIPALITY})  # pages of the user's own municipality
 
@@ -54,11 +58,12 @@ ROUTES = [
 ]
 
 
-def _roles(handler: object) -> frozenset:
-    return handler.opt["roles"]  # type: ignore[attr-defined]
+def _roles(handler: BaseRouteHandler) -> frozenset[Role]:
+    roles: frozenset[Role] = handler.opt["roles"]
+    return roles
 
 
-def _own(path: str) -> object:
+def _own(path: str) -> Callable[[Actor], str]:
     return lambda user: path.format(number=user.municipality)
 
 

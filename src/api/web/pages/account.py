@@ -87,7 +87,7 @@ def demo_login(request: Request, data: FormData) -> Response[Any]:
         raise NotFoundException()
     role, sub, municipality = chosen
     name = translate(request, ROLE_LABELS[role]) + (f" {municipality}" if municipality else "")
-    sign_in(request.scope["session"], Actor(sub, role, municipality), name, "demo")
+    sign_in(request.session, Actor(sub, role, municipality), name, "demo")
     return done(request, safe_next(form.get("next")), N_("You are logged in."))
 
 
@@ -100,7 +100,7 @@ def oidc_start(request: Request) -> Response[Any]:
         address, pending = client.start(redirect_uri(request), safe_next(request.query_params.get("next")))
     except SignInFailed as error:
         return _login_problem(request, str(error))
-    request.scope["session"]["oidc"] = pending.as_dict()
+    request.session["oidc"] = pending.as_dict()
     return Redirect(address, status_code=303)
 
 
@@ -109,7 +109,7 @@ def oidc_callback(request: Request) -> Response[Any]:
     client = oidc_client(request)
     if client is None:
         raise NotFoundException()
-    session = request.scope["session"]
+    session = request.session
     kept = session.pop("oidc", None)
     state, code = request.query_params.get("state"), request.query_params.get("code")
     if not isinstance(kept, dict) or not state or not code:
@@ -139,7 +139,7 @@ def _login_problem(request: Request, message: str) -> Response[str]:
 
 @post("/logout", sync_to_thread=False)
 def logout(request: Request) -> Response[Any]:
-    sign_out(request.scope["session"])
+    sign_out(request.session)
     return done(request, "/login", N_("You are logged out."))
 
 
@@ -148,7 +148,7 @@ def language(request: Request, data: FormData) -> Response[Any]:
     form = form_of(data)
     chosen = form.get("language")
     if chosen in LOCALES:
-        request.scope["session"]["language"] = chosen
+        request.session["language"] = chosen
     return Redirect(safe_next(form.get("next")), status_code=303)
 
 
