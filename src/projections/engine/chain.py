@@ -1,6 +1,6 @@
 """Tamper evidence (R20): a hash chain over the stored events in log order, and signed checkpoints of it.
 
-Each event of the log gets one link, kept in ``event_chain`` beside the log::
+Each event of the log gets one link, kept in ``settlement_chain`` beside the log::
 
     link(p) = SHA-256(link(previous event) || position p || originator id || version || topic || state)
 
@@ -14,7 +14,7 @@ transaction-scoped advisory lock on PostgreSQL, the write lock on SQLite), so tw
 the same event twice or out of order.
 
 A checkpoint is the chain's head (position, link) and the moment it was signed, signed with an
-Ed25519 key kept outside the database. It is stored in ``event_chain_checkpoints`` and printed as one
+Ed25519 key kept outside the database. It is stored in ``settlement_chain_checkpoints`` and printed as one
 line to be kept elsewhere. :func:`verify_chain` walks the log and the chain together and names the
 first position where the log was altered, removed, added to or reordered; the checkpoints prove the
 chain itself was not rewritten up to their positions.
@@ -52,8 +52,8 @@ from sqlalchemy import (
 
 from projections.engine.store import UTCDateTime, write_transaction
 
-CHAIN_TABLE = "event_chain"
-CHECKPOINT_TABLE = "event_chain_checkpoints"
+CHAIN_TABLE = "settlement_chain"
+CHECKPOINT_TABLE = "settlement_chain_checkpoints"
 GENESIS = bytes(32)
 PAGE = 5000
 LISTED = 20
