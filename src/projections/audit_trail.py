@@ -17,6 +17,7 @@ from settlement_domain.model import (
     DataCompleteness,
     DistributionList,
     Family,
+    FamilyKey,
     FolderRead,
     IdempotencyRecord,
     Import,
@@ -197,6 +198,7 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     FolderRead.PersonFolderViewed: lambda e: "Person folder viewed",
     Family.FamilyFormed: lambda e: "Family formed",
     Family.FamilyMemberAdded: lambda e: "Family member added",
+    FamilyKey.FamilyKeyCreated: lambda e: "Family key created",
     IdempotencyRecord.IdempotencyKeyRecorded: lambda e: "Idempotency key recorded",
 }
 

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 from settlement_domain import commands as c
 from settlement_domain.handlers.scope import Outcome, Scope
-from settlement_domain.model import Family, FolderRead, Refugee
+from settlement_domain.model import FolderRead, Refugee
 
 
 def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
@@ -23,11 +23,13 @@ def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
     )
     if refugee.family_id is None:
         return Outcome(refugee)
-    family = scope.find(Family, Family.create_id(refugee.family_id)) or Family(
-        meta=scope.meta, family_id=refugee.family_id
-    )
+    family = scope.family(refugee.family_id)
+    changed = [] if family is None else [family]
+    if family is None:
+        changed = scope.form_family(refugee.family_id)
+        family = changed[-1]
     family.add_member(scope.meta, refugee.id)
-    return Outcome(refugee, [family])
+    return Outcome(refugee, changed)
 
 
 def record_mapping(scope: Scope, cmd: c.RecordMapping) -> Outcome:

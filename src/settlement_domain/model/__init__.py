@@ -12,7 +12,7 @@ from eventsourcing.utils import register_topic
 from settlement_domain.model.backfill import Import
 from settlement_domain.model.completeness import DataCompleteness
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
-from settlement_domain.model.family import Family
+from settlement_domain.model.family import Family, FamilyKey
 from settlement_domain.model.folder_read import FolderRead
 from settlement_domain.model.idempotency import IdempotencyRecord
 from settlement_domain.model.letter import Channel, Letter, LetterKind
@@ -45,6 +45,7 @@ __all__ = [
     "DateSource",
     "DistributionList",
     "Family",
+    "FamilyKey",
     "FolderRead",
     "IdempotencyRecord",
     "Import",

@@ -70,7 +70,8 @@ class ApprovalWritten(Written):
 
 
 class ListedPerson(Model):
-    """A person on a list: summary fields; name and decline reason once selected (or for imdi)."""
+    """A person on a list: summary fields; name, decline reason and ``family_id`` once selected (or
+    for imdi); ``family_ref``, an opaque id the same for every member of a family, always."""
 
     refugee_id: str
     age: int | None
@@ -78,6 +79,7 @@ class ListedPerson(Model):
     unaccompanied_minor: bool | None
     family_id: str | None
     family_size: int | None
+    family_ref: str | None = None
     residence_kind: str | None
     outcome: str | None
     full_name: str | None = None
