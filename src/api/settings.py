@@ -39,5 +39,9 @@ class Settings(BaseSettings):
     ``settlement audit checkpoint``). Keep it outside the database and its backups."""
     checkpoint_public_key: str | None = None
     """R20: the checkpoint key's public half (64 hex digits), for verifying where the key is not at hand."""
+    search_key: SecretStr | None = None
+    """R21: the key of the person search's blind index (16 characters or more); unset means a random one
+    kept in ``search_key_file``. Every process of one store needs the same key."""
+    search_key_file: Path = Path("var/search-key")
     projection_poll_seconds: float = 0.2
     """How often the in-process projection runner looks for new events when it has caught up."""

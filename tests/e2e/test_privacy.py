@@ -92,3 +92,111 @@ def test_no_personal_data_in_logs_or_problem_details(api: Api, caplog) -> None:
     logged += [str(record.args) for record in caplog.records if record.args]
     assert _personal_data_leaks(problems) == []
     assert _personal_data_leaks(logged) == []
+
+
+# Every read of personal data recorded (R14, item 4) ---------------------------------------------
+
+
+def _reads_of(api: Api, person: str, kind: str) -> list[dict]:
+    """The audit trail's records of ``kind`` naming ``person``, found by the audit search by person."""
+    head = api.app.state.settlement.position()
+    found = api.ok(
+        api.get(
+            "/audit/events", IMDI, params={"person": person, "type": kind, "min_position": head, "limit": 500}
+        )
+    )
+    return found["items"]
+
+
+def test_every_read_route_that_shows_names_leaves_one_record_found_by_person(api: Api) -> None:
+    two_municipalities(api)
+    with_places(api, OSLO)
+    settled = register_refugee(api, "Listed Settled")
+    waiting = register_refugee(api, "Listed Waiting")
+    unselected = register_refugee(api, "Listed Unselected")
+    oslo_list = propose(api, OSLO, [settled, waiting])
+    api.ok(
+        api.post(
+            f"/distribution-lists/{oslo_list}/approval",
+            {"accepted": [settled, waiting], "declined": []},
+            MUNICIPALITY,
+            OSLO,
+        )
+    )
+    other_list = propose(api, OSLO, [unselected])
+    api.ok(api.post(f"/refugees/{settled}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO))
+    listed = "PersonalDataListed"
+
+    routes = [
+        ("/refugees", MUNICIPALITY, OSLO, {}, [waiting]),
+        ("/distribution-lists", IMDI, None, {}, [settled, waiting, unselected]),
+        (f"/distribution-lists/{oslo_list}", MUNICIPALITY, OSLO, {}, [settled, waiting]),
+        ("/reports/settled-persons", MUNICIPALITY, OSLO, {}, [settled]),
+        ("/reports/settled-persons", AUDITOR, None, {"municipality": OSLO, "format": "csv"}, [settled]),
+    ]
+    for path, role, municipality, params, shown in routes:
+        before = {p: len(_reads_of(api, p, listed)) for p in (settled, waiting, unselected)}
+        response = api.get(path, role, municipality, params=params)
+        assert response.status_code == 200, response.text
+        after = {p: len(_reads_of(api, p, listed)) for p in (settled, waiting, unselected)}
+        assert {p for p in after if after[p] == before[p] + 1} == set(shown), path
+        assert all(after[p] - before[p] <= 1 for p in after), path  # one record per request
+        (latest, *_) = _reads_of(api, shown[0], listed)
+        route = "/distribution-lists/{id}" if path.count("/") > 1 and "lists" in path else path
+        assert latest["summary"].startswith(f"Personal data listed: GET {route}, "), latest["summary"]
+        assert latest["actor"]["role"] == role.value
+
+    # A list whose persons are shown without names (not selected yet) is no read of personal data.
+    quiet = {p: len(_reads_of(api, p, listed)) for p in (unselected,)}
+    assert "full_name" not in str(
+        api.ok(api.get(f"/distribution-lists/{other_list}", MUNICIPALITY, OSLO))
+    ).replace("'full_name': None", "")
+    assert len(_reads_of(api, unselected, listed)) == quiet[unselected]
+    # The folder keeps its own record.
+    api.ok(api.get(f"/refugees/{settled}", IMDI))
+    assert len(_reads_of(api, settled, "PersonFolderViewed")) == 1
+
+
+# Person search (R21) -----------------------------------------------------------------------------
+
+
+def test_person_search_over_http_by_role_recorded_as_a_read(api: Api) -> None:
+    two_municipalities(api)
+    with_places(api, OSLO)
+    body = {
+        "full_name": "Søren Ærlig Åsheim",
+        "birth_date": "1988-08-08",
+        "unaccompanied_minor": False,
+        "residence": {"kind": "private"},
+        "postal_address": {"street": "Storgata 1", "postal_code": "0150", "city": "Oslo"},
+        "category": "resettlement",
+        "duf_number": "201912345678",
+    }
+    found = api.ok(api.post("/refugees", body, RECEPTION))["id"]
+    elsewhere = register_refugee(api, "Søren Annen")
+    problem(api.post("/refugees", {**body, "duf_number": "2019-1234"}, RECEPTION), 422, "R21")
+    oslo_list = propose(api, OSLO, [found])
+    api.ok(
+        api.post(
+            f"/distribution-lists/{oslo_list}/approval",
+            {"accepted": [found], "declined": []},
+            MUNICIPALITY,
+            OSLO,
+        )
+    )
+
+    def search(role, municipality=None, **params):
+        return api.ok(api.get("/refugees/search", role, municipality, params=params))["items"]
+
+    assert {p["refugee_id"] for p in search(IMDI, name="soren")} == {found, elsewhere}
+    assert [p["refugee_id"] for p in search(IMDI, name="AERL ASH")] == [found]
+    assert [p["full_name"] for p in search(IMDI, duf="201912345678")] == ["Søren Ærlig Åsheim"]
+    assert [p["refugee_id"] for p in search(IMDI, birth_date="1988-08-08", name="sø")] == [found]
+    assert [p["refugee_id"] for p in search(MUNICIPALITY, OSLO, name="soren")] == [found]
+    assert search(MUNICIPALITY, "4601", name="soren") == []
+    problem(api.get("/refugees/search", IMDI, params={"name": "s"}), 422, "R21")
+    problem(api.get("/refugees/search", IMDI, params={"duf": "12"}), 422, "R21")
+    problem(api.get("/refugees/search", RECEPTION, params={"name": "soren"}), 403)
+    # Each search that showed persons is a read of their personal data (R14).
+    assert len(_reads_of(api, found, "PersonalDataListed")) == 5
+    assert len(_reads_of(api, elsewhere, "PersonalDataListed")) == 1

@@ -23,8 +23,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from api.bootstrap import open_application
+from api.keys import signing_key, verifying_key
 from api.settings import Settings
-from api.signing import signing_key, verifying_key
 from projections.catalog import PROJECTIONS, select_projections
 from projections.engine import chain as event_chain
 from projections.engine.chain import ChainReport, Checkpoint

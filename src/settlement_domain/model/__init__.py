@@ -13,7 +13,7 @@ from settlement_domain.model.backfill import Import
 from settlement_domain.model.completeness import DataCompleteness
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
 from settlement_domain.model.family import Family, FamilyKey
-from settlement_domain.model.folder_read import FolderRead
+from settlement_domain.model.folder_read import FolderRead, ListingRead
 from settlement_domain.model.idempotency import IdempotencyRecord
 from settlement_domain.model.letter import Channel, Letter, LetterKind
 from settlement_domain.model.minor_capacity import CapacityStatus, MinorCapacity
@@ -52,6 +52,7 @@ __all__ = [
     "Letter",
     "LetterKind",
     "ListStatus",
+    "ListingRead",
     "MinorCapacity",
     "Municipality",
     "QuotaYear",

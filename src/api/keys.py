@@ -1,8 +1,10 @@
-"""The Ed25519 key that signs checkpoints of the hash chain (R20), kept in a file outside the database."""
+"""Keys kept outside the database: the Ed25519 key that signs checkpoints of the hash chain (R20), and
+the key of the person search's blind index (R21). Each is created once, mode 0600, when not configured."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -56,3 +58,25 @@ def verifying_key(settings: Settings, given: str | None = None) -> Ed25519Public
     if path.exists():
         return _load(path).public_key()
     return None
+
+
+def search_key(settings: Settings) -> bytes:
+    """The blind index's key (R21): ``search_key``, else random bytes created once in ``search_key_file``."""
+    if settings.search_key is not None:
+        key = settings.search_key.get_secret_value().encode()
+        if len(key) < 16:
+            raise ValueError("SETTLEMENT_SEARCH_KEY must be at least 16 characters")
+        return key
+    path = Path(settings.search_key_file)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting at once must not each write a different key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip().encode()
+        if len(key) < 16:
+            raise ValueError(f"the search key file {path} is empty or too short") from None
+        return key
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
