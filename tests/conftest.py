@@ -16,9 +16,26 @@ import pytest
 
 from api.bench.ports import free_port
 from api.bench.scratch_store import FALLBACK_POSTGRES_URL, fresh_store
+from projections import person_search
 from settlement_domain.application import SettlementApp
 from settlement_domain.persistence import store_environment
 from tests.given.actors import TODAY
+
+TEST_SEARCH_KEY = "a-test-key-for-the-person-search-index"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def search_key() -> Iterator[str]:
+    """One key of the person search index (R21) for every test and every process a test starts
+    (the composition root reads it from the environment; tests that fold directly get it here)."""
+    before = os.environ.get("SETTLEMENT_SEARCH_KEY")
+    os.environ["SETTLEMENT_SEARCH_KEY"] = TEST_SEARCH_KEY
+    person_search.use_key(TEST_SEARCH_KEY.encode())
+    yield TEST_SEARCH_KEY
+    if before is None:
+        os.environ.pop("SETTLEMENT_SEARCH_KEY", None)
+    else:
+        os.environ["SETTLEMENT_SEARCH_KEY"] = before
 
 
 def _answers(url: str) -> bool:

@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     """Where the local HS256 secret is created (mode 0600) when neither a secret nor a JWKS is set."""
     jwt_leeway_seconds: int = 30
     """Clock skew tolerated on ``exp`` between the token issuer and this server."""
+    checkpoint_key_file: Path = Path("var/checkpoint-key")
+    """R20: the Ed25519 key that signs checkpoints of the hash chain (created, mode 0600, by the first
+    ``settlement audit checkpoint``). Keep it outside the database and its backups."""
+    checkpoint_public_key: str | None = None
+    """R20: the checkpoint key's public half (64 hex digits), for verifying where the key is not at hand."""
+    search_key: SecretStr | None = None
+    """R21: the key of the person search's blind index (16 characters or more); unset means a random one
+    kept in ``search_key_file``. Every process of one store needs the same key."""
+    search_key_file: Path = Path("var/search-key")
     projection_poll_seconds: float = 0.2
     """How often the in-process projection runner looks for new events when it has caught up."""
 

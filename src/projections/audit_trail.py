@@ -17,10 +17,12 @@ from settlement_domain.model import (
     DataCompleteness,
     DistributionList,
     Family,
+    FamilyKey,
     FolderRead,
     IdempotencyRecord,
     Import,
     Letter,
+    ListingRead,
     MinorCapacity,
     Municipality,
     QuotaYear,
@@ -199,8 +201,12 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         + f" issued by {'digital post' if e.channel == 'digital' else 'post'}"
     ),
     FolderRead.PersonFolderViewed: lambda e: "Person folder viewed",
+    ListingRead.PersonalDataListed: lambda e: (
+        f"Personal data listed: {e.what}, {len(e.refugee_ids)} person{'' if len(e.refugee_ids) == 1 else 's'}"
+    ),
     Family.FamilyFormed: lambda e: "Family formed",
     Family.FamilyMemberAdded: lambda e: "Family member added",
+    FamilyKey.FamilyKeyCreated: lambda e: "Family key created",
     IdempotencyRecord.IdempotencyKeyRecorded: lambda e: "Idempotency key recorded",
 }
 
@@ -242,6 +248,8 @@ def persons_of(e: Any) -> list[str]:
         return [str(e.refugee_id)]
     if kind is Letter.LetterIssued:
         return [str(p) for p in e.person_ids]
+    if kind is ListingRead.PersonalDataListed:
+        return [str(p) for p in e.refugee_ids]
     if kind in (DistributionList.DistributionListCreated, QuotaYear.PlacesTakenBySelection):
         return [str(p) for p in e.refugee_ids]
     if kind is DistributionList.DistributionListApproved:

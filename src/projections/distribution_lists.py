@@ -12,7 +12,7 @@ from projections.engine.paging import Source, check_limit, keyset, page, reading
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
-from settlement_domain.model import DistributionList, Refugee
+from settlement_domain.model import DistributionList, Family, Refugee
 from settlement_domain.rules import age_on
 
 
@@ -50,6 +50,8 @@ def _person_columns() -> list[Column[Any]]:
         Column("full_name", Text, nullable=True),
         Column("birth_date", Date, nullable=True),
         Column("family_id", Text, nullable=True),
+        # The family's aggregate id: the opaque reference a municipality sees before selection.
+        Column("family_ref", String(36), nullable=True),
         Column("unaccompanied_minor", Boolean, nullable=False),
         Column("category", String(40), nullable=False),
         Column("residence_kind", String(20), nullable=False),
@@ -60,7 +62,7 @@ class DistributionListsProjection(Projection):
     """Distribution lists with their persons and each person's outcome (R3, R4)."""
 
     name = "distribution_lists"
-    version = 2
+    version = 3  # 3: family_ref
     tables = (
         TableSpec("lists", _list_columns, ("list_id",), indexes=(("municipality", "status"),)),
         TableSpec("list_persons", _list_person_columns, ("list_id", "refugee_id")),
@@ -70,6 +72,7 @@ class DistributionListsProjection(Projection):
     def handler_map(self) -> Mapping[type[Any], Handler]:
         return {
             Refugee.RefugeeRegistered: self.registered,
+            Family.FamilyMemberAdded: self.joined_family,
             DistributionList.DistributionListCreated: self.created,
             DistributionList.DistributionListApproved: self.approved,
             DistributionList.DistributionListWithdrawn: self.withdrawn,
@@ -83,11 +86,15 @@ class DistributionListsProjection(Projection):
                 "full_name": e.personal.get("full_name"),
                 "birth_date": e.personal.get("birth_date"),
                 "family_id": e.family_id,
+                "family_ref": None,
                 "unaccompanied_minor": bool(e.unaccompanied_minor),
                 "category": e.category,
                 "residence_kind": e.residence.get("kind"),
             },
         )
+
+    def joined_family(self, e: Family.FamilyMemberAdded, position: int, rows: Rows) -> None:
+        self.update(rows, "persons", (str(e.refugee_id),), family_ref=str(e.originator_id))
 
     def created(self, e: DistributionList.DistributionListCreated, position: int, rows: Rows) -> None:
         list_id = str(e.originator_id)
@@ -147,6 +154,7 @@ def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
         "category": row["category"],
         "unaccompanied_minor": row["unaccompanied_minor"],
         "family_id": row["family_id"],
+        "family_ref": row["family_ref"],
         "family_size": row["family_size"],
         "residence_kind": row["residence_kind"],
         "outcome": row["outcome"],
@@ -155,6 +163,8 @@ def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
     if not summary_only or row["outcome"] == "accepted":
         person["full_name"] = row["full_name"]
         person["decline_reason"] = row["decline_reason"]
+    else:
+        person["family_id"] = None  # its text may name the family: the opaque family_ref instead
     return person
 
 
@@ -174,6 +184,7 @@ def _with_persons(
                 persons.c.full_name,
                 persons.c.birth_date,
                 persons.c.family_id,
+                persons.c.family_ref,
                 persons.c.unaccompanied_minor,
                 persons.c.category,
                 persons.c.residence_kind,

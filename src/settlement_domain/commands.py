@@ -137,6 +137,9 @@ class RegisterRefugee(Command):
     residence: Residence
     postal_address: PostalAddress
     category: Category
+    duf_number: str | None = None  # R21: UDI's 12-digit id, when known
+
+    added_later: ClassVar[frozenset[str]] = frozenset({"duf_number"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +249,19 @@ class RecordFolderRead(Command):
     """R6: a read of a person folder, checked and recorded every time."""
 
     refugee_id: UUID
+
+    idempotent: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPersonalDataListed(Command):
+    """R14: a list or report showed these persons' names or birth dates to the sender (one per request).
+
+    ``what`` says which list or report (its route); the edge has checked the sender may see them.
+    """
+
+    what: str
+    refugee_ids: tuple[UUID, ...]
 
     idempotent: ClassVar[bool] = False
 

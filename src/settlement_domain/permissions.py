@@ -52,6 +52,9 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
     c.OpenDeviation: _may("R12", "open deviations", IMDI),
     c.ResolveDeviation: _may("R12", "resolve deviations", IMDI),
     c.RecordFolderRead: _may("R6", "read person folders", IMDI, AUDITOR, MUNICIPALITY),
+    c.RecordPersonalDataListed: _may(
+        "R14", "read lists of personal data", IMDI, AUDITOR, MUNICIPALITY, RECEPTION
+    ),
     c.ReportMinorCapacity: _may("R11", "report capacity for minors", MUNICIPALITY),
     c.WithdrawMinorCapacity: _may("R11", "change capacity reports", MUNICIPALITY),
     c.MarkMinorCapacityFilled: _may("R11", "change capacity reports", MUNICIPALITY),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +30,15 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+def private_file(path: Path) -> None:
+    """Creates ``path`` empty for its owner alone (0600), in a directory it creates for its owner
+    alone (0700), unless they exist: the SQLite file and its ``var/`` hold personal data. SQLite
+    creates its WAL and shared-memory files with the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def store_environment(database_url: str, *, cipher_key: str | None = None) -> dict[str, str]:
     """The eventsourcing environment for ``database_url``.
 
@@ -43,7 +54,7 @@ def store_environment(database_url: str, *, cipher_key: str | None = None) -> di
         if not path:
             raise StoreConfigurationError("A SQLite URL names a file: sqlite:///var/settlement.db")
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
         env["SQLITE_LOCK_TIMEOUT"] = "10"
     elif parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):

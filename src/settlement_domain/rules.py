@@ -27,6 +27,15 @@ def refuse_input(rule: str, message: str, field: str | None = None) -> RuleViola
     return RuleViolation(rule, message, refusal=Refusal.INPUT, field=field)
 
 
+DUF_NUMBER = re.compile(r"^[0-9]{12}\Z")  # ASCII digits only
+
+
+def check_duf_number(value: str, field: str = "duf_number") -> None:
+    """R21: a DUF number (UDI's id of a person) is 12 digits."""
+    if not isinstance(value, str) or not DUF_NUMBER.match(value):
+        raise refuse_input("R21", "A DUF number is 12 digits.", field)
+
+
 def check_municipality_number(number: str, field: str = "number") -> None:
     if not isinstance(number, str) or not MUNICIPALITY_NUMBER.match(number):
         raise refuse_input("roles", "A municipality number has 4 digits, like 0301.", field)

@@ -125,6 +125,8 @@ EXAMPLES: dict[str, Callable[[World], Example]] = {
     ),
     "listPersonsAwaitingSettlementDate": lambda w: Example({}),
     "getPersonFolder": lambda w: Example({"refugee_id": w.person}),
+    # R21: Bergen searching for Oslo's person by name finds nobody (200, nothing of Oslo's).
+    "searchPersons": lambda w: Example({}, query={"name": "hemmelig oslo"}, other=200),
     "getCaseHistory": lambda w: Example({"refugee_id": w.person}),
     "decideSettlement": lambda w: Example({"refugee_id": w.listed}, {"municipality": OSLO}),
     "registerSettlementDate": lambda w: Example({"refugee_id": w.person}, {"date": TODAY.isoformat()}),

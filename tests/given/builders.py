@@ -29,6 +29,7 @@ def registration(
     minor: bool = False,
     private: bool = False,
     category: Category | str = Category.ASYLUM,
+    duf_number: str | None = None,
 ) -> c.RegisterRefugee:
     """The command registering one person (a minor is 16 on TODAY)."""
     if minor:
@@ -46,6 +47,7 @@ def registration(
         residence=residence,
         postal_address=address(),
         category=category,
+        duf_number=duf_number,
     )
 
 

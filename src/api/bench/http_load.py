@@ -287,6 +287,8 @@ def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> I
         "SETTLEMENT_PROJECTION_POLL_SECONDS": "0.05",
     }
     log = (workdir / "server.log").open("w")
+    # The projections' lag in /health is shown to an imdi or auditor token only.
+    imdi = {"Authorization": "Bearer " + issue_token(secret, role=Role.IMDI, sub="bench-health")}
     command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
     processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)]
     if workers > 1:
@@ -305,7 +307,7 @@ def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> I
         while True:
             health = None
             with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
-                health = httpx.get(f"{base_url}/health", timeout=2)
+                health = httpx.get(f"{base_url}/health", headers=imdi, timeout=2)
             if (
                 health is not None
                 and health.status_code == 200

@@ -7,6 +7,7 @@ The command line is in :mod:`api.cli.bench`.
 from __future__ import annotations
 
 import random
+import secrets
 import statistics
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, select, text
 
 from api.bench.scratch_store import fresh_store
 from api.demo.history import generate, scale_for_events
-from projections import audit_trail, places, reports
+from projections import audit_trail, person_search, places, reports
 from projections.catalog import PROJECTIONS
 from projections.engine.generations import create_generation, drop_generation
 from projections.engine.paging import serving_tables
@@ -96,6 +97,7 @@ def baseline(app: SettlementApp, engine: Engine, limit: int) -> tuple[int, float
 
 def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str, Any]:
     """Generates the log into the empty store at ``url`` and measures it; the measurements."""
+    person_search.use_key(secrets.token_bytes(32))  # a scratch store: a key of its own (R21)
     app = SettlementApp(store_environment(url))
     engine = open_read_store(url)
     projections = list(PROJECTIONS.values())

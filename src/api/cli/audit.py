@@ -1,7 +1,10 @@
-"""``settlement audit verify``: replay the log and compare it with the read models, row by row.
+"""``settlement audit verify``: walk the hash chain over the log (R20), then replay the log and
+compare it with the read models, row by row.
+``settlement audit checkpoint``: link the log up to its head and sign the chain's head (R20).
 ``settlement audit replay``: a person's case or a municipality's places as of a past moment (R14).
 
-``verify`` exits 0 when every read model agrees with the log, 1 when any differs (or cannot be compared).
+``verify`` exits 0 when the log is intact and every read model agrees with it, 1 when the chain or a
+checkpoint names a bad position or any read model differs (or cannot be compared).
 ``replay`` reads the log (the aggregates' own streams), never the read models; bad input exits 2.
 """
 
@@ -20,8 +23,11 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from api.bootstrap import open_application
+from api.keys import signing_key, verifying_key
 from api.settings import Settings
 from projections.catalog import PROJECTIONS, select_projections
+from projections.engine import chain as event_chain
+from projections.engine.chain import ChainReport, Checkpoint
 from projections.engine.store import open_read_store
 from projections.engine.verify import LISTED, VerifyReport, verify
 from settlement_domain import rules
@@ -43,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay the log and compare every read model with it, row by row (exit 1 on a difference)",
         description="Replays the whole log in memory and compares each read model's serving tables with "
         "it, table by table, at the read model's own position. Each differing row is named by its key, "
-        "with the log position of the last event that wrote it. Writes nothing: safe on a live store. "
+        "with the log position of the last event that wrote it. First it walks the hash chain over the "
+        "log (R20) and checks the signed checkpoints: the first position where an event was altered, "
+        "removed, added or reordered is named. Writes nothing: safe on a live store. "
         "Values of columns that may hold personal data (free text, JSON, calendar dates) are not printed.",
     )
     verify_parser.add_argument(
@@ -60,7 +68,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=LISTED,
         help=f"differing rows listed per table and kind (default {LISTED}; the counts are always complete)",
     )
+    verify_parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="LINE",
+        help="a checkpoint line kept outside the database (from settlement audit checkpoint; repeatable)",
+    )
+    verify_parser.add_argument(
+        "--checkpoints-file",
+        metavar="FILE",
+        help="a file of checkpoint lines kept outside the database, one a line",
+    )
+    verify_parser.add_argument(
+        "--public-key",
+        metavar="HEX",
+        help="the checkpoint key's public half (default SETTLEMENT_CHECKPOINT_PUBLIC_KEY, else the key file's)",
+    )
+    verify_parser.add_argument(
+        "--chain-only", action="store_true", help="walk the hash chain only; compare no read model"
+    )
     verify_parser.set_defaults(func=run_verify)
+
+    checkpoint_parser = actions.add_parser(
+        "checkpoint",
+        help="link the log up to its head and sign the chain's head (print the line, keep it elsewhere)",
+        description="Links every event not linked yet into the hash chain (R20), then signs the chain's "
+        "head (position and link) with the Ed25519 key of SETTLEMENT_CHECKPOINT_KEY_FILE (created, mode "
+        "0600, on first use). The checkpoint is stored in the database and printed as one line: keep "
+        "the line, and the public key, outside the database; settlement audit verify --checkpoint LINE "
+        "checks the log against it.",
+    )
+    checkpoint_parser.add_argument("--json", action="store_true", help="print the checkpoint as JSON")
+    checkpoint_parser.add_argument("--database-url", help="store to use instead of SETTLEMENT_DATABASE_URL")
+    checkpoint_parser.set_defaults(func=run_checkpoint)
 
     replay_parser = actions.add_parser(
         "replay",
@@ -97,6 +138,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay_parser.set_defaults(func=run_replay)
 
 
+def _given_checkpoints(args: argparse.Namespace) -> list[Checkpoint]:
+    lines = list(args.checkpoint)
+    if args.checkpoints_file:
+        try:
+            with open(args.checkpoints_file, encoding="utf-8") as file:
+                lines += [line for line in file if line.strip() and not line.lstrip().startswith("#")]
+        except OSError:
+            raise ValueError(f"--checkpoints-file {args.checkpoints_file} cannot be read") from None
+    checkpoints = []
+    for line in lines:
+        try:
+            checkpoints.append(Checkpoint.parse(line))
+        except ValueError as error:
+            raise ValueError(f"--checkpoint: {error}") from None
+    return checkpoints
+
+
 def run_verify(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise ValueError("--limit must be 0 or more")
@@ -104,41 +162,147 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
     chosen = select_projections(args.names)
+    given = _given_checkpoints(args)
+    public_key = verifying_key(settings, args.public_key)
     app = open_application(settings)
     engine = open_read_store(settings.database_url)
+    report: VerifyReport | None = None
     try:
-        with Progress(
-            TextColumn("replaying"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
-            TextColumn("{task.fields[rate]:,.0f} events/s"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        ) as progress:
-            task = progress.add_task("verify", total=app.position() or 1, rate=0.0)
-            started = time.perf_counter()
-
-            def advance(done: int, total: int) -> None:
-                elapsed = time.perf_counter() - started
-                progress.update(
-                    task, completed=done, total=max(total, 1), rate=done / elapsed if elapsed else 0.0
-                )
-
-            with paused_garbage_collector():
-                report = verify(app, engine, chosen, progress=advance, listed=args.limit)
-            progress.update(task, completed=report.events, total=max(report.events, 1))
+        chain = _walk_chain(app, engine, public_key, given, args.limit)
+        if not args.chain_only:
+            report = _verify_read_models(app, engine, chosen, args.limit)
     finally:
         engine.dispose()
         app.close()
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        answer = {"chain": chain.as_dict()}
+        if report is not None:
+            answer |= report.as_dict()
+            answer["equal"] = report.equal and chain.intact
+        print(json.dumps(answer, indent=2))
     else:
         console = Console()
         # Piped output (a log, a file) is not cut to 80 columns: the table stays whole.
-        print_report(report, console if console.is_terminal else Console(width=120))
-    return 0 if report.equal else 1
+        console = console if console.is_terminal else Console(width=120)
+        print_chain(chain, public_key is not None, console)
+        if report is not None:
+            print_report(report, console)
+    return 0 if chain.intact and (report is None or report.equal) else 1
+
+
+def _walk_chain(app: Any, engine: Any, public_key: Any, given: list[Checkpoint], listed: int) -> ChainReport:
+    with Progress(
+        TextColumn("walking the hash chain"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("chain", total=app.position() or 1)
+        return event_chain.verify_chain(
+            app,
+            engine,
+            public_key=public_key,
+            given=given,
+            listed=max(listed, 1),
+            progress=lambda done, total: progress.update(task, completed=done, total=max(total, 1)),
+        )
+
+
+def print_chain(chain: ChainReport, key_at_hand: bool, console: Console) -> None:
+    console.print(
+        f"Hash chain (R20): {chain.log_events:,} events in the log, {chain.linked:,} linked, "
+        f"{chain.unlinked:,} not linked yet, {len(chain.checkpoints):,} checkpoints, {chain.seconds:.1f} s",
+        highlight=False,
+    )
+    for problem in chain.first:
+        console.print(f"[red]{escape(problem.describe())}[/red]", highlight=False, soft_wrap=True)
+    if chain.problems > len(chain.first):
+        console.print(f"({chain.problems - len(chain.first):,} more positions not listed; see --limit)")
+    for verdict in chain.checkpoints:
+        colour = "green" if verdict.ok else "red"
+        console.print(f"[{colour}]{escape(verdict.describe())}[/{colour}]", highlight=False, soft_wrap=True)
+    if chain.checkpoints and not key_at_hand:
+        console.print(
+            "checkpoint signatures not checked: no public key (--public-key or SETTLEMENT_CHECKPOINT_PUBLIC_KEY)"
+        )
+    if chain.unlinked:
+        console.print(
+            f"{chain.unlinked:,} events after the chain's head are not linked yet (the projection runner "
+            "and settlement audit checkpoint link them)"
+        )
+    if chain.intact:
+        console.print("[green]the log is intact up to the chain's head[/green]")
+    else:
+        first = chain.first_bad_position
+        where = f"; the first bad position is {first:,}" if first is not None else ""
+        console.print(f"[red]the log was altered{where}[/red]", highlight=False)
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    key, created = signing_key(settings)
+    app = open_application(settings)
+    engine = open_read_store(settings.database_url)
+    try:
+        event_chain.install(engine)
+        signed = event_chain.checkpoint(app, engine, key)
+    finally:
+        engine.dispose()
+        app.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "position": signed.position,
+                    "link": signed.link.hex(),
+                    "signed_at": signed.signed_at.isoformat(),
+                    "public_key": signed.public_key,
+                    "signature": signed.signature,
+                    "line": signed.line(),
+                    "key_created": created,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if created:
+        print(
+            f"created the checkpoint key {settings.checkpoint_key_file} (mode 0600); keep it off the database's disk"
+        )
+    print(f"checkpoint of the log at position {signed.position:,}, public key {signed.public_key}")
+    print("keep this line outside the database:")
+    print(signed.line())
+    return 0
+
+
+def _verify_read_models(app: Any, engine: Any, chosen: Any, limit: int) -> VerifyReport:
+    with Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
+        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as progress:
+        task = progress.add_task("verify", total=app.position() or 1, rate=0.0)
+        started = time.perf_counter()
+
+        def advance(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - started
+            progress.update(
+                task, completed=done, total=max(total, 1), rate=done / elapsed if elapsed else 0.0
+            )
+
+        with paused_garbage_collector():
+            report = verify(app, engine, chosen, progress=advance, listed=limit)
+        progress.update(task, completed=report.events, total=max(report.events, 1))
+    return report
 
 
 def print_report(report: VerifyReport, console: Console) -> None:

@@ -40,7 +40,7 @@ def local_secret(settings: Settings) -> str:
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
     path = Path(settings.jwt_secret_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         # O_EXCL: two processes starting at once must not each write a different secret.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

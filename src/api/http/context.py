@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -17,6 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.schemas import Written
 from api.logs import CORRELATION_ID
+from settlement_domain import commands as c
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.context import Actor, CommandContext
 
@@ -193,3 +195,12 @@ def written(result: CommandResult, model: type[Written] = Written) -> Response[A
 Ctx = NamedDependency[CommandContext]
 Settlement = NamedDependency[SettlementApp]
 CurrentActor = NamedDependency[Actor]
+
+
+def record_listed(app: SettlementApp, ctx: CommandContext, what: str, refugee_ids: Iterable[Any]) -> None:
+    """R14: records that this request showed these persons' names or birth dates (one
+    ``PersonalDataListed`` per request; nothing when it showed none). Called after the read and
+    before the answer, so that an answer with personal data is never sent unrecorded."""
+    ids = tuple(dict.fromkeys(uuid.UUID(str(i)) for i in refugee_ids))
+    if ids:
+        app.handle(ctx, c.RecordPersonalDataListed(what, ids))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from typing import Any
 
@@ -196,13 +197,31 @@ def unsupported_media_type(request: Request, error: UnsupportedMediaType) -> Res
     )
 
 
+# A field name as the API spells them (a dotted or indexed identifier); anything else a client sent as
+# a key is not echoed back, since it may be personal data.
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|\[)[A-Za-z0-9_]+\]?)*$")
+# The one validation message that quotes the value it was given (a union's tag): the value goes.
+_QUOTED_TAG = re.compile(r"Input tag '.*' found using", re.DOTALL)
+
+
+def _field_shown(field: str) -> str:
+    return field if len(field) <= 100 and _FIELD_NAME.match(field) else "body (a field not named here)"
+
+
+def _message_shown(message: str) -> str:
+    return _QUOTED_TAG.sub("The value found using", message)
+
+
 def validation_error(request: Request, error: ValidationException) -> Response:
-    """Bad shape or format of the input (body, query, path or header): 422 listing the fields."""
+    """Bad shape or format of the input (body, query, path or header): 422 listing the fields.
+
+    No value of the input is echoed back, nor a key that is not a field name: either may be personal data.
+    """
     items = [item for item in error.extra if isinstance(item, dict)] if isinstance(error.extra, list) else []
     errors: list[dict[str, Any]] = [
         {
-            "field": str(item.get("key") or item.get("source") or "body"),
-            "message": str(item.get("message", "")),
+            "field": _field_shown(str(item.get("key") or item.get("source") or "body")),
+            "message": _message_shown(str(item.get("message", ""))),
         }
         for item in items[:MAX_LISTED_ERRORS]
     ]

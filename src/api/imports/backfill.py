@@ -25,7 +25,6 @@ from settlement_domain.bulk import BulkRun
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.errors import FactConflict, NotFound, RuleViolation
 from settlement_domain.handlers import history
-from settlement_domain.model import Family
 from settlement_domain.rules import FIRST_YEAR
 from settlement_domain.values import ImportSource
 
@@ -260,12 +259,8 @@ def import_person_history(
 
 
 def _ids_of(parsed: person_history.ParsedHistory) -> set[UUID]:
-    """The persons and families a history may create."""
-    ids = {history.person_id(person) for person in parsed.persons}
-    for fact in parsed.facts:
-        if isinstance(fact, c.RecordHistoricalRegistration) and fact.family:
-            ids.add(Family.create_id(fact.family.strip()))
-    return ids
+    """The persons a history may create (a family's id comes from the store's key: looked up as usual)."""
+    return {history.person_id(person) for person in parsed.persons}
 
 
 def _not_stored(app: SettlementApp, ids: set[UUID]) -> set[UUID]:

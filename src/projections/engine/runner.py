@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from projections.engine import chain as event_chain
 from projections.engine.generations import install, lock_key
 from projections.engine.projection import Handler, Projection, ProjectionError
 from projections.engine.rows import DatabaseRows, Rows
@@ -141,6 +142,9 @@ class Runner:
 
     On PostgreSQL a session advisory lock per projection lets one worker own it; another runner
     started beside it waits for the lock instead of doing the same work.
+
+    Each batch also advances the hash chain over the log (R20, ``engine/chain.py``) unless ``chain``
+    is off: the chain follows the log as closely as the read models do.
     """
 
     def __init__(
@@ -151,13 +155,16 @@ class Runner:
         *,
         batch_size: int = 1000,
         poll_interval: float = 0.5,
+        chain: bool = True,
     ) -> None:
         self.app = app
+        self.chain = chain
         self.engine = engine
         self.projections = list(projections)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._owned: list[Projection] = []
+        self._chain_owned = False  # whether this runner advances the hash chain (one runner does)
         self._lock_conn: Connection | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,16 +172,24 @@ class Runner:
         self.position = 0
         self.error: BaseException | None = None
         install(engine, self.projections)
+        if chain:
+            event_chain.install(engine)
 
     # Ownership ---------------------------------------------------------------------------------
 
     def owned(self) -> list[Projection]:
         """The projections this runner may work on (on PostgreSQL, those whose lock it holds)."""
         if self.engine.dialect.name != "postgresql":
+            self._chain_owned = self.chain
             return self.projections
-        if len(self._owned) < len(self.projections):
+        if len(self._owned) < len(self.projections) or (self.chain and not self._chain_owned):
             if self._lock_conn is None:
                 self._lock_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.chain and not self._chain_owned:
+                self._chain_owned = self._lock_conn.execute(
+                    text("select pg_try_advisory_lock(:k)"),
+                    {"k": lock_key(self._lock_conn, event_chain.CHAIN_TABLE)},
+                ).scalar_one()
             for projection in self.projections:
                 if projection in self._owned:
                     continue
@@ -197,14 +212,18 @@ class Runner:
                 # The session is gone already, and the server dropped its locks with it.
                 conn.invalidate()
         self._owned = []
+        self._chain_owned = False
 
     # Work --------------------------------------------------------------------------------------
 
     def run_batch(self) -> int:
         """Processes one page of the log; answers how many events it read (0: nothing new)."""
         owned = self.owned()
+        chained = 0
+        if self._chain_owned:
+            chained = event_chain.advance(self.app, self.engine, limit=self.batch_size)
         if not owned:
-            return 0
+            return chained
         with self.engine.connect() as conn:
             stored = list(conn.execute(select(STATE).where(STATE.c.name.in_([p.name for p in owned]))))
         positions = {row.name: row.position for row in stored}
@@ -218,7 +237,7 @@ class Runner:
         )
         if not notifications:
             self._advanced(start)
-            return 0
+            return chained
         events = decode(self.app, notifications)
         last = notifications[-1].id
         now = datetime.now(UTC)
@@ -243,7 +262,7 @@ class Runner:
                     .values(position=last, updated_at=now)
                 )
         self._advanced(last)
-        return len(events)
+        return max(len(events), chained)
 
     def catch_up(self, until: int | None = None) -> int:
         """Runs batches until the log's head (or ``until``) is reached; answers events read."""

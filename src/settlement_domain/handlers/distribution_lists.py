@@ -9,7 +9,7 @@ from eventsourcing.domain import Aggregate
 from settlement_domain import commands as c
 from settlement_domain.errors import NotFound
 from settlement_domain.handlers.scope import Handler, Outcome, Scope
-from settlement_domain.model import DistributionList, Family, LetterKind, Refugee
+from settlement_domain.model import DistributionList, LetterKind, Refugee
 from settlement_domain.rules import check_municipality_number, refuse_input
 
 
@@ -26,9 +26,7 @@ def create_distribution_list(scope: Scope, cmd: c.CreateDistributionList) -> Out
             raise refuse_input("R3", f"Person {refugee_id} is not registered.", "refugee_ids") from None
         refugees[refugee_id].check_may_be_proposed()
     families = {
-        r.family_id: scope.get(Family, Family.create_id(r.family_id), "family").members
-        for r in refugees.values()
-        if r.family_id is not None
+        r.family_id: _members(scope, r.family_id) for r in refugees.values() if r.family_id is not None
     }
     dlist = DistributionList.propose(
         scope.meta, cmd.municipality, list(refugees), families, cmd.respond_by, cmd.year, scope.today
@@ -83,3 +81,10 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.WithdrawDistributionList: withdraw_distribution_list,
     c.ApproveDistributionList: approve_distribution_list,
 }
+
+
+def _members(scope: Scope, family_id: str) -> list[UUID]:
+    family = scope.family(family_id)
+    if family is None:
+        raise NotFound("family", family_id)
+    return family.members

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 from settlement_domain import commands as c
 from settlement_domain.errors import FactConflict, RuleViolation
 from settlement_domain.handlers.scope import Outcome, Scope
-from settlement_domain.model import Family, Refugee
+from settlement_domain.model import Refugee
 from settlement_domain.model.ids import natural_id
 from settlement_domain.rules import check_municipality_number, check_year
 
@@ -75,11 +75,13 @@ def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Ou
         return Outcome(stored, extra={"recorded": False})
     changed: list[Aggregate] = []
     if new.family_id is not None:
-        family = scope.find(Family, Family.create_id(new.family_id)) or Family(
-            meta=meta, family_id=new.family_id
-        )
+        family = scope.family(new.family_id)
+        if family is None:
+            changed = scope.form_family(new.family_id)
+            family = changed[-1]  # type: ignore[assignment]
+        else:
+            changed = [family]
         family.add_member(meta, new.id)
-        changed.append(family)
     return Outcome(new, changed, extra={"recorded": True})
 
 

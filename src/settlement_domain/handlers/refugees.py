@@ -6,7 +6,8 @@ from uuid import uuid4
 
 from settlement_domain import commands as c
 from settlement_domain.handlers.scope import Handler, Outcome, Scope
-from settlement_domain.model import Family, FolderRead, Refugee
+from settlement_domain.model import FolderRead, ListingRead, Refugee
+from settlement_domain.rules import refuse_input
 
 
 def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
@@ -20,14 +21,17 @@ def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
         postal_address=cmd.postal_address,
         category=cmd.category,
         today=scope.today,
+        duf_number=cmd.duf_number,
     )
     if refugee.family_id is None:
         return Outcome(refugee)
-    family = scope.find(Family, Family.create_id(refugee.family_id)) or Family(
-        meta=scope.meta, family_id=refugee.family_id
-    )
+    family = scope.family(refugee.family_id)
+    changed = [] if family is None else [family]
+    if family is None:
+        changed = scope.form_family(refugee.family_id)
+        family = changed[-1]
     family.add_member(scope.meta, refugee.id)
-    return Outcome(refugee, [family])
+    return Outcome(refugee, changed)
 
 
 def record_mapping(scope: Scope, cmd: c.RecordMapping) -> Outcome:
@@ -59,10 +63,25 @@ def record_folder_read(scope: Scope, cmd: c.RecordFolderRead) -> Outcome:
     return Outcome(read, extra={"refugee_id": str(refugee.id)})
 
 
+def record_personal_data_listed(scope: Scope, cmd: c.RecordPersonalDataListed) -> Outcome:
+    if not cmd.refugee_ids:
+        raise refuse_input("R14", "A read of personal data names the persons it showed.", "refugee_ids")
+    if not cmd.what.strip():
+        raise refuse_input("R14", "A read of personal data says what showed them.", "what")
+    read = ListingRead(
+        meta=scope.meta,
+        what=cmd.what,
+        refugee_ids=list(dict.fromkeys(cmd.refugee_ids)),
+        municipality=scope.actor.municipality if scope.is_municipality else None,
+    )
+    return Outcome(read, extra={"persons": len(read.refugee_ids)})
+
+
 HANDLERS: dict[type[c.Command], Handler] = {
     c.RegisterRefugee: register_refugee,
     c.RecordMapping: record_mapping,
     c.OpenDeviation: open_deviation,
     c.ResolveDeviation: resolve_deviation,
     c.RecordFolderRead: record_folder_read,
+    c.RecordPersonalDataListed: record_personal_data_listed,
 }

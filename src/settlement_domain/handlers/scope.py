@@ -13,7 +13,16 @@ from eventsourcing.domain import Aggregate
 
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.errors import NotFound
-from settlement_domain.model import Channel, Letter, LetterKind, Municipality, QuotaYear, Refugee
+from settlement_domain.model import (
+    Channel,
+    Family,
+    FamilyKey,
+    Letter,
+    LetterKind,
+    Municipality,
+    QuotaYear,
+    Refugee,
+)
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -80,6 +89,24 @@ class Scope:
 
     def refugee(self, refugee_id: UUID) -> Refugee:
         return self.get(Refugee, refugee_id, "person")
+
+    def family(self, family_id: str) -> Family | None:
+        """The family with this ``family_id`` text: by its keyed id, else (formed before the store
+        had a key) by the text's natural id; None when there is none yet."""
+        key = self.find(FamilyKey, FamilyKey.create_id())
+        if key is not None and (found := self.find(Family, key.family_id(family_id))) is not None:
+            return found
+        return self.find(Family, Family.create_id(family_id))
+
+    def form_family(self, family_id: str) -> list[Aggregate]:
+        """A new family (and the store's family key, on its first use): the aggregates to save."""
+        key = self.find(FamilyKey, FamilyKey.create_id())
+        made: list[Aggregate] = []
+        if key is None:
+            key = FamilyKey.make(self.meta)
+            made.append(key)
+        made.append(Family.form(self.meta, family_id, key))
+        return made
 
     def refugee_for_actor(self, refugee_id: UUID) -> Refugee:
         """The person, or 404 for a municipality that may not know of the person (tenancy)."""

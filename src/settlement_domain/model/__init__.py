@@ -12,8 +12,8 @@ from eventsourcing.utils import register_topic
 from settlement_domain.model.backfill import Import
 from settlement_domain.model.completeness import DataCompleteness
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
-from settlement_domain.model.family import Family
-from settlement_domain.model.folder_read import FolderRead
+from settlement_domain.model.family import Family, FamilyKey
+from settlement_domain.model.folder_read import FolderRead, ListingRead
 from settlement_domain.model.idempotency import IdempotencyRecord
 from settlement_domain.model.letter import Channel, Letter, LetterKind
 from settlement_domain.model.minor_capacity import CapacityStatus, MinorCapacity
@@ -45,12 +45,14 @@ __all__ = [
     "DateSource",
     "DistributionList",
     "Family",
+    "FamilyKey",
     "FolderRead",
     "IdempotencyRecord",
     "Import",
     "Letter",
     "LetterKind",
     "ListStatus",
+    "ListingRead",
     "MinorCapacity",
     "Municipality",
     "QuotaYear",

@@ -136,11 +136,14 @@ class DistributionList(Aggregate):
             if not (decline.reason and decline.reason.strip()):
                 raise rules.refuse_input("R4", f"Declining {decline.refugee_id} needs a reason.", "declined")
         accepted_set = set(accepted)
-        for family_id, members in self.families.items():
+        for members in self.families.values():
             taken = [m for m in members if m in accepted_set]
             if taken and len(taken) != len(members):
+                # The family's own text is never shown to the municipality (it may name the family).
                 raise rules.refuse_input(
-                    "R4", f"Family {family_id} must be accepted or declined whole.", "accepted"
+                    "R4",
+                    f"A family must be accepted or declined whole: {', '.join(map(str, members))}.",
+                    "accepted",
                 )
 
     def approve(

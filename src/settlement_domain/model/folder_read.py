@@ -1,4 +1,5 @@
-"""Folder read: one recorded read of a person folder (R6, R14)."""
+"""Recorded reads of personal data: a person folder (R6, R14), or a list or report showing names or
+birth dates (R14)."""
 
 from __future__ import annotations
 
@@ -24,4 +25,17 @@ class FolderRead(Aggregate):
     @event("PersonFolderViewed")
     def __init__(self, meta: dict[str, Any], refugee_id: UUID, municipality: str | None) -> None:
         self.refugee_id = refugee_id
+        self.municipality = municipality
+
+
+class ListingRead(Aggregate):
+    """One request that showed persons' names or birth dates in a list or report (R14): the persons
+    shown, and what showed them. An aggregate per request, like :class:`FolderRead`."""
+
+    @event("PersonalDataListed")
+    def __init__(
+        self, meta: dict[str, Any], what: str, refugee_ids: list[UUID], municipality: str | None
+    ) -> None:
+        self.what = what
+        self.refugee_ids = refugee_ids
         self.municipality = municipality

@@ -26,7 +26,7 @@ class DateSource(StrEnum):
 class Refugee(Aggregate):
     """A refugee's settlement case (bosettingssak).
 
-    Personal data (name, birth date, postal address, the mapping) is kept only in the ``personal``
+    Personal data (name, birth date, postal address, DUF number, the mapping) is kept only in the ``personal``
     field of its events, so that it can be encrypted per person and erased without rewriting the log.
     Each public method checks its rule and only then records the event.
     """
@@ -65,14 +65,17 @@ class Refugee(Aggregate):
         postal_address: PostalAddress,
         category: Category | str,
         today: date,
+        duf_number: str | None = None,
     ) -> Refugee:
-        """Lifecycle 4: a person with a name, a possible birth date, a residence and an address."""
+        """Lifecycle 4: a person with a name, a possible birth date, a residence and an address, and
+        the DUF number when known (R21)."""
         return cls(
             **cls._registration(
-                meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category, today
+                meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category, today,
+                duf_number,
             ),
             residence=residence.as_dict(),
-        )
+        )  # fmt: skip
 
     @classmethod
     def register_historical(
@@ -110,8 +113,11 @@ class Refugee(Aggregate):
         postal_address: PostalAddress,
         category: Category | str,
         today: date,
+        duf_number: str | None = None,
     ) -> dict[str, Any]:
         full_name = rules.check_text("registration", full_name, "full_name", max_length=300)
+        if duf_number is not None:
+            rules.check_duf_number(duf_number)
         if birth_date > today or birth_date.year < rules.EARLIEST_YEAR:
             raise rules.refuse_input("registration", "The birth date is not a possible one.", "birth_date")
         if unaccompanied_minor and rules.age_on(birth_date, today) >= 18:
@@ -130,6 +136,7 @@ class Refugee(Aggregate):
                 "full_name": full_name,
                 "birth_date": birth_date,
                 "postal_address": postal_address.as_dict(),
+                **({"duf_number": duf_number} if duf_number is not None else {}),
             },
             "family_id": (family_id or "").strip() or None,
             "unaccompanied_minor": bool(unaccompanied_minor),

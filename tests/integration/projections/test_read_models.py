@@ -78,6 +78,7 @@ def test_distribution_lists_show_summary_fields_only_until_selection(app, engine
         "category": "asylum",
         "unaccompanied_minor": False,
         "family_id": None,
+        "family_ref": None,
         "family_size": 1,
         "residence_kind": "private",
         "outcome": "proposed",
@@ -87,6 +88,7 @@ def test_distribution_lists_show_summary_fields_only_until_selection(app, engine
     by_id = {p["refugee_id"]: p for p in approved["refugees"]}
     assert by_id[history.persons["mother"]]["full_name"] == "Mother Family"
     assert by_id[history.persons["mother"]]["family_size"] == 2
+    assert by_id[history.persons["mother"]]["family_id"] == "fam-1"  # selected: the family's text too
     assert "full_name" not in by_id[history.persons["declined"]]
     assert (
         "full_name"
@@ -94,6 +96,22 @@ def test_distribution_lists_show_summary_fields_only_until_selection(app, engine
             "refugees"
         ][3]
     )
+
+
+def test_a_municipality_sees_an_opaque_family_reference_before_selection(app, engine, history):
+    first = register(app, "Rahimi Mother", family_id="demo-family-rahimi")
+    second = register(app, "Rahimi Son", family_id="demo-family-rahimi", born=date(2014, 1, 1))
+    distribution_list(app, "4601", [UUID(first), UUID(second)])
+    catch_up(app, engine)
+    (dlist,) = distribution_lists.distribution_lists(
+        engine, today=TODAY, summary_only=True, municipality="4601", status="open"
+    )["items"]
+    refs = {p["family_ref"] for p in dlist["refugees"]}
+    assert len(refs) == 1 and None not in refs
+    assert "rahimi" not in repr(dlist).lower()
+    assert {p["family_id"] for p in dlist["refugees"]} == {None}
+    for_imdi = distribution_lists.distribution_list(engine, dlist["list_id"], today=TODAY, summary_only=False)
+    assert {p["family_id"] for p in for_imdi["refugees"]} == {"demo-family-rahimi"}
 
 
 def test_capacity_reports_support_cases_and_letters(app, engine, history):

@@ -13,6 +13,7 @@ import pytest
 
 from settlement_domain import commands as c
 from settlement_domain.errors import Refusal
+from settlement_domain.model import Family, FamilyKey
 from settlement_domain.values import Mapping, PostalAddress, Residence, ResidenceKind
 from tests.given import (
     ADDRESS,
@@ -130,9 +131,10 @@ def test_a_contact_address_with_a_malformed_postal_code_is_refused_by_the_regist
 def test_registration_keeps_personal_data_in_its_personal_field(given):
     before = given.position()
     someone = person(given, family_id="fam-x", name="Amina Test")
-    registered, formed, member = events_since(given, before)
-    assert [type(e).__name__ for e in (registered, formed, member)] == [
+    registered, key, formed, member = events_since(given, before)
+    assert [type(e).__name__ for e in (registered, key, formed, member)] == [
         "RefugeeRegistered",
+        "FamilyKeyCreated",  # the store's first family
         "FamilyFormed",
         "FamilyMemberAdded",
     ]
@@ -140,6 +142,28 @@ def test_registration_keeps_personal_data_in_its_personal_field(given):
     assert registered.personal["postal_address"] == ADDRESS
     assert "Amina" not in repr({k: v for k, v in vars(registered).items() if k != "personal"})
     assert member.refugee_id == someone
+
+
+def test_a_familys_id_comes_from_the_stores_key_not_from_its_text(given):
+    before = given.position()
+    person(given, family_id="fam-rahimi")
+    person(given, family_id="fam-other")
+    events = events_since(given, before)
+    key = given.repository.get(FamilyKey.create_id())
+    formed = [e for e in events if type(e).__name__ == "FamilyFormed"]
+    assert [e.originator_id for e in formed] == [key.family_id("fam-rahimi"), key.family_id("fam-other")]
+    assert Family.create_id("fam-rahimi") not in {e.originator_id for e in formed}
+    assert sum(type(e).__name__ == "FamilyKeyCreated" for e in events) == 1  # one key per store
+
+
+def test_a_family_formed_before_the_key_keeps_its_id_and_gains_members(given):
+    # A store from before family keys: the family's id is its text's natural id.
+    old = Family(meta=IMDI.meta(), family_id="fam-old")
+    first = person(given)
+    old.add_member(IMDI.meta(), first)
+    given.save(old)
+    second = person(given, family_id="fam-old")
+    assert given.repository.get(Family.create_id("fam-old")).members == [first, second]
 
 
 def test_a_second_family_member_joins_the_family(given):

@@ -36,6 +36,7 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.OpenDeviation: c.OpenDeviation(uuid4(), "identity", "Two birth dates"),
     c.ResolveDeviation: c.ResolveDeviation(uuid4(), "d-1", "Resolved"),
     c.RecordFolderRead: c.RecordFolderRead(uuid4()),
+    c.RecordPersonalDataListed: c.RecordPersonalDataListed("GET /refugees", (uuid4(),)),
     c.ReportMinorCapacity: capacity_report(),
     c.WithdrawMinorCapacity: c.WithdrawMinorCapacity(uuid4(), "Filled elsewhere"),
     c.MarkMinorCapacityFilled: c.MarkMinorCapacityFilled(uuid4()),
@@ -104,5 +105,8 @@ def test_role_refusals_say_the_roles_in_words(given, command, actor, message):
     assert caught.value.message == message
 
 
-def test_auditors_only_read_person_folders():
-    assert [cls.__name__ for cls, p in PERMISSIONS.items() if Role.AUDITOR in p.roles] == ["RecordFolderRead"]
+def test_auditors_only_read_personal_data():
+    assert [cls.__name__ for cls, p in PERMISSIONS.items() if Role.AUDITOR in p.roles] == [
+        "RecordFolderRead",
+        "RecordPersonalDataListed",
+    ]

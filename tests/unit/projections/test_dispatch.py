@@ -104,6 +104,7 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
     ]
     app.handle(IMDI, c.ResolveDeviation(child, deviation, "found at Secret street"))
     app.handle(OSLO, c.RecordFolderRead(mother))
+    app.handle(OSLO, c.RecordPersonalDataListed("GET /refugees", (mother, child)))
     capacity = app.handle(OSLO, c.ReportMinorCapacity("0301", 2, "2025-W40", 15, 17, True, "")).id
     app.handle(OSLO, c.WithdrawMinorCapacity(capacity, "filled otherwise"))
     filled = app.handle(BERGEN, c.ReportMinorCapacity("4601", 1, "2025-W30", 16, 17, False, "near school")).id
@@ -150,6 +151,11 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
         "changed plans",
     ):
         assert personal not in text
+    listed = [r for r in recorded if r["type"] == "PersonalDataListed"]
+    assert [r["summary"] for r in listed] == ["Personal data listed: GET /refugees, 2 persons"]
+    assert sorted(
+        p["person_id"] for p in rows.all_rows("event_persons") if p["position"] == listed[0]["position"]
+    ) == sorted([str(mother), str(child)])
     taken = [r["summary"] for r in recorded if r["type"] == "PlacesTakenBySelection"]
     assert taken == [
         f"3 places of 2025 taken in 0301 by distribution list {list_id}, 1 unaccompanied minor",

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import Field
 
 from api.http.access import allowed, check_owner, municipality_scope, sends
-from api.http.context import Ctx, CurrentActor, Settlement, written
+from api.http.context import Ctx, CurrentActor, Settlement, record_listed, written
 from api.http.reads import Reads
 from api.http.schemas import (
     Cursor,
@@ -70,7 +70,8 @@ class ApprovalWritten(Written):
 
 
 class ListedPerson(Model):
-    """A person on a list: summary fields; name and decline reason once selected (or for imdi)."""
+    """A person on a list: summary fields; name, decline reason and ``family_id`` once selected (or
+    for imdi); ``family_ref``, an opaque id the same for every member of a family, always."""
 
     refugee_id: str
     age: int | None
@@ -78,6 +79,7 @@ class ListedPerson(Model):
     unaccompanied_minor: bool | None
     family_id: str | None
     family_size: int | None
+    family_ref: str | None = None
     residence_kind: str | None
     outcome: str | None
     full_name: str | None = None
@@ -170,6 +172,7 @@ class DistributionListController(Controller):
     @get("/", operation_id="listDistributionLists", sync_to_thread=True, opt=READERS)
     def list_lists(
         self,
+        ctx: Ctx,
         actor: CurrentActor,
         reads: Reads,
         app: Settlement,
@@ -188,11 +191,12 @@ class DistributionListController(Controller):
             cursor=cursor,
             limit=limit,
         )
+        record_listed(app, ctx, "GET /distribution-lists", _named(found["items"]))
         return Page[DistributionListView].of(found, DistributionListView)
 
     @get("/{list_id:str}", operation_id="getDistributionList", sync_to_thread=True, opt=READERS)
     def get_list(
-        self, actor: CurrentActor, reads: Reads, app: Settlement, list_id: FromPath[Id]
+        self, ctx: Ctx, actor: CurrentActor, reads: Reads, app: Settlement, list_id: FromPath[Id]
     ) -> DistributionListView:
         """One distribution list with its persons (its own municipality, imdi)."""
         found = reads.query(
@@ -201,4 +205,10 @@ class DistributionListController(Controller):
         if found is None:
             raise NotFound("distribution list", list_id)
         check_owner(actor, found["municipality"], "distribution list", list_id)
+        record_listed(app, ctx, "GET /distribution-lists/{id}", _named([found]))
         return DistributionListView.from_row(found)
+
+
+def _named(lists: list[Any]) -> list[str]:
+    """The persons whose names the lists show (R14): all to imdi, the selected ones to a municipality."""
+    return [p["refugee_id"] for dlist in lists for p in dlist["refugees"] if p.get("full_name") is not None]

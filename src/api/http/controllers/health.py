@@ -1,6 +1,7 @@
-"""Health: liveness with the projections' positions (``/health``), and the probes of a load balancer or
-orchestrator: ``/health/live`` (the process answers) and ``/health/ready`` (it can serve: the store
-answers and every read model is within ``SETTLEMENT_READY_MAX_LAG`` events of the log). No token needed."""
+"""Health: liveness (``/health``; without a token only whether the service is up, with an imdi or
+auditor token also the store in use and how far each projection has got), and the probes of a load
+balancer or orchestrator: ``/health/live`` (the process answers) and ``/health/ready`` (it can serve:
+the store answers and every read model is within ``SETTLEMENT_READY_MAX_LAG`` events of the log)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.http.auth import bearer_token
 from api.http.errors import problem
 from api.http.schemas import Model
 from projections.catalog import PROJECTIONS
 from projections.engine.runner import status
+from settlement_domain.context import Role
+
+DETAIL_ROLES = (Role.IMDI, Role.AUDITOR)
 
 
 class ProjectionHealth(Model):
@@ -26,6 +31,12 @@ class ProjectionHealth(Model):
     generation: int
     position: int
     lag: int
+
+
+class Liveness(Model):
+    """Whether the service is up: ``ok``, or ``projections stopped`` (503)."""
+
+    status: str
 
 
 class Health(Model):
@@ -53,6 +64,15 @@ class Ready(Model):
     lag: int
 
 
+def _sees_details(request: Request) -> bool:
+    """An imdi or auditor token sees the details; no token sees liveness only; a bad token is 401."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return False
+    actor = request.app.state.token_verifier.verify(bearer_token(authorization))
+    return actor.role in DETAIL_ROLES
+
+
 class HealthController(Controller):
     """Liveness and readiness."""
 
@@ -63,19 +83,24 @@ class HealthController(Controller):
         "/",
         operation_id="health",
         sync_to_thread=True,
-        security=[{}],
+        security=[{}, {"bearer": []}],
         responses={
             503: ResponseSpec(Health, description="The projections in this process stopped on an error")
         },
     )
-    def health(self, request: Request) -> Response[Health]:
-        """Liveness, the store in use, and each projection's position and lag; 503 if the projections stopped."""
+    def health(self, request: Request) -> Response[Health | Liveness]:
+        """Whether the service is up (503 if the projections stopped); with an imdi or auditor token
+        also the store in use and each projection's position and lag."""
         state = request.app.state
         runner = state.runner
-        statuses = status(state.settlement, state.reads.engine, PROJECTIONS.values())
         failed = runner is not None and runner.error is not None
+        code = 503 if failed else 200
+        verdict = "projections stopped" if failed else "ok"
+        if not _sees_details(request):
+            return Response(Liveness(status=verdict), status_code=code)
+        statuses = status(state.settlement, state.reads.engine, PROJECTIONS.values())
         body = Health(
-            status="projections stopped" if failed else "ok",
+            status=verdict,
             store=state.reads.engine.dialect.name,
             log_position=state.settlement.position(),
             projections_in_process=runner is not None,

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from pydantic import Field
 
 from api.http.access import allowed, municipality_scope, sends
-from api.http.context import Ctx, CurrentActor, Settlement, written
+from api.http.context import Ctx, CurrentActor, Settlement, record_listed, written
 from api.http.controllers.audit import AuditEvent
 from api.http.reads import Reads
 from api.http.schemas import (
@@ -35,6 +35,7 @@ from api.http.schemas import (
 )
 from projections.audit_trail import audit_events
 from projections.person_folders import person_folder, persons_awaiting_settlement_date
+from projections.person_search import search_persons
 from settlement_domain import commands as c
 from settlement_domain import replay, values
 from settlement_domain.context import Role
@@ -69,6 +70,8 @@ class NewRefugee(Model):
     residence: ResidenceBody
     postal_address: PostalAddress
     category: Category
+    duf_number: ShortText | None = None
+    """R21: UDI's 12-digit DUF number, when known."""
 
 
 class MappingRecord(Model):
@@ -193,6 +196,24 @@ class AwaitingPerson(Model):
     unaccompanied_minor: bool
 
 
+class FoundPerson(Model):
+    """A person found by the person search (R21)."""
+
+    refugee_id: str
+    full_name: str | None
+    birth_date: date | None
+    status: str
+    municipality: str | None
+    unaccompanied_minor: bool
+
+
+class SearchResult(Model):
+    """The persons matching every term, by id; ``truncated`` when more matched than ``limit``."""
+
+    items: list[FoundPerson]
+    truncated: bool
+
+
 class CaseState(Model):
     """The case as it stood at ``as_of``, replayed from the event log (R14)."""
 
@@ -269,6 +290,7 @@ class RefugeeController(Controller):
             residence=values.Residence(ResidenceKind(data.residence.kind), centre_id),
             postal_address=data.postal_address.parsed(),
             category=data.category,
+            duf_number=data.duf_number,
         )
         return written(app.handle(ctx, command))
 
@@ -372,7 +394,9 @@ class RefugeeController(Controller):
     )
     def awaiting(
         self,
+        ctx: Ctx,
         actor: CurrentActor,
+        app: Settlement,
         reads: Reads,
         municipality: Annotated[MunicipalityNumber | None, QueryParameter(name="municipality")] = None,
         without_settlement_date: Annotated[
@@ -394,7 +418,41 @@ class RefugeeController(Controller):
             cursor=cursor,
             limit=limit,
         )
+        record_listed(app, ctx, "GET /refugees", [p["refugee_id"] for p in found["items"]])
         return Page[AwaitingPerson].of(found, AwaitingPerson)
+
+    @get(
+        "/search",
+        operation_id="searchPersons",
+        sync_to_thread=True,
+        opt=allowed(Role.IMDI, Role.MUNICIPALITY),
+    )
+    def search(
+        self,
+        ctx: Ctx,
+        actor: CurrentActor,
+        app: Settlement,
+        reads: Reads,
+        name: Annotated[
+            str | None, QueryParameter(max_length=200, description="Name parts, each matched as a prefix")
+        ] = None,
+        birth_date: Annotated[date | None, QueryParameter(description="YYYY-MM-DD")] = None,
+        duf: Annotated[
+            str | None, QueryParameter(max_length=20, description="The 12-digit DUF number")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+    ) -> SearchResult:
+        """Person search (R21): by name parts (prefix, ignoring case and accents), birth date and DUF
+        number, all given terms matching. imdi finds everyone, a municipality the persons it selected
+        or is to settle. Every search that shows persons is recorded (R14)."""
+        own = actor.municipality if actor.role is Role.MUNICIPALITY else None
+        found = reads.query(
+            search_persons, name=name, birth_date=birth_date, duf=duf, municipality=own, limit=limit
+        )
+        record_listed(app, ctx, "GET /refugees/search", [p["refugee_id"] for p in found["items"]])
+        return SearchResult(
+            items=[FoundPerson.from_row(p) for p in found["items"]], truncated=found["truncated"]
+        )
 
     @get("/{refugee_id:str}", operation_id="getPersonFolder", sync_to_thread=True, opt=FOLDER_READERS)
     def folder(self, ctx: Ctx, app: Settlement, reads: Reads, refugee_id: FromPath[Id]) -> PersonFolder:

@@ -11,7 +11,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
 from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_counts
-from api.http.context import CurrentActor, Settlement
+from api.http.context import Ctx, CurrentActor, Settlement, record_listed
 from api.http.reads import Reads
 from api.http.schemas import AsOf, By, Model, MunicipalityNumber, instant
 from api.http.spreadsheets import FILE_FORMATS, JSON, as_file, wanted_format
@@ -278,7 +278,9 @@ class ReportController(Controller):
     def settled_persons(
         self,
         request: Request,
+        ctx: Ctx,
         actor: CurrentActor,
+        app: Settlement,
         reads: Reads,
         municipality: Annotated[
             MunicipalityNumber | None,
@@ -303,6 +305,7 @@ class ReportController(Controller):
             }
             for row in found
         ]
+        record_listed(app, ctx, "GET /reports/settled-persons", [row["refugee_id"] for row in found])
         if media_type != JSON:
             return as_file(found, SETTLED_COLUMNS, media_type, f"bosatte-{number}")
         return Response([SettledPerson.from_row(row) for row in found])
