@@ -15,6 +15,7 @@ from settlement_domain.handlers import (
     capacity,
     distribution_lists,
     imports,
+    letters,
     municipalities,
     quotas,
     refugees,
@@ -36,6 +37,7 @@ HANDLERS: dict[type[Command], Handler] = {
     **capacity.HANDLERS,
     **support.HANDLERS,
     **imports.HANDLERS,
+    **letters.HANDLERS,
 }
 
 __all__ = ["HANDLERS", "Handler", "Outcome", "Scope"]

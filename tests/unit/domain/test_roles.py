@@ -4,7 +4,7 @@ before anything is loaded, so the commands here may name ids that do not exist."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -18,6 +18,7 @@ from settlement_domain.values import ImportSource, Mapping
 from tests.given import AUDITOR, IMDI, OSLO, RECEPTION, TODAY, capacity_report, contact, refused, registration
 
 SOURCE = ImportSource("file.csv", "0" * 64, 2)
+NOW = datetime(2025, 6, 16, 12, tzinfo=UTC)
 ACTORS = {Role.IMDI: IMDI, Role.MUNICIPALITY: OSLO, Role.RECEPTION: RECEPTION, Role.AUDITOR: AUDITOR}
 
 EXAMPLES: dict[type[c.Command], c.Command] = {
@@ -44,6 +45,13 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.RecordHistoricalFigure: c.RecordHistoricalFigure("0301", 2013, "settled", 40, SOURCE),
     c.RecordImport: c.RecordImport("file.csv", "0" * 64, "imdi-long", 1, 1, 0, 0, 0),
     c.MarkCompleteness: c.MarkCompleteness(2013, "0301"),
+    c.RecordLetterDispatch: c.RecordLetterDispatch(uuid4(), "digital", "file", "s-1", NOW),
+    c.RecordLetterDeliveryFailure: c.RecordLetterDeliveryFailure(uuid4(), "digital", "file", "Down", False),
+    c.RecordLetterOpened: c.RecordLetterOpened(uuid4(), NOW, "callback"),
+    c.FallBackToPaper: c.FallBackToPaper(uuid4(), NOW),
+    c.RetryLetterDelivery: c.RetryLetterDelivery(uuid4()),
+    c.RecordCaseFileExport: c.RecordCaseFileExport(uuid4(), "pdf"),
+    c.RecordLettersExport: c.RecordLettersExport("0301", None, ()),
 }
 
 FORBIDDEN = [
@@ -96,4 +104,8 @@ def test_role_refusals_say_the_roles_in_words(given, command, actor, message):
 
 
 def test_auditors_only_read_person_folders():
-    assert [cls.__name__ for cls, p in PERMISSIONS.items() if Role.AUDITOR in p.roles] == ["RecordFolderRead"]
+    # Both are recorded reads of a person's case (R6, R17): an auditor changes nothing.
+    assert [cls.__name__ for cls, p in PERMISSIONS.items() if Role.AUDITOR in p.roles] == [
+        "RecordFolderRead",
+        "RecordCaseFileExport",
+    ]
