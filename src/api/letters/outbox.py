@@ -238,6 +238,7 @@ class Outbox:
             return
         if self._record(c.FallBackToPaper(letter_id, now)):
             report.fell_back += 1
+            self.deliver(letter_id, now, report)  # to the print queue now, not at the next tick
 
     # Delivery ----------------------------------------------------------------------------------
 
