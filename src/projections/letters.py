@@ -268,7 +268,8 @@ def histories(source: Source, letter_ids: Iterable[str]) -> dict[str, list[dict[
         ).mappings()
         found: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            found.setdefault(row["letter_id"], []).append(dict(row))
+            step = {k: v for k, v in row.items() if k not in ("letter_id", "position")}
+            found.setdefault(row["letter_id"], []).append(step)
     return found
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "api.cli.bench",
     "api.cli.imports",
     "api.cli.audit",
+    "api.cli.letters",
 )
 
 

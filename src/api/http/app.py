@@ -26,6 +26,7 @@ from api.http.context import (
     settlement_app,
 )
 from api.http.controllers.audit import AuditController
+from api.http.controllers.case_files import get_case_file
 from api.http.controllers.completeness import CompletenessController
 from api.http.controllers.distribution_lists import DistributionListController
 from api.http.controllers.health import HealthController
@@ -39,6 +40,7 @@ from api.http.controllers.support_cases import SupportCaseController
 from api.http.errors import EXCEPTION_HANDLERS
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
+from api.letters.outbox import Outbox
 from api.settings import Settings
 from projections.catalog import PROJECTIONS, install
 from projections.engine.rebuild import rebuild_outdated
@@ -75,6 +77,10 @@ def create_app(
     if runner is None:
         install(engine)
     reads = ReadModels(engine, runner, settlement.position)
+    # R9: the letter outbox works beside the projections (it follows the letters read model).
+    outbox = (
+        Outbox.from_settings(settlement, engine, settings) if runner and settings.letters_worker else None
+    )
 
     api = Router(
         path=API_PREFIX,
@@ -89,6 +95,7 @@ def create_app(
             AuditController,
             CompletenessController,
             ImportController,
+            get_case_file,
         ],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         guards=[reject_unstorable_input, role_guard],
@@ -109,11 +116,15 @@ def create_app(
             with paused_garbage_collector():
                 rebuild_outdated(settlement, engine, PROJECTIONS.values())
             runner.start()
+        if outbox is not None:
+            outbox.start(settings.letters_poll_seconds)
 
     def close(app: Litestar) -> None:
         imports = getattr(app.state, "imports", None)
         if imports is not None:
             imports.wait()  # before the store closes under them
+        if outbox is not None:
+            outbox.stop()
         if runner is not None:
             runner.stop()
         engine.dispose()
@@ -128,6 +139,7 @@ def create_app(
                 "settings": settings,
                 "reads": reads,
                 "runner": runner,
+                "outbox": outbox,
             }
         ),
         middleware=[correlation_middleware],
