@@ -18,7 +18,7 @@ from api.bootstrap import open_application
 from api.cli.main import UsageError
 from api.letters.archive import export_letters
 from api.letters.channels import FileChannel
-from api.letters.outbox import OUTBOX_ACTOR, Outbox
+from api.letters.outbox import OUTBOX_ACTOR, Outbox, TickReport
 from api.letters.render import Renderer
 from api.settings import Settings
 from projections.catalog import PROJECTIONS
@@ -161,9 +161,9 @@ def open_letter(args: argparse.Namespace) -> int:
             files.mark_opened(args.letter_id, at)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        _catch_up(app, engine)
         outbox = Outbox.from_settings(app, engine, settings)
-        report = outbox.tick(max(at, datetime.now(UTC)))
+        report = TickReport()
+        outbox.poll(args.letter_id, report)  # this letter only: the deadlines wait for the next tick
     Console().print(f"Letter {args.letter_id} marked opened at {at.isoformat()} ({report.opened} recorded).")
     return 0
 

@@ -188,10 +188,10 @@ class Outbox:
                 report.busy = True
                 return report
             for letter_id in letters_model.fallback_due(self.engine, now):
-                self._poll(UUID(letter_id), report)
+                self.poll(UUID(letter_id), report)
                 self._fall_back(UUID(letter_id), now, report)
             for letter_id in letters_model.awaiting_opening(self.engine):
-                self._poll(UUID(letter_id), report)
+                self.poll(UUID(letter_id), report)
             for letter_id in letters_model.due_deliveries(self.engine, now):
                 self.deliver(UUID(letter_id), now, report)
         return report
@@ -212,7 +212,7 @@ class Outbox:
             return None
         return found if isinstance(found, Letter) else None
 
-    def _poll(self, letter_id: UUID, report: TickReport) -> None:
+    def poll(self, letter_id: UUID, report: TickReport) -> None:
         """Asks the channel whether the digital letter was opened; records when."""
         letter = self._letter(letter_id)
         if letter is None or letter.opened_at is not None:
