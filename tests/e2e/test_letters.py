@@ -4,6 +4,7 @@ needing attention and their retry, and the case file as PDF/A or JSON with R6's 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -200,3 +201,21 @@ def test_the_case_file_as_pdf_a_or_json_limited_as_r6_says(letters_api: Api, tmp
         "Case file exported as json",
     }
     assert all(UUID(e["person_id"]) == UUID(ids["person"]) for e in exports)
+
+
+def test_the_outbox_runs_inside_the_server_on_its_own(database_url: str, tmp_path: Path):
+    settings = settings_for(database_url, tmp_path, letters_worker=True, letters_poll_seconds=0.05)
+    with TestClient(create_app(settings, clock=lambda: TODAY)) as client:
+        api = Api(client)
+        ids = oslo_with_a_decided_person(api)
+        deadline = time.monotonic() + 60
+        statuses: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            items = api.ok(api.get("/letters", IMDI))["items"]
+            statuses = {item["letter_id"]: item["status"] for item in items}
+            if len(statuses) == 4 and set(statuses.values()) <= {"digital", "posted"}:
+                break
+            time.sleep(0.1)
+        assert statuses[ids["to_oslo"]] == "digital" and statuses[ids["to_person"]] == "posted"
+        assert (tmp_path / "outbox" / ids["to_oslo"] / "forsendelse.json").is_file()
+        assert (tmp_path / "print" / f"{ids['to_person']}.pdf").is_file()
