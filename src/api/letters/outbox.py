@@ -46,6 +46,7 @@ OUTBOX_ACTOR = Actor("letter-outbox", Role.IMDI)  # the outbox sends on IMDi's b
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=6)
 OUTBOX_LOCK_KEY = 0x5E771E_7E  # the PostgreSQL advisory lock one outbox worker holds while it ticks
+STATUS_EVERY = timedelta(minutes=5)  # a letter not yet due for post is asked about at most this often
 
 
 def now_utc() -> datetime:
@@ -130,6 +131,7 @@ class Outbox:
         self.jitter = jitter
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._asked: dict[str, datetime] = {}  # letter id -> when its status was last asked for
 
     @classmethod
     def from_settings(
@@ -190,8 +192,14 @@ class Outbox:
             for letter_id in letters_model.fallback_due(self.engine, now):
                 self.poll(UUID(letter_id), report)
                 self._fall_back(UUID(letter_id), now, report)
-            for letter_id in letters_model.awaiting_opening(self.engine):
-                self.poll(UUID(letter_id), report)
+            awaiting = letters_model.awaiting_opening(self.engine)
+            for letter_id in awaiting:
+                asked = self._asked.get(letter_id)
+                if asked is None or now - asked >= STATUS_EVERY or now < asked:
+                    self._asked[letter_id] = now
+                    self.poll(UUID(letter_id), report)
+            still = set(awaiting)
+            self._asked = {k: v for k, v in self._asked.items() if k in still}
             for letter_id in letters_model.due_deliveries(self.engine, now):
                 self.deliver(UUID(letter_id), now, report)
         return report
