@@ -32,7 +32,7 @@ from uuid import UUID
 from sqlalchemy import Engine, text
 
 from api.letters.channels import Channel, DeliveryError, FileChannel, PaperChannel, Shipment, SvarUT
-from api.letters.render import LetterData, Renderer, address_lines
+from api.letters.render import LetterData, LetterRenderingError, Renderer, address_lines
 from api.settings import Settings
 from projections import letters as letters_model
 from settlement_domain import commands as c
@@ -292,7 +292,14 @@ class Outbox:
         try:
             shipment_id = channel.lookup(letter_id)  # sent before a crash? then record, never resend
             if shipment_id is None:
-                shipment_id = channel.send(self._shipment(letter, LetterData.of(letter), delivery))
+                try:
+                    shipment = self._shipment(letter, LetterData.of(letter), delivery)
+                except LetterRenderingError:
+                    # The operator's to fix (the font): shown on the letter, tried again later.
+                    raise DeliveryError(
+                        "Brevet kan ikke lages: skriften mangler på serveren", permanent=False
+                    ) from None
+                shipment_id = channel.send(shipment)
         except DeliveryError as error:
             retry_at = None if error.permanent else now + backoff(letter.attempts + 1, self.jitter)
             command = c.RecordLetterDeliveryFailure(

@@ -190,3 +190,16 @@ def test_a_letter_already_dispatched_is_refused_a_second_record(app, engine, tmp
         len([e for e in events_named(app, "LetterDispatched") if e.originator_id == UUID(str(letter_id))])
         == 1
     )
+
+
+def test_a_missing_font_is_a_failure_shown_on_the_letter_and_tried_again(app, engine, tmp_path):
+    history = letter_history(app)
+    clock = Clock()
+    outbox = outbox_for(app, engine, tmp_path, clock)
+    outbox.renderer = type(outbox.renderer)(tmp_path / "no-fonts")
+    assert tick(app, engine, outbox).failed == 4
+    row = letter_row(engine, str(history.letters["request"]))
+    assert (row["status"], row["needs_attention"]) == ("pending", False)
+    assert row["failure_reason"] == "Brevet kan ikke lages: skriften mangler på serveren"
+    outbox.renderer = type(outbox.renderer)()
+    assert tick(app, engine, outbox, clock.at(minutes=2)).dispatched == 4
