@@ -109,3 +109,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
+
+    # Letters (R9, R17): see docs/letters.md.
+    svarut_url: str | None = None
+    """KS SvarUT's base URL; set, municipality letters go through SvarUT, else through the file channel."""
+    svarut_user: str | None = None
+    svarut_password: SecretStr | None = None
+    svarut_timeout_seconds: float = 10.0
+    """How long one call to SvarUT may take before it counts as failed (and is retried)."""
+    letters_outbox_dir: Path = Path("var/outbox")
+    """The file channel: one folder per letter sent (PDF and metadata), when SvarUT is not set."""
+    letters_print_dir: Path = Path("var/print")
+    """The print queue: one PDF per letter going by post, the address sheet in front."""
+    letter_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")
+    """Where DejaVuSans.ttf and DejaVuSans-Bold.ttf are (Debian's fonts-dejavu-core)."""
+    letters_poll_seconds: float = 10.0
+    """How often the outbox inside ``settlement serve`` (and ``settlement letters run``) looks for work."""
+    letters_worker: bool = True
+    """Run the letter outbox inside ``settlement serve`` (with its projections)."""

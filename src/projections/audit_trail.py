@@ -16,6 +16,7 @@ from projections.engine.store import UTCDateTime
 from settlement_domain.model import (
     DataCompleteness,
     DistributionList,
+    Export,
     Family,
     FamilyKey,
     FolderRead,
@@ -200,6 +201,21 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         + (f" for {e.year}" if e.year else "")
         + f" issued by {'digital post' if e.channel == 'digital' else 'post'}"
     ),
+    Letter.LetterDispatched: lambda e: f"Letter sent through the {e.channel} channel ({e.delivery})",
+    Letter.LetterDeliveryFailed: lambda e: (
+        f"Letter delivery through the {e.channel} channel failed"
+        + (", needs attention" if e.permanent else f" (attempt {e.attempt})")
+    ),
+    Letter.LetterDeliveryRetried: lambda e: "Letter delivery retried",
+    Letter.LetterOpened: lambda e: (
+        f"Letter opened ({'reported by the channel' if e.source == 'channel' else 'callback'})"
+    ),
+    Letter.LetterFellBackToPaper: lambda e: "Letter not opened within 48 hours: sent by post (R9)",
+    Export.ExportMade: lambda e: (
+        f"Case file exported as {e.format}"
+        if e.kind == "case_file"
+        else f"{len(e.letter_ids)} letters of {e.municipality} exported"
+    ),
     FolderRead.PersonFolderViewed: lambda e: "Person folder viewed",
     ListingRead.PersonalDataListed: lambda e: (
         f"Personal data listed: {e.what}, {len(e.refugee_ids)} person{'' if len(e.refugee_ids) == 1 else 's'}"
@@ -230,7 +246,7 @@ ONE_PERSON_EVENTS = frozenset(
 OPENS_CASE = frozenset(
     {
         Municipality.MunicipalityRegistered, MinorCapacity.MinorCapacityReported, SupportCase.SupportCaseFiled,
-        Refugee.RefugeeProposed, Refugee.RefugeeSelected, Refugee.SettlementDecided,
+        Refugee.RefugeeProposed, Refugee.RefugeeSelected, Refugee.SettlementDecided, Letter.LetterIssued,
     }
 )  # fmt: skip
 # After these a person belongs to no municipality until proposed again.
@@ -250,6 +266,8 @@ def persons_of(e: Any) -> list[str]:
         return [str(p) for p in e.person_ids]
     if kind is ListingRead.PersonalDataListed:
         return [str(p) for p in e.refugee_ids]
+    if kind is Export.ExportMade:
+        return [str(e.refugee_id)] if e.refugee_id is not None else []
     if kind in (DistributionList.DistributionListCreated, QuotaYear.PlacesTakenBySelection):
         return [str(p) for p in e.refugee_ids]
     if kind is DistributionList.DistributionListApproved:
@@ -270,9 +288,9 @@ class AuditTrailProjection(Projection):
     """The audit index (R14): one row per event, every event, with a summary free of personal data."""
 
     name = "audit_trail"
-    version = (
-        3  # 2: summaries of the places a selection takes or a decision releases, list years; 3: imports, R19
-    )
+    # 2: summaries of the places a selection takes or a decision releases, list years; 3: imports, R19;
+    # 4: a letter's delivery events belong to its municipality's case (R9)
+    version = 4
     tables = (
         TableSpec(
             "events", _event_columns, ("position",),

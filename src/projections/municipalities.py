@@ -22,6 +22,9 @@ def _columns() -> list[Column[Any]]:
         Column("contact", JSONValue, nullable=True),
         Column("registered_at", UTCDateTime, nullable=False),
         Column("contact_updated_at", UTCDateTime, nullable=True),
+        # R9: the digital address for letters: the contact's, else the one given at registration.
+        Column("organisation_number", String(9), nullable=True),
+        Column("registered_organisation_number", String(9), nullable=True),
     ]
 
 
@@ -34,7 +37,7 @@ class MunicipalitiesProjection(Projection):
     """The municipality registry with contact information (lifecycle 1)."""
 
     name = "municipalities"
-    version = 2  # 2: MunicipalityRenamed
+    version = 3  # 2: organisation numbers (R9); 3: MunicipalityRenamed
     tables = (
         TableSpec("registry", _columns, ("number",)),
         TableSpec("ids", _ids_columns, ("aggregate_id",)),
@@ -58,6 +61,8 @@ class MunicipalitiesProjection(Projection):
                 "contact": None,
                 "registered_at": e.timestamp,
                 "contact_updated_at": None,
+                "organisation_number": e.organisation_number,
+                "registered_organisation_number": e.organisation_number,
             },
         )
 
@@ -67,7 +72,16 @@ class MunicipalitiesProjection(Projection):
             raise LookupError(f"municipality {e.originator_id} was never registered")
         row = rows.get("registry", (ids["number"],))
         assert row is not None  # both rows are written by the same event
-        rows.put("registry", {**row, "contact": e.contact, "contact_updated_at": e.timestamp})
+        organisation_number = e.contact.get("organisation_number") or row["registered_organisation_number"]
+        rows.put(
+            "registry",
+            {
+                **row,
+                "contact": e.contact,
+                "contact_updated_at": e.timestamp,
+                "organisation_number": organisation_number,
+            },
+        )
 
     def renamed(self, e: Municipality.MunicipalityRenamed, position: int, rows: Rows) -> None:
         row = rows.get("registry", (e.number,))

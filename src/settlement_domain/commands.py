@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -77,6 +77,9 @@ class RegisterMunicipality(Command):
     number: str
     name: str
     county: str
+    organisation_number: str | None = None  # R9: the digital address for letters
+
+    added_later: ClassVar[frozenset[str]] = frozenset({"organisation_number"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,3 +426,74 @@ class MarkCompleteness(Command):
     year: int
     municipality: str | None = None  # None: the whole year
     complete: bool = True
+
+
+# Letters: delivery (R9) and exports (R17) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLetterDispatch(Command):
+    """R9: the outbox saw the channel take the letter (its shipment id); recorded once."""
+
+    letter_id: UUID
+    delivery: str  # "digital" or "paper"
+    channel: str  # "svarut", "file" or "paper"
+    shipment_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLetterDeliveryFailure(Command):
+    """R9: the channel did not take the letter: the reason, and when the outbox tries again."""
+
+    letter_id: UUID
+    delivery: str
+    channel: str
+    reason: str
+    permanent: bool
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLetterOpened(Command):
+    """R9: the recipient opened the digital letter (the channel's status, or IMDi's callback)."""
+
+    letter_id: UUID
+    opened_at: datetime
+    source: str  # "channel" or "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class FallBackToPaper(Command):
+    """R9: a digital letter not opened 48 hours after its dispatch goes by post (checked at ``now``)."""
+
+    letter_id: UUID
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLetterDelivery(Command):
+    """R9: IMDi has a letter whose delivery failed tried again."""
+
+    letter_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCaseFileExport(Command):
+    """R17: a person's case file was exported (PDF/A or JSON); checked like a folder read (R6)."""
+
+    refugee_id: UUID
+    format: str
+
+    idempotent: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLettersExport(Command):
+    """R17: a municipality's letters were written out for its records system."""
+
+    municipality: str
+    since: date | None
+    letter_ids: tuple[UUID, ...]
+
+    idempotent: ClassVar[bool] = False

@@ -64,6 +64,14 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
     c.RecordImport: _may("R15", "import files", IMDI),
     **{fact: _may("R15", "import persons' history", IMDI) for fact in c.HISTORICAL_FACTS},
     c.MarkCompleteness: _may("R19", "mark data as complete", IMDI),
+    # The letter outbox acts as IMDi, the letters' sender; the opened callback is IMDi's too.
+    c.RecordLetterDispatch: _may("R9", "record letter deliveries", IMDI),
+    c.RecordLetterDeliveryFailure: _may("R9", "record letter deliveries", IMDI),
+    c.RecordLetterOpened: _may("R9", "record opened letters", IMDI),
+    c.FallBackToPaper: _may("R9", "send letters by post", IMDI),
+    c.RetryLetterDelivery: _may("R9", "retry letter deliveries", IMDI),
+    c.RecordCaseFileExport: _may("R17", "export case files", IMDI, AUDITOR, MUNICIPALITY),
+    c.RecordLettersExport: _may("R17", "export letters", IMDI, MUNICIPALITY),
 }
 
 

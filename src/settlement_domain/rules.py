@@ -17,6 +17,7 @@ FIRST_YEAR = 2000  # R1
 MINOR_MIN_AGE, MINOR_MAX_AGE = 15, 17  # R11: minors over 15 are settled through IMDi
 ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})\Z")
 FOUR_DIGITS = re.compile(r"^[0-9]{4}\Z")
+NINE_DIGITS = re.compile(r"^[0-9]{9}\Z")  # an organisation number (organisasjonsnummer), R9
 EARLIEST_YEAR = 1900  # no date of this service (a birth date, an instant asked about) lies before it
 LAST_YEAR = 9998  # dates past this overflow date arithmetic
 # Control characters other than tab and line breaks: never meant, and they break CSV and XLSX files.
@@ -39,6 +40,16 @@ def check_duf_number(value: str, field: str = "duf_number") -> None:
 def check_municipality_number(number: str, field: str = "number") -> None:
     if not isinstance(number, str) or not MUNICIPALITY_NUMBER.match(number):
         raise refuse_input("roles", "A municipality number has 4 digits, like 0301.", field)
+
+
+def check_organisation_number(value: str | None, field: str = "organisation_number") -> str | None:
+    """R9: a municipality's organisation number, its digital address for letters: 9 ASCII digits."""
+    if value is None:
+        return None
+    number = value.strip() if isinstance(value, str) else ""
+    if not NINE_DIGITS.match(number):
+        raise refuse_input("R9", "An organisation number has 9 digits, like 974760673.", field)
+    return number
 
 
 def check_text(rule: str, value: str | None, field: str, *, max_length: int = 10_000) -> str:

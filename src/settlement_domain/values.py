@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from settlement_domain.errors import Refusal, RuleViolation
-from settlement_domain.rules import FOUR_DIGITS, check_text
+from settlement_domain.rules import FOUR_DIGITS, check_organisation_number, check_text
 
 
 class Category(StrEnum):
@@ -106,8 +106,11 @@ class ContactInformation:
     email: str
     phone: str
     postal_address: PostalAddress
+    # R9: the municipality's digital address for letters (SvarUT); optional, added later.
+    organisation_number: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "organisation_number", check_organisation_number(self.organisation_number))
         object.__setattr__(
             self,
             "contact_person",
@@ -127,6 +130,8 @@ class ContactInformation:
             "email": self.email,
             "phone": self.phone,
             "postal_address": self.postal_address.as_dict(),
+            # Left out while unset, so that contact stored before the field existed reads the same.
+            **({"organisation_number": self.organisation_number} if self.organisation_number else {}),
         }
 
 

@@ -90,7 +90,13 @@ def settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> Setting
         jwt_secret=SECRET,
         jwt_secret_file=tmp_path / "jwt-secret",
         projection_poll_seconds=0.02,
-        **overrides,
+        **{
+            # The letter outbox runs only where a test asks for it (it appends events of its own).
+            "letters_worker": False,
+            "letters_outbox_dir": tmp_path / "outbox",
+            "letters_print_dir": tmp_path / "print",
+            **overrides,
+        },
     )
 
 

@@ -35,6 +35,7 @@ class World:
     capacity: str
     case: str
     import_id: str = ""  # a file of IMDi's statistics, imported (R15)
+    letter: str = ""  # the decision letter to Oslo (R9)
 
     def oslo_markers(self) -> list[str]:
         return [self.person, self.listed, self.list_id, self.capacity, self.case, SECRET_NAME]
@@ -45,7 +46,7 @@ def build_world(api: Api) -> World:
     request_and_decide(api, OSLO, persons=5, minors=1)
     person = register_refugee(api, SECRET_NAME)
     approve(api, OSLO, propose(api, OSLO, [person]), [person])
-    api.ok(api.post(f"/refugees/{person}/settlement-decision", {"municipality": OSLO}, IMDI))
+    decision = api.ok(api.post(f"/refugees/{person}/settlement-decision", {"municipality": OSLO}, IMDI))
     listed = register_refugee(api, SECRET_NAME)
     list_id = propose(api, OSLO, [listed])
     deviation = api.ok(api.post(f"/refugees/{person}/deviations", {"kind": "k", "description": "d"}, IMDI))[
@@ -68,7 +69,7 @@ def build_world(api: Api) -> World:
     )["id"]
     case = api.ok(api.post("/support-cases", {"subject": SECRET_NAME, "text": "?"}, MUNICIPALITY, OSLO))["id"]
     import_id = imported(api, SMALL_FILE)["id"]
-    return World(person, listed, list_id, deviation, capacity, case, import_id)
+    return World(person, listed, list_id, deviation, capacity, case, import_id, decision["letter_ids"][0])
 
 
 @dataclass
@@ -166,6 +167,11 @@ EXAMPLES: dict[str, Callable[[World], Example]] = {
     "listSupportCases": lambda w: Example({}),
     "getSupportCase": lambda w: Example({"case_id": w.case}),
     "listLetters": lambda w: Example({}),
+    "getLetter": lambda w: Example({"letter_id": w.letter}),
+    "getLetterPdf": lambda w: Example({"letter_id": w.letter}),
+    "letterOpened": lambda w: Example({"letter_id": w.letter}, {}),
+    "retryLetter": lambda w: Example({"letter_id": w.letter}),
+    "getCaseFile": lambda w: Example({"refugee_id": w.person}),
     "reportRequestsAndDecisions": lambda w: Example({}),
     "reportSettledPersons": lambda w: Example({}, query={"municipality": OSLO}, other=404),
     "reportNational": lambda w: Example({}, query={"year": "2025"}, other=200),

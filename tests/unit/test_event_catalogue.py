@@ -17,6 +17,7 @@ from settlement_domain.model import (
     MOVED_TOPICS,
     DataCompleteness,
     DistributionList,
+    Export,
     Family,
     FamilyKey,
     FolderRead,
@@ -48,6 +49,7 @@ AGGREGATES = (
     IdempotencyRecord,
     Import,
     DataCompleteness,
+    Export,
 )
 EVENT_ROW = re.compile(r"^\| `([A-Z]\w*)` \|([^|]*)\|", re.MULTILINE)
 SECTION = re.compile(r"^## (.*)$", re.MULTILINE)

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "api.cli.imports",
     "api.cli.audit",
     "api.cli.municipalities",
+    "api.cli.letters",
 )
 
 

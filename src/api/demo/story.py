@@ -195,6 +195,7 @@ OSLO_CONTACT = ContactInformation(
     email="bosetting.demo@oslo.example",
     phone="+47 21 00 00 00",
     postal_address=PostalAddress("Rådhusplassen 1", "0037", "Oslo", rule="registry"),
+    organisation_number="999000301",  # R9: a made-up digital address for the demo's letters
 )
 
 

@@ -27,6 +27,7 @@ from api.http.context import (
 )
 from api.http.contract import honest_openapi
 from api.http.controllers.audit import AuditController
+from api.http.controllers.case_files import get_case_file
 from api.http.controllers.completeness import CompletenessController
 from api.http.controllers.distribution_lists import DistributionListController
 from api.http.controllers.health import HealthController
@@ -42,6 +43,7 @@ from api.http.metrics import Metrics, MetricsController
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
 from api.logs import configure_logging
+from api.letters.outbox import Outbox
 from api.settings import Settings
 from api.web.edge import WebEdge
 from projections.catalog import PROJECTIONS, install
@@ -86,6 +88,10 @@ def create_app(
         install(engine)  # a replica cannot be written: the projection worker installs on the primary
     reads = ReadModels(engine, runner, settlement.position)
     web = WebEdge(settings)  # the caseworkers' pages (api/web), beside the JSON API
+    # R9: the letter outbox works beside the projections (it follows the letters read model).
+    outbox = (
+        Outbox.from_settings(settlement, engine, settings) if runner and settings.letters_worker else None
+    )
 
     api = Router(
         path=API_PREFIX,
@@ -100,6 +106,7 @@ def create_app(
             AuditController,
             CompletenessController,
             ImportController,
+            get_case_file,
         ],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
         guards=[reject_unstorable_input, role_guard],
@@ -120,11 +127,15 @@ def create_app(
             with paused_garbage_collector():
                 rebuild_outdated(settlement, engine, PROJECTIONS.values())
             runner.start()
+        if outbox is not None:
+            outbox.start(settings.letters_poll_seconds)
 
     def close(app: Litestar) -> None:
         imports = getattr(app.state, "imports", None)
         if imports is not None:
             imports.wait()  # before the store closes under them
+        if outbox is not None:
+            outbox.stop()
         if runner is not None:
             runner.stop()
         engine.dispose()
@@ -137,6 +148,7 @@ def create_app(
             "settings": settings,
             "reads": reads,
             "runner": runner,
+            "outbox": outbox,
             **web.state(),
         }
     )

@@ -13,6 +13,7 @@ from settlement_domain.handlers import (
     distribution_lists,
     history,
     imports,
+    letters,
     municipalities,
     quotas,
     refugees,
@@ -35,6 +36,7 @@ HANDLERS: dict[type[Command], Handler] = {
     **support.HANDLERS,
     **imports.HANDLERS,
     **history.HANDLERS,
+    **letters.HANDLERS,
 }
 
 __all__ = ["HANDLERS", "Handler", "Outcome", "Scope"]

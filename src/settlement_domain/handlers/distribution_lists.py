@@ -70,7 +70,8 @@ def approve_distribution_list(scope: Scope, cmd: c.ApproveDistributionList) -> O
         refugee.decline(scope.meta, dlist.id, dlist.municipality, decline.reason)
         changed.append(refugee)
     if accepted:
-        letter = scope.letter(dlist, LetterKind.SELECTION, dlist.municipality, cmd.accepted, dlist.year)
+        facts = {"list_id": str(dlist.id), "selected_on": scope.today, "minors": minors}
+        letter = scope.letter(dlist, LetterKind.SELECTION, dlist.municipality, accepted, dlist.year, facts)
         changed.append(letter)
         extra["letter_id"] = str(letter.id)
     return Outcome(dlist, changed, extra)

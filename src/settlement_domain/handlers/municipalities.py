@@ -10,7 +10,9 @@ from settlement_domain.permissions import require_own_municipality
 
 
 def register_municipality(scope: Scope, cmd: c.RegisterMunicipality) -> Outcome:
-    municipality = Municipality.register(scope.meta, cmd.number, cmd.name, cmd.county)
+    municipality = Municipality.register(
+        scope.meta, cmd.number, cmd.name, cmd.county, cmd.organisation_number
+    )
     if scope.find(Municipality, municipality.id) is not None:
         raise RuleViolation("registry", f"Municipality {cmd.number} is already registered.", field="number")
     return Outcome(municipality)

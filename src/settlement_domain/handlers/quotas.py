@@ -15,7 +15,14 @@ def request_settlement(scope: Scope, cmd: c.RequestSettlement) -> Outcome:
     scope.municipality(cmd.number)
     quota = scope.quota_year(cmd.number, cmd.year)
     quota.request(scope.meta, cmd.persons, cmd.unaccompanied_minors, cmd.reason, scope.today)
-    letter = scope.letter(quota, LetterKind.REQUEST, cmd.number, year=cmd.year)
+    facts = {
+        "persons": cmd.persons,
+        "unaccompanied_minors": cmd.unaccompanied_minors,
+        "revision": quota.request_revisions,
+        "reason": (cmd.reason or "").strip() or None,
+        "reply_by": scope.reply_by(),
+    }
+    letter = scope.letter(quota, LetterKind.REQUEST, cmd.number, year=cmd.year, facts=facts)
     return Outcome(quota, [letter], {"letter_id": str(letter.id)})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from settlement_domain.model import (
 )
 
 A = TypeVar("A", bound=Aggregate)
+REQUEST_REPLY_WEEKS = 8  # a request letter asks for the quota decision within eight weeks
 
 
 @dataclass
@@ -120,11 +121,50 @@ class Scope:
         cause: Aggregate,
         kind: LetterKind,
         municipality: str,
-        person_ids: Iterable[UUID] = (),
+        persons: Iterable[Refugee] = (),
         year: int | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> Letter:
-        """R9: a letter caused by ``cause``'s latest event; digital post to municipalities, post to persons."""
+        """R9: a letter caused by ``cause``'s latest event; digital post to municipalities, post to persons.
+
+        Its content is fixed now: the date, IMDi's reference, the recipient as registered today, the
+        ``facts`` of its kind, and the persons it names (their names and birth dates, and for a
+        letter to a person the person's address, in the event's ``personal`` part).
+        """
         channel = Channel.POST if kind is LetterKind.DECISION_PERSON else Channel.DIGITAL
+        persons = list(persons)
+        letter_id = Letter.create_id(cause.id, cause.version, kind.value)
+        registered = self.find(Municipality, Municipality.create_id(municipality))
+        content: dict[str, Any] = {
+            "date": self.today,
+            "reference": f"{self.today.year}/{letter_id.hex[:8].upper()}",
+            "municipality_name": registered.name if registered else municipality,
+            **(facts or {}),
+        }
+        if kind is not LetterKind.DECISION_PERSON:
+            contact = (registered.contact if registered else None) or {}
+            content["recipient"] = {
+                "name": f"{registered.name if registered else municipality} kommune",
+                "contact_person": contact.get("contact_person"),
+                "postal_address": contact.get("postal_address"),
+                "organisation_number": registered.organisation_number if registered else None,
+            }
+        personal: dict[str, Any] = {
+            "persons": [
+                {
+                    "id": str(p.id),
+                    "full_name": p.personal.get("full_name"),
+                    "birth_date": p.personal.get("birth_date"),
+                    "unaccompanied_minor": p.unaccompanied_minor,
+                }
+                for p in persons
+            ]
+        }
+        if kind is LetterKind.DECISION_PERSON and persons:
+            personal["recipient"] = {
+                "name": persons[0].personal.get("full_name"),
+                "postal_address": persons[0].personal.get("postal_address"),
+            }
         return Letter(
             meta=self.meta,
             cause_id=cause.id,
@@ -132,9 +172,15 @@ class Scope:
             kind=kind.value,
             municipality=municipality,
             channel=channel.value,
-            person_ids=list(person_ids),
+            person_ids=[p.id for p in persons],
             year=year,
+            content=content,
+            personal=personal,
         )
+
+    def reply_by(self) -> date:
+        """The reply deadline a request letter states (R1): eight weeks from its date."""
+        return self.today + timedelta(weeks=REQUEST_REPLY_WEEKS)
 
 
 # A command handler: loads through the scope, calls the aggregates, answers what changed.

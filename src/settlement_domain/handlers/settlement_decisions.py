@@ -32,10 +32,11 @@ def decide_settlement(scope: Scope, cmd: c.DecideSettlement) -> Outcome:
             previous = scope.quota_year(*place_before)
             previous.release_place(scope.meta, refugee.id, refugee.unaccompanied_minor, to_year=year)
             changed.append(previous)
+    facts = {"decided_on": scope.today, "over_quota": override_reason is not None}
     to_municipality = scope.letter(
-        refugee, LetterKind.DECISION_MUNICIPALITY, cmd.municipality, [refugee.id], year
+        refugee, LetterKind.DECISION_MUNICIPALITY, cmd.municipality, [refugee], year, facts
     )
-    to_person = scope.letter(refugee, LetterKind.DECISION_PERSON, cmd.municipality, [refugee.id], year)
+    to_person = scope.letter(refugee, LetterKind.DECISION_PERSON, cmd.municipality, [refugee], year, facts)
     changed += [to_municipality, to_person]
     return Outcome(refugee, changed, {"letter_ids": [str(to_municipality.id), str(to_person.id)]})
 

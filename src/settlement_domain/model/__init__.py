@@ -12,10 +12,11 @@ from eventsourcing.utils import register_topic
 from settlement_domain.model.backfill import Import
 from settlement_domain.model.completeness import DataCompleteness
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
+from settlement_domain.model.export import Export
 from settlement_domain.model.family import Family, FamilyKey
 from settlement_domain.model.folder_read import FolderRead, ListingRead
 from settlement_domain.model.idempotency import IdempotencyRecord
-from settlement_domain.model.letter import Channel, Letter, LetterKind
+from settlement_domain.model.letter import FALLBACK_AFTER, Channel, Delivery, Letter, LetterKind
 from settlement_domain.model.minor_capacity import CapacityStatus, MinorCapacity
 from settlement_domain.model.municipality import Municipality
 from settlement_domain.model.quota import QuotaYear
@@ -39,11 +40,14 @@ for _topic, _cls in MOVED_TOPICS.items():
     register_topic(_topic, _cls)
 
 __all__ = [
+    "FALLBACK_AFTER",
     "CapacityStatus",
     "Channel",
     "DataCompleteness",
     "DateSource",
+    "Delivery",
     "DistributionList",
+    "Export",
     "Family",
     "FamilyKey",
     "FolderRead",

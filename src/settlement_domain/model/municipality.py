@@ -31,23 +31,55 @@ class Municipality(Aggregate):
     def create_id(number: str) -> UUID:
         return natural_id("municipality", number)
 
+    class MunicipalityRegistered(Aggregate.Created):
+        """Lifecycle 1: the number, name and county; version 2 added ``organisation_number`` (R9)."""
+
+        class_version = 2
+
+        meta: dict[str, Any]
+        number: str
+        name: str
+        county: str
+        organisation_number: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["organisation_number"] = None
+
     @classmethod
-    def register(cls, meta: dict[str, Any], number: str, name: str, county: str) -> Municipality:
-        """Lifecycle 1: a new municipality, its number of 4 ASCII digits, name and county given."""
+    def register(
+        cls, meta: dict[str, Any], number: str, name: str, county: str, organisation_number: str | None = None
+    ) -> Municipality:
+        """Lifecycle 1: a new municipality, its number of 4 ASCII digits, name and county given; its
+        organisation number (R9, 9 digits) may follow with the contact information."""
         rules.check_municipality_number(number)
         return cls(
             meta=meta,
             number=number,
             name=rules.check_text("registry", name, "name", max_length=200),
             county=rules.check_text("registry", county, "county", max_length=200),
+            organisation_number=rules.check_organisation_number(organisation_number),
         )
 
-    @event("MunicipalityRegistered")
-    def __init__(self, meta: dict[str, Any], number: str, name: str, county: str) -> None:
+    @event(MunicipalityRegistered)
+    def __init__(
+        self, meta: dict[str, Any], number: str, name: str, county: str, organisation_number: str | None
+    ) -> None:
         self.number = number
         self.name = name
         self.county = county
+        self.registered_organisation_number = organisation_number
         self.contact: dict[str, Any] | None = None
+
+    @property
+    def organisation_number(self) -> str | None:
+        """R9: the digital address for letters: the contact information's, else the one registered."""
+        return (self.contact or {}).get("organisation_number") or self.registered_organisation_number
+
+    @property
+    def postal_address(self) -> dict[str, Any] | None:
+        """The postal address of the contact information (the postmottak), if any."""
+        return (self.contact or {}).get("postal_address")
 
     def rename(self, meta: dict[str, Any], name: str) -> None:
         """Lifecycle 1: IMDi names the municipality anew (one registered by an import as "kommune NNNN",

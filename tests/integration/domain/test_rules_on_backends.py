@@ -10,6 +10,7 @@ from tests.unit.domain.test_capacity import *  # noqa: F403
 from tests.unit.domain.test_deviations import *  # noqa: F403
 from tests.unit.domain.test_distribution_lists import *  # noqa: F403
 from tests.unit.domain.test_idempotency import *  # noqa: F403
+from tests.unit.domain.test_letter_delivery import *  # noqa: F403
 from tests.unit.domain.test_letters import *  # noqa: F403
 from tests.unit.domain.test_municipalities_and_registration import *  # noqa: F403
 from tests.unit.domain.test_person_folders import *  # noqa: F403

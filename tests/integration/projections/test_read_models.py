@@ -135,8 +135,12 @@ def test_capacity_reports_support_cases_and_letters(app, engine, history):
     sent = letters.letters(engine, "0301", limit=500)["items"]
     kinds = sorted(letter["kind"] for letter in sent)
     assert kinds == ["decision_municipality"] * 2 + ["decision_person"] * 2 + ["request"] * 2 + ["selection"]
-    assert {letter["status"] for letter in sent if letter["kind"] == "decision_person"} == {"posted"}
-    assert letters.letters(engine, "0301", status="digital", limit=500)["items"][0]["channel"] == "digital"
+    # R9: issued, every letter waits for the outbox; a person's goes by post, a municipality's digitally.
+    assert {letter["status"] for letter in sent} == {"pending"}
+    assert {letter["pending_delivery"] for letter in sent if letter["kind"] == "decision_person"} == {"paper"}
+    assert {letter["channel"] for letter in letters.letters(engine, "0301", kind="request")["items"]} == {
+        "digital"
+    }
     assert [m["number"] for m in municipalities.municipalities(engine)] == ["0301", "4601"]
 
 

@@ -4,7 +4,7 @@ before anything is loaded, so the commands here may name ids that do not exist."
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -18,6 +18,7 @@ from settlement_domain.values import Category, ImportSource, Mapping, PostalAddr
 from tests.given import AUDITOR, IMDI, OSLO, RECEPTION, TODAY, capacity_report, contact, refused, registration
 
 SOURCE = ImportSource("file.csv", "0" * 64, 2)
+NOW = datetime(2025, 6, 16, 12, tzinfo=UTC)
 ACTORS = {Role.IMDI: IMDI, Role.MUNICIPALITY: OSLO, Role.RECEPTION: RECEPTION, Role.AUDITOR: AUDITOR}
 
 EXAMPLES: dict[type[c.Command], c.Command] = {
@@ -54,6 +55,13 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.RecordHistoricalSelection: c.RecordHistoricalSelection("P1", "0301", date(2019, 2, 1), 2019, SOURCE),
     c.RecordHistoricalDecision: c.RecordHistoricalDecision("P1", "0301", date(2019, 2, 5), SOURCE),
     c.RecordHistoricalSettlementDate: c.RecordHistoricalSettlementDate("P1", date(2019, 3, 1), SOURCE),
+    c.RecordLetterDispatch: c.RecordLetterDispatch(uuid4(), "digital", "file", "s-1", NOW),
+    c.RecordLetterDeliveryFailure: c.RecordLetterDeliveryFailure(uuid4(), "digital", "file", "Down", False),
+    c.RecordLetterOpened: c.RecordLetterOpened(uuid4(), NOW, "callback"),
+    c.FallBackToPaper: c.FallBackToPaper(uuid4(), NOW),
+    c.RetryLetterDelivery: c.RetryLetterDelivery(uuid4()),
+    c.RecordCaseFileExport: c.RecordCaseFileExport(uuid4(), "pdf"),
+    c.RecordLettersExport: c.RecordLettersExport("0301", None, ()),
 }  # fmt: skip
 
 FORBIDDEN = [
@@ -106,7 +114,9 @@ def test_role_refusals_say_the_roles_in_words(given, command, actor, message):
 
 
 def test_auditors_only_read_personal_data():
+    # Each is a recorded read of a person's data (R6, R14, R17): an auditor changes nothing.
     assert [cls.__name__ for cls, p in PERMISSIONS.items() if Role.AUDITOR in p.roles] == [
         "RecordFolderRead",
         "RecordPersonalDataListed",
+        "RecordCaseFileExport",
     ]

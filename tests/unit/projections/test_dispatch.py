@@ -6,8 +6,9 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent
 
@@ -96,7 +97,7 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
     )
     app.handle(IMDI, c.RecordMapping(minor, Mapping("school", "none", ("dari",), "asthma", "")))
     app.handle(IMDI, c.DecideSettlement(minor, "0301", 2026, override_reason="urgent"))
-    app.handle(IMDI, c.DecideSettlement(mother, "0301"))
+    to_oslo, to_mother = app.handle(IMDI, c.DecideSettlement(mother, "0301")).extra["letter_ids"]
     app.handle(OSLO, c.RegisterSettlementDate(mother, TODAY))
     app.handle(IMDI, c.CorrectSettlementDate(mother, TODAY - timedelta(days=1), "typo"))
     deviation = app.handle(IMDI, c.OpenDeviation(child, "address", "Secret street unknown")).extra[
@@ -126,6 +127,13 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
         ),
     )  # fmt: skip
     app.handle(IMDI, c.RecordHistoricalSelection("P-1", "4601", date(2019, 2, 1), 2019, person_source))
+    sent = datetime(2025, 6, 16, 9, tzinfo=UTC)
+    app.handle(IMDI, c.RecordLetterDispatch(UUID(to_oslo), "digital", "file", "file-1", sent))
+    app.handle(IMDI, c.FallBackToPaper(UUID(to_oslo), sent + timedelta(hours=48)))
+    app.handle(IMDI, c.RecordLetterOpened(UUID(to_oslo), sent + timedelta(hours=49), "callback"))
+    app.handle(IMDI, c.RecordLetterDeliveryFailure(UUID(to_mother), "paper", "paper", "No printer", True))
+    app.handle(IMDI, c.RetryLetterDelivery(UUID(to_mother)))
+    app.handle(OSLO, c.RecordCaseFileExport(mother, "pdf"))
 
     events = events_since(app, 0)
     assert {type(e) for e in events} == domain_event_classes()

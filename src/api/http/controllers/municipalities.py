@@ -44,6 +44,8 @@ class NewMunicipality(Model):
     number: MunicipalityNumber
     name: ShortText
     county: ShortText
+    organisation_number: ShortText | None = None
+    """R9: the 9-digit organisation number, the municipality's digital address for letters."""
 
 
 class NewName(Model):
@@ -59,6 +61,8 @@ class Contact(Model):
     email: ShortText
     phone: ShortText
     postal_address: PostalAddress
+    organisation_number: ShortText | None = None
+    """R9: the 9-digit organisation number, the digital address for letters (SvarUT)."""
 
 
 class SettlementRequest(Model):
@@ -87,6 +91,7 @@ class MunicipalityView(Model):
     county: str
     contact: Contact | None
     contact_updated_at: datetime | None
+    organisation_number: str | None = None
 
 
 class PlaceCounts(Model):
@@ -183,7 +188,11 @@ class MunicipalityController(Controller):
     @post("/", operation_id="registerMunicipality", sync_to_thread=True, opt=sends(c.RegisterMunicipality))
     def register(self, ctx: Ctx, app: Settlement, data: JSONBody[NewMunicipality]) -> Response[Written]:
         """Register a municipality by its 4-digit number (imdi)."""
-        return written(app.handle(ctx, c.RegisterMunicipality(data.number, data.name, data.county)))
+        return written(
+            app.handle(
+                ctx, c.RegisterMunicipality(data.number, data.name, data.county, data.organisation_number)
+            )
+        )
 
     @put(
         "/{number:str}/name",
@@ -210,7 +219,11 @@ class MunicipalityController(Controller):
     ) -> Response[Written]:
         """Update the municipality's contact information (the municipality itself, or imdi)."""
         contact = ContactInformation(
-            data.contact_person, data.email, data.phone, data.postal_address.parsed(rule="registry")
+            data.contact_person,
+            data.email,
+            data.phone,
+            data.postal_address.parsed(rule="registry"),
+            data.organisation_number,
         )
         return written(app.handle(ctx, c.UpdateContact(number, contact)))
 
