@@ -175,7 +175,7 @@ def run_verify(args: argparse.Namespace) -> int:
         engine.dispose()
         app.close()
     if args.json:
-        answer = {"chain": chain.as_dict()}
+        answer: dict[str, Any] = {"chain": chain.as_dict()}
         if report is not None:
             answer |= report.as_dict()
             answer["equal"] = report.equal and chain.intact

@@ -42,8 +42,8 @@ from api.http.errors import EXCEPTION_HANDLERS
 from api.http.metrics import Metrics, MetricsController
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
-from api.logs import configure_logging
 from api.letters.outbox import Outbox
+from api.logs import configure_logging
 from api.settings import Settings
 from api.web.edge import WebEdge
 from projections.catalog import PROJECTIONS, install

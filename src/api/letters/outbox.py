@@ -227,7 +227,7 @@ class Outbox:
             return
         sent = letter.dispatched.get(Delivery.DIGITAL)
         channel = self.channels.by_name.get(sent["channel"]) if sent else None
-        if channel is None:
+        if sent is None or channel is None:
             return
         try:
             opened_at = channel.opened_at(sent["shipment_id"], letter_id)

@@ -328,7 +328,7 @@ class Renderer:
 
     def document(self, title: str, body: str) -> bytes:
         """One HTML document as PDF/A-2b bytes."""
-        import weasyprint  # imported on first use: loading it (and Pango) costs a moment
+        import weasyprint  # type: ignore[import-untyped]  # imported on first use: loading it (and Pango) costs a moment
 
         if self._faces is None:
             self._faces = _font_faces(self.font_dir)

@@ -424,6 +424,7 @@ def verify_chain(
     while event is not None or row is not None:
         if row is None or (event is not None and event.id < row.position):
             # An event the chain has no link for: added inside the linked range, or simply new.
+            assert event is not None  # the loop goes on while an event or a row is left; no row: an event
             report.log_events += 1
             running = link_of(running, event)
             if event.id < chain_head:

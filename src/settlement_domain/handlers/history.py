@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 from settlement_domain import commands as c
 from settlement_domain.errors import FactConflict, RuleViolation
 from settlement_domain.handlers.scope import Outcome, Scope
-from settlement_domain.model import Refugee
+from settlement_domain.model import Family, Refugee
 from settlement_domain.model.ids import natural_id
 from settlement_domain.rules import check_municipality_number, check_year
 
@@ -78,7 +78,9 @@ def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Ou
         family = scope.family(new.family_id)
         if family is None:
             changed = scope.form_family(new.family_id)
-            family = changed[-1]  # type: ignore[assignment]
+            formed = changed[-1]
+            assert isinstance(formed, Family)  # form_family makes the family last
+            family = formed
         else:
             changed = [family]
         family.add_member(meta, new.id)

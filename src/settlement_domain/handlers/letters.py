@@ -11,7 +11,7 @@ from uuid import UUID
 
 from settlement_domain import commands as c
 from settlement_domain.errors import NotFound
-from settlement_domain.handlers.scope import Outcome, Scope
+from settlement_domain.handlers.scope import Handler, Outcome, Scope
 from settlement_domain.model import Export, Letter
 from settlement_domain.permissions import require_own_municipality
 from settlement_domain.rules import check_municipality_number, check_text, refuse_input
@@ -51,6 +51,7 @@ def record_opened(scope: Scope, cmd: c.RecordLetterOpened) -> Outcome:
         raise refuse_input("R9", "An opening comes from the channel or the callback.", "source")
     letter = _letter(scope, cmd.letter_id)
     recorded = letter.open(scope.meta, cmd.opened_at, cmd.source)
+    assert letter.opened_at is not None  # open() records the opening or finds it recorded, else raises
     return Outcome(letter, extra={"opened_at": letter.opened_at.isoformat(), "recorded": recorded})
 
 
@@ -105,7 +106,7 @@ def record_letters_export(scope: Scope, cmd: c.RecordLettersExport) -> Outcome:
     return Outcome(export)
 
 
-HANDLERS = {
+HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordLetterDispatch: record_dispatch,
     c.RecordLetterDeliveryFailure: record_failure,
     c.RecordLetterOpened: record_opened,

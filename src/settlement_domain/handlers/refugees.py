@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from eventsourcing.domain import Aggregate
+
 from settlement_domain import commands as c
 from settlement_domain.handlers.scope import Handler, Outcome, Scope
-from settlement_domain.model import FolderRead, ListingRead, Refugee
+from settlement_domain.model import Family, FolderRead, ListingRead, Refugee
 from settlement_domain.rules import refuse_input
 
 
@@ -26,10 +28,12 @@ def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
     if refugee.family_id is None:
         return Outcome(refugee)
     family = scope.family(refugee.family_id)
-    changed = [] if family is None else [family]
+    changed: list[Aggregate] = [] if family is None else [family]
     if family is None:
         changed = scope.form_family(refugee.family_id)
-        family = changed[-1]
+        formed = changed[-1]
+        assert isinstance(formed, Family)  # form_family makes the family last
+        family = formed
     family.add_member(scope.meta, refugee.id)
     return Outcome(refugee, changed)
 

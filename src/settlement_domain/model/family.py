@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 class FamilyKey(Aggregate):
     """The store's random key from which family ids are derived (one per store)."""
 
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class FamilyKeyCreated(DynamicEvent): ...
+
     @staticmethod
     def create_id() -> UUID:
         return natural_id("family-key")
@@ -48,7 +52,7 @@ class Family(Aggregate):
 
     if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
 
-        class FamilyFormed(DynamicEvent): ...
+        class FamilyFormed(DynamicEvent, Aggregate.Created): ...  # made on __init__: a created event
 
         class FamilyMemberAdded(DynamicEvent): ...
 

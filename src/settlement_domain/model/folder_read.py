@@ -32,6 +32,10 @@ class ListingRead(Aggregate):
     """One request that showed persons' names or birth dates in a list or report (R14): the persons
     shown, and what showed them. An aggregate per request, like :class:`FolderRead`."""
 
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+
+        class PersonalDataListed(DynamicEvent): ...
+
     @event("PersonalDataListed")
     def __init__(
         self, meta: dict[str, Any], what: str, refugee_ids: list[UUID], municipality: str | None

@@ -50,7 +50,15 @@ class Letter(Aggregate):
 
     if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
 
-        class LetterIssued(DynamicEvent): ...
+        class LetterDispatched(DynamicEvent): ...
+
+        class LetterDeliveryFailed(DynamicEvent): ...
+
+        class LetterDeliveryRetried(DynamicEvent): ...
+
+        class LetterOpened(DynamicEvent): ...
+
+        class LetterFellBackToPaper(DynamicEvent): ...
 
     @staticmethod
     def create_id(cause_id: UUID, cause_version: int, kind: str) -> UUID:
@@ -199,6 +207,7 @@ class Letter(Aggregate):
         """R9: IMDi has the failed letter tried again (after the municipality's address was fixed)."""
         if not self.failed_permanently:
             raise RuleViolation("R9", f"Letter {self.id} has no failed delivery to retry.", field="letter_id")
+        assert self.pending is not None  # a permanent failure is of the delivery still pending
         self._delivery_retried(meta=meta, delivery=self.pending)
 
     @event("LetterDeliveryRetried")

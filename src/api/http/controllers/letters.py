@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from eventsourcing.domain import Aggregate
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -134,7 +135,7 @@ class LetterController(Controller):
     ) -> Response[bytes]:
         """The letter as PDF/A-2b, as its content was fixed when issued (the recipient municipality, imdi)."""
         self._row(actor, reads, letter_id)
-        found = app.repository.get(path_id(letter_id, "letter"))
+        found: Aggregate = app.repository.get(path_id(letter_id, "letter"))
         if not isinstance(found, Letter):
             raise NotFound("letter", letter_id)
         data = LetterData.of(found)
