@@ -76,7 +76,10 @@ def _shortfall(quota: Row, minor: bool) -> tuple[bool, bool]:
     used_minors = quota["settled_minors"] + quota["agreed_minors"]
     return (
         used_persons + 1 > quota["decided_persons"],
-        minor and used_minors + 1 > (quota["decided_minors"] or 0),
+        # A decision without minors (an import of IMDi's statistics) sets no separate limit for them (R15).
+        minor
+        and used_minors + 1
+        > (quota["decided_minors"] if quota["decided_minors"] is not None else quota["decided_persons"]),
     )
 
 

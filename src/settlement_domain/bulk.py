@@ -40,6 +40,7 @@ class BulkRun:
         self._events: list[DomainEventProtocol[UUID]] = []  # in the order the commands caused them
         self._backups: dict[UUID, Aggregate] = {}
         self._absent: set[UUID] = set()
+        self._ends: list[int] = []  # where each command's events end in ``_events``
         self.commands = 0
 
     def assume_absent(self, aggregate_ids: set[UUID]) -> None:
@@ -79,6 +80,7 @@ class BulkRun:
             self.identity[aggregate.id] = aggregate
             self.dirty[aggregate.id] = aggregate
             self._events.extend(aggregate.collect_events())
+        self._ends.append(len(self._events))
         self.commands += 1
         return CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
 
@@ -86,7 +88,7 @@ class BulkRun:
         """Saves everything changed since the last flush; returns the log position.
 
         Up to :data:`MAX_TRANSACTION` events are one transaction. More are stored in transactions of
-        that size, in command order: psycopg's pipeline mode, which the library's PostgreSQL recorder
+        about that size that end where a command's events end, in command order: psycopg's pipeline mode, which the library's PostgreSQL recorder
         inserts in, can hang on one very large insert. Each transaction is a prefix of the run, so a
         crash between them leaves the log consistent; an import writes its record last, so running the
         same file again completes it.
@@ -97,11 +99,11 @@ class BulkRun:
         # given whether it is an event, a protocol check that costs more than storing one).
         snapshotted = [a for a in self.dirty.values() if type(a) in self.app.snapshotting_intervals]
         first_versions = {e.originator_id: e.originator_version for e in reversed(self._events)}
-        events, self.dirty, self._events = self._events, {}, []
+        events, ends, self.dirty, self._events, self._ends = self._events, self._ends, {}, [], []
         position = self.app.position()
-        for start in range(0, len(events), MAX_TRANSACTION):
+        for start, end in _chunks(ends, MAX_TRANSACTION):
             try:
-                chunk = _InCommandOrder(events[start : start + MAX_TRANSACTION])
+                chunk = _InCommandOrder(events[start:end])
                 recordings = self.app.save(chunk)  # type: ignore[arg-type]  # collects events, as an aggregate
             except IntegrityError:
                 stored = (
@@ -135,6 +137,22 @@ def bulk_run(app: SettlementApp) -> Iterator[BulkRun]:
     run = BulkRun(app)
     yield run
     run.flush()
+
+
+def _chunks(ends: list[int], size: int) -> list[tuple[int, int]]:
+    """Spans of about ``size`` events that end where a command's events end: a transaction never
+    stores part of one command (a selection without its place), so a crash between two leaves whole
+    commands only. A command of more than ``size`` events is a span of its own."""
+    spans: list[tuple[int, int]] = []
+    start = last = 0
+    for end in ends:
+        if end - start > size and last > start:
+            spans.append((start, last))
+            start = last
+        last = end
+    if last > start:
+        spans.append((start, last))
+    return spans
 
 
 class _InCommandOrder:

@@ -196,7 +196,8 @@ class _Year:
         """R10 as ``QuotaYear.vacant`` reads it, (0, 0) while nothing is decided."""
         if self.decided is None:
             return (0, 0)
-        return (self.decided[0] - len(self.persons), (self.decided[1] or 0) - self.minors_taken)
+        minors = self.decided[1] if self.decided[1] is not None else self.decided[0]  # R15: no minors' limit
+        return (self.decided[0] - len(self.persons), minors - self.minors_taken)
 
     def apply(self, e: Any) -> None:
         """One fact of the quota year, as ``QuotaYear``'s own event methods apply it."""
@@ -388,7 +389,9 @@ def municipalities_as_of(
         for notification in page:
             e = app.mapper.to_domain_event(notification)
             if isinstance(e, Municipality.MunicipalityRenamed):
-                if e.number in found and moment.recorded(e):  # a name counts from when it was given
+                # By recorded time a name counts from when it was given; by business time, like the
+                # registrations, every name given so far (a placeholder name was never true in the past).
+                if e.number in found and (moment.by == "business" or moment.recorded(e)):
                     found[e.number]["name"] = e.name
             elif moment.by == "business" or moment.recorded(e):
                 found[e.number] = {"number": e.number, "name": e.name, "county": e.county}

@@ -66,10 +66,10 @@ def _operator() -> CommandContext:
 def run_rename(args: argparse.Namespace) -> int:
     app = _app(args)
     try:
-        app.handle(_operator(), c.RenameMunicipality(args.number, args.name))
+        renamed = app.handle(_operator(), c.RenameMunicipality(args.number, args.name)).extra["renamed"]
     finally:
         app.close()
-    print(f"{args.number} is now named {args.name.strip()}.")
+    print(f"{args.number} is {'now' if renamed else 'already'} named {args.name.strip()}.")
     return 0
 
 

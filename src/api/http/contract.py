@@ -223,6 +223,13 @@ def describe(openapi: OpenAPI, routes: Iterable[Any]) -> OpenAPI:
     if openapi.components.schemas is None:
         openapi.components.schemas = {}
     openapi.components.schemas["Problem"] = PROBLEM_SCHEMA
+    # Every response shape refuses fields it does not list (the models forbid extras): said in the
+    # document too, so that a body of one shape never also matches another of a oneOf (/health).
+    for name, schema in openapi.components.schemas.items():
+        if name == "Problem":  # problem details may carry members of their own (RFC 9457)
+            continue
+        if isinstance(schema, Schema) and schema.type == OpenAPIType.OBJECT and schema.properties:
+            schema.additional_properties = False
     for route in routes:
         if not isinstance(route, HTTPRoute) or openapi.paths is None:
             continue

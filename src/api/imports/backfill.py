@@ -198,7 +198,8 @@ def import_person_history(
 ) -> ImportReport:
     """Imports a person-level history (see :mod:`api.imports.person_history`): every fact is run
     against the store as it would be after the earlier lines, and only a file without bad rows and
-    conflicts is recorded (or, with ``skip_invalid``, its good facts), in one transaction."""
+    conflicts is recorded (or, with ``skip_invalid``, its good facts): in one transaction up to 5,000
+    events, else in transactions of whole facts, the import record last (see ``BulkRun.flush``)."""
     parsed = person_history.parse(content, file_name)
     report = ImportReport(
         file_name=file_name, checksum=parsed.checksum, file_format=person_history.FORMAT, dry_run=dry_run,

@@ -63,7 +63,9 @@ def parse(content: bytes, file_name: str) -> ParsedHistory:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise NotThisFormat("The file is not UTF-8 text.") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only (a "\r" before it is dropped): JSON strings may hold other line separators.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         parsed.rows += 1
@@ -135,7 +137,7 @@ class _Fields:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise BadLine(f"{name}: {value} is not a date") from None
+            raise BadLine(f"{name}: not a date of the calendar") from None  # no value: it may be personal
 
     def year(self, name: str) -> int | None:
         value = self.get(name)

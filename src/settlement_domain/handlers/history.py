@@ -38,7 +38,7 @@ def selection_id(source_person: str) -> UUID:
 def _meta(scope: Scope, cmd: Any, day: date | None = None) -> dict[str, Any]:
     """The actor's metadata with the import's source; ``day``: the source's date of a fact whose event
     has no business date of its own (a registration, a mapping), which replays by business time use."""
-    source = {**cmd.source.as_dict(), "person": cmd.person}
+    source = cmd.source.as_dict()  # not the source's person id: it may be one a person is known by
     return {**scope.meta, "source": source if day is None else {**source, "date": day.isoformat()}}
 
 
@@ -98,6 +98,7 @@ def _registration_of(refugee: Refugee) -> tuple[Any, ...]:
 
 
 def record_mapping(scope: Scope, cmd: c.RecordHistoricalMapping) -> Outcome:
+    _check_past(scope, cmd.mapped_on, "date")
     refugee = _person(scope, cmd)
     return Outcome(
         refugee,
@@ -132,15 +133,16 @@ def record_decision(scope: Scope, cmd: c.RecordHistoricalDecision) -> Outcome:
     place_before = refugee.place
     moves = place_before != (cmd.municipality, year)
     # R5 as it happened: a decision for another year moved the place there; past the vacant places
-    # it counts over quota, as an override would here.
-    override = MOVED_BY_HISTORY if moves else None
+    # it counts over quota, as an override would here (only then does it carry one).
+    target = scope.quota_year(cmd.municipality, year) if moves else None
+    short = target is not None and target.shortfall(1, int(refugee.unaccompanied_minor)) is not None
+    override = MOVED_BY_HISTORY if short else None
     if not refugee.record_historical_decision(meta, cmd.municipality, year, cmd.decided_on, override):
         return Outcome(refugee, extra={"recorded": False})
     changed: list[Aggregate] = []
-    if moves:
-        quota = scope.quota_year(cmd.municipality, year)
-        quota.take_place(meta, refugee.id, refugee.unaccompanied_minor, override_reason=override)
-        changed.append(quota)
+    if target is not None:
+        target.take_place(meta, refugee.id, refugee.unaccompanied_minor, override_reason=override)
+        changed.append(target)
         if place_before is not None:
             previous = scope.quota_year(*place_before)
             previous.release_place(meta, refugee.id, refugee.unaccompanied_minor, to_year=year)

@@ -20,8 +20,7 @@ def register_municipality(scope: Scope, cmd: c.RegisterMunicipality) -> Outcome:
 
 def rename_municipality(scope: Scope, cmd: c.RenameMunicipality) -> Outcome:
     municipality = scope.municipality(cmd.number)
-    municipality.rename(scope.meta, cmd.name)
-    return Outcome(municipality)
+    return Outcome(municipality, extra={"renamed": municipality.rename(scope.meta, cmd.name)})
 
 
 def update_contact(scope: Scope, cmd: c.UpdateContact) -> Outcome:

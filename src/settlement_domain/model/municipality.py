@@ -8,7 +8,6 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
-from settlement_domain.errors import RuleViolation
 from settlement_domain.model.ids import natural_id
 from settlement_domain.values import ContactInformation
 
@@ -79,15 +78,14 @@ class Municipality(Aggregate):
         """The postal address of the contact information (the postmottak), if any."""
         return (self.contact or {}).get("postal_address")
 
-    def rename(self, meta: dict[str, Any], name: str) -> None:
+    def rename(self, meta: dict[str, Any], name: str) -> bool:
         """Lifecycle 1: IMDi names the municipality anew (one registered by an import as "kommune NNNN",
-        or renamed by a reform); its number stays."""
+        or renamed by a reform); its number stays. The name it has already records nothing (a retry)."""
         name = rules.check_text("registry", name, "name", max_length=200)
         if name == self.name:
-            raise RuleViolation(
-                "registry", f"Municipality {self.number} is already named {name}.", field="name"
-            )
+            return False
         self._renamed(meta=meta, number=self.number, name=name, previous_name=self.name)
+        return True
 
     @event("MunicipalityRenamed")
     def _renamed(self, meta: dict[str, Any], number: str, name: str, previous_name: str) -> None:

@@ -31,8 +31,12 @@ class QuotaYear(Aggregate):
     Every person takes exactly one place: a selection takes it in the list's year (R4), a settlement
     decision keeps it or moves it to another year (R5). Places are only taken where they are vacant,
     unless IMDi overrides with a reason; those are counted ``over_quota``, and they are the only
-    way ``vacant`` goes negative. Every revision is its own event; the latest request and decision stand.
+    way ``vacant`` goes negative, besides the places persons of a history import took (R15). Every revision is its own event; the latest request and decision stand.
     """
+
+    # Places taken by selections of person-level history imports (R15); a class default, so that
+    # snapshots taken before it was counted read 0.
+    historical_places_taken = 0
 
     if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
 
@@ -290,7 +294,9 @@ class QuotaYear(Aggregate):
                 f"the file says {persons}, and an import does not revise what was recorded here.",
                 field="persons",
             )
-        within = self.places_taken - self.over_quota_persons
+        # Places that persons of a history import took are history as well: a decision of the
+        # statistics is not refused below them (either import may come first).
+        within = self.places_taken - self.over_quota_persons - self.historical_places_taken
         if kind == "decision" and persons < within:
             raise RuleViolation(
                 "R15",
@@ -340,6 +346,10 @@ class QuotaYear(Aggregate):
         self.historical_settled_revisions = revision
 
     # R4, R5: places taken ----------------------------------------------------------------------
+
+    def shortfall(self, persons: int, minors: int) -> str | None:
+        """Why ``persons`` more (``minors`` of them unaccompanied minors) find no vacant places, or None."""
+        return self._shortfall(persons, minors)
 
     def _shortfall(self, persons: int, minors: int) -> str | None:
         """Why ``persons`` (of which ``minors``) more places do not fit, with the figures; None if they do."""
@@ -391,6 +401,8 @@ class QuotaYear(Aggregate):
     ) -> None:
         self.places_taken += len(refugee_ids)
         self.minor_places_taken += unaccompanied_minors
+        if meta.get("source"):  # R15: a selection of a person-level history import
+            self.historical_places_taken += len(refugee_ids)
 
     def take_historical_place(
         self, meta: dict[str, Any], selection_id: UUID, refugee_id: UUID, unaccompanied_minor: bool

@@ -31,6 +31,8 @@ class Refugee(Aggregate):
     Each public method checks its rule and only then records the event.
     """
 
+    decided_on: date | None = None  # the settlement decision's date (a class default for older snapshots)
+
     if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
 
         class RefugeeRegistered(DynamicEvent): ...
@@ -364,6 +366,7 @@ class Refugee(Aggregate):
     ) -> None:
         self.decided_for = municipality
         self.decision_year = year
+        self.decided_on = decided_on
 
     # R7, R8: settlement date ---------------------------------------------------------------------
 
@@ -544,6 +547,11 @@ class Refugee(Aggregate):
             raise RuleViolation(
                 "R15", "A settlement date needs the settlement decision first.", field="settlement_date"
             )
+        if self.decided_on is not None and settlement_date < self.decided_on:
+            raise RuleViolation(
+                "R15", f"The date is before the settlement decision ({self.decided_on.isoformat()}).",
+                field="settlement_date",
+            )  # fmt: skip
         if settlement_date > today:
             raise RuleViolation(
                 "R15", "A settlement date of a history is not in the future.", field="settlement_date"

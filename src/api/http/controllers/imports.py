@@ -57,10 +57,14 @@ MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # a file of IMDi's history (a million pers
 MAX_UNFINISHED = 4  # imports running or waiting their turn, each holding its file: more are refused (503)
 FORM_FIELDS = {"file", "file_name", "dry_run", "skip_invalid", "revise"}
 FLAGS = {"true": True, "false": False}
-FAILED = "The import failed on our side; nothing of the file was stored. Post it again, or ask the operator."
+FAILED = (
+    "The import failed on our side; it is not recorded as imported. Post it again (what a large file "
+    "stored already is found and kept), or ask the operator."
+)
 
 CHANGED_MEANWHILE = (
-    "Other writes changed the same figures at the same moment; nothing was stored. Post it again."
+    "Other writes changed the same figures at the same moment; the file is not recorded as imported. "
+    "Post it again (what a large file stored already is found and kept)."
 )
 
 State = Literal["running", "imported", "already_imported", "refused", "validated", "failed"]
@@ -140,7 +144,7 @@ class ImportJobs:
         return started
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Lets the imports running or waiting finish (the server's shutdown), each its one transaction."""
+        """Lets the imports running or waiting finish (the server's shutdown)."""
         with self._lock:
             threads = list(self._threads)
         for thread in threads:

@@ -54,6 +54,12 @@ class NewName(Model):
     name: ShortText
 
 
+class Renamed(Written):
+    """The write's answer, and whether the name changed (false: it was the municipality's name already)."""
+
+    renamed: bool
+
+
 class Contact(Model):
     """A municipality's contact information."""
 
@@ -205,7 +211,7 @@ class MunicipalityController(Controller):
         self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[NewName]
     ) -> Response[Written]:
         """Name a municipality (imdi): one an import registered as "kommune NNNN", or renamed by a reform."""
-        return written(app.handle(ctx, c.RenameMunicipality(number, data.name)))
+        return written(app.handle(ctx, c.RenameMunicipality(number, data.name)), Renamed)
 
     @put(
         "/{number:str}/contact",
