@@ -98,6 +98,7 @@ EXAMPLES: dict[str, Callable[[World], Example]] = {
         {"contact_person": "K", "email": "k@oslo.no", "phone": "1", "postal_address": ADDRESS},
         other=403,
     ),
+    "renameMunicipality": lambda w: Example({"number": OSLO}, {"name": "Oslo"}, other=403),
     "requestSettlement": lambda w: Example(
         {"number": OSLO}, {"year": 2026, "persons": 5, "unaccompanied_minors": 0}
     ),

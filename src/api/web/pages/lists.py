@@ -32,8 +32,10 @@ def groups(persons: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The persons of a list as the units answered together: a family whole, anyone else alone."""
     found: dict[str, dict[str, Any]] = {}
     for person in persons:
-        key = f"family-{person['family_id']}" if person.get("family_id") else person["refugee_id"]
-        group = found.setdefault(key, {"key": key, "family": bool(person.get("family_id")), "persons": []})
+        # A municipality sees a family's opaque reference before selection, IMDi its id (R6).
+        family = person.get("family_ref") or person.get("family_id")
+        key = f"family-{family}" if family else person["refugee_id"]
+        group = found.setdefault(key, {"key": key, "family": bool(family), "persons": []})
         group["persons"].append(person)
     return list(found.values())
 
