@@ -24,7 +24,7 @@ from api.http.app import create_app
 from api.logs import configure_logging
 from projections.catalog import PROJECTIONS, install
 from projections.engine.store import open_read_store
-from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, Api, problem, settings_for
+from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, Api, auth, problem, settings_for
 from tests.e2e.story import register_municipality, two_municipalities
 from tests.given import TODAY
 
@@ -114,8 +114,8 @@ def test_ready_refuses_while_a_view_is_further_behind_than_the_bound(
         assert any(
             reason.startswith("read model places is 2 events behind the log") for reason in body["reasons"]
         )
-        # /health keeps its contract: up, with each view's lag.
-        health = client.get("/health").json()
+        # /health keeps its contract: up, and for IMDi with each view's lag.
+        health = client.get("/health", headers=auth(IMDI)).json()
         assert health["status"] == "ok" and {p["lag"] for p in health["projections"]} == {2}
 
 
