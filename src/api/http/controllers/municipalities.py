@@ -209,7 +209,7 @@ class MunicipalityController(Controller):
     )
     def rename(
         self, ctx: Ctx, app: Settlement, number: FromPath[NumberInPath], data: JSONBody[NewName]
-    ) -> Response[Written]:
+    ) -> Response[Renamed]:
         """Name a municipality (imdi): one an import registered as "kommune NNNN", or renamed by a reform."""
         return written(app.handle(ctx, c.RenameMunicipality(number, data.name)), Renamed)
 
