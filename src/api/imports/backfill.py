@@ -133,15 +133,19 @@ def import_imdi_long(
     if report.conflicts and not skip_invalid:
         report.recorded = report.unchanged = report.revised = 0
         return report  # the bulk run is dropped unflushed: nothing of the file is stored
+    return _record(run, ctx, report, skipped=len(parsed.bad_rows) + len(report.conflicts))
+
+
+def _record(run: BulkRun, ctx: CommandContext, report: ImportReport, *, skipped: int) -> ImportReport:
+    """The file's import record last, then (unless a dry run) everything stored (R15)."""
     run.handle(
         ctx,
         c.RecordImport(
-            file_name, parsed.checksum, imdi_long.FORMAT, rows=parsed.rows, recorded=report.recorded,
-            unchanged=report.unchanged, skipped=len(parsed.bad_rows) + len(report.conflicts),
-            revised=report.revised,
+            report.file_name, report.checksum, report.file_format, rows=report.rows, recorded=report.recorded,
+            unchanged=report.unchanged, skipped=skipped, revised=report.revised,
         ),
     )  # fmt: skip
-    if dry_run:
+    if report.dry_run:
         return report
     report.position = run.flush()
     report.imported = True
@@ -245,18 +249,7 @@ def import_person_history(
     if (report.conflicts or refused) and not skip_invalid:
         report.recorded = report.unchanged = 0
         return report  # the bulk run is dropped unflushed: nothing of the file is stored
-    run.handle(
-        ctx,
-        c.RecordImport(
-            file_name, parsed.checksum, person_history.FORMAT, rows=parsed.rows, recorded=report.recorded,
-            unchanged=report.unchanged, skipped=len(report.bad_rows) + len(report.conflicts), revised=0,
-        ),
-    )  # fmt: skip
-    if dry_run:
-        return report
-    report.position = run.flush()
-    report.imported = True
-    return report
+    return _record(run, ctx, report, skipped=len(report.bad_rows) + len(report.conflicts))
 
 
 def _ids_of(parsed: person_history.ParsedHistory) -> set[UUID]:

@@ -8,36 +8,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from api.cli.main import main
 from api.imports import imdi_long
 from api.imports.backfill import import_file
-from projections.catalog import PROJECTIONS
-from projections.engine.runner import Runner
-from projections.engine.store import open_read_store
 from projections.places import places
 from settlement_domain import commands as c
-from settlement_domain.application import SettlementApp
 from tests.given import IMDI
+from tests.integration.imports.conftest import caught_up
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "imdi"
 FILES = ["bosetting.csv", "bosatt_vedtak.csv"]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = open_read_store(database_url)
-    yield engine
-    engine.dispose()
-
-
-def caught_up(app: SettlementApp, engine: Engine) -> None:
-    runner = Runner(app, engine, PROJECTIONS.values())
-    try:
-        runner.catch_up()
-    finally:
-        runner.release()
 
 
 def content(name: str) -> bytes:

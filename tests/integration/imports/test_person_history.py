@@ -10,36 +10,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from api.bench.history_file import generate
 from api.cli.main import main
 from api.imports.backfill import import_file
-from projections.catalog import PROJECTIONS
-from projections.engine.runner import Runner
-from projections.engine.store import open_read_store
 from projections.places import places
-from settlement_domain.application import SettlementApp
 from settlement_domain.handlers.history import person_id
 from settlement_domain.model import Refugee
 from settlement_domain.replay import case_as_of, places_as_of
+from tests.integration.imports.conftest import caught_up
 
 FILE = "history.jsonl"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = open_read_store(database_url)
-    yield engine
-    engine.dispose()
-
-
-def caught_up(app: SettlementApp, engine: Engine) -> None:
-    runner = Runner(app, engine, PROJECTIONS.values())
-    try:
-        runner.catch_up()
-    finally:
-        runner.release()
 
 
 def lines(*facts: dict) -> bytes:
