@@ -108,6 +108,9 @@ def http_app(database_url: str, tmp_path: Path) -> Litestar:
 @pytest.fixture
 def api(http_app: Litestar) -> Iterator[Api]:
     with TestClient(http_app) as client:
+        # The tests read problems in English, which their assertions quote; bokmål, the default, is
+        # tested by tests/e2e/test_problem_language.py.
+        client.headers["Accept-Language"] = "en"
         yield Api(client)
 
 

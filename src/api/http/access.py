@@ -40,7 +40,10 @@ def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     actor: Actor = connection.user
     if actor.role not in roles:
         raise RuleViolation(
-            "roles", f"Only {roles_in_words(roles)} may read this.", refusal=Refusal.FORBIDDEN
+            "roles",
+            "Only %(roles)s may read this.",
+            refusal=Refusal.FORBIDDEN,
+            params={"roles": roles_in_words(roles)},
         )
 
 
