@@ -24,6 +24,13 @@ from tests.given.actors import TODAY
 TEST_SEARCH_KEY = "a-test-key-for-the-person-search-index"
 
 
+@pytest.fixture(autouse=True)
+def english_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line's messages in English, which the tests quote; bokmål, its default, is tested by
+    tests/unit/test_cli_language.py (which removes this setting)."""
+    monkeypatch.setenv("SETTLEMENT_LANG", "en")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def search_key() -> Iterator[str]:
     """One key of the person search index (R21) for every test and every process a test starts

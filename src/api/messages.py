@@ -228,11 +228,31 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$", re.DOTALL)
 
 
+MIN_FIXED_TEXT = 15  # a template of the catalog matches English text only with this much text of its own
+
+
 @cache
 def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    # Longer templates first, so that the most specific one matches (``... - at `$.x` `` before ``...``).
-    ordered = sorted({*EDGE_MESSAGES}, key=len, reverse=True)
-    return tuple((template, _pattern(template)) for template in ordered if "%(" in template)
+    """The edges' templates, then the catalog's other templates (the domain's refusals, for text stored
+    before it was shown: an import report's conflicts), each longer one first so the most specific wins."""
+    edge = sorted({template for template in EDGE_MESSAGES if "%(" in template}, key=len, reverse=True)
+    catalog = sorted(
+        {
+            template
+            for template in _catalog_ids()
+            if "%(" in template
+            and template not in edge
+            and len(re.sub(r"%\(\w+\)s", "", template)) >= MIN_FIXED_TEXT
+        },
+        key=len,
+        reverse=True,
+    )
+    return tuple((template, _pattern(template)) for template in (*edge, *catalog))
+
+
+def _catalog_ids() -> list[str]:
+    catalog = getattr(translations("nb"), "_catalog", {})
+    return [key for key in catalog if isinstance(key, str) and key]
 
 
 def template_of(text: str) -> tuple[str, dict[str, str]] | None:
@@ -248,7 +268,9 @@ def template_of(text: str) -> tuple[str, dict[str, str]] | None:
 
 @cache
 def _constants() -> frozenset[str]:
-    return frozenset(template for template in (*EDGE_MESSAGES, *DOMAIN_WORDS) if "%(" not in template)
+    return frozenset(
+        template for template in (*EDGE_MESSAGES, *DOMAIN_WORDS, *_catalog_ids()) if "%(" not in template
+    )
 
 
 def translate(locale: str, text: str) -> str:
@@ -259,4 +281,17 @@ def translate(locale: str, text: str) -> str:
     if found is None:
         return text
     template, values = found
-    return render(locale, template, values)
+    return render(locale, template, {key: _value(locale, value) for key, value in values.items()})
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _value(locale: str, value: str) -> str:
+    """A value found in English text: a word of the catalog translated, a date written the reader's way."""
+    if _ISO_DATE.match(value):
+        try:
+            return render_value(locale, date.fromisoformat(value))
+        except ValueError:
+            return value
+    return translations(locale).gettext(value) if value in _constants() else value
