@@ -13,6 +13,7 @@ gives its translation with the same values. A message no template matches stays 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from functools import cache
 from typing import Any
 
 from api.web.i18n import N_, format_date, format_moment, translations
+from projections.audit_trail import decode_text
 from settlement_domain.errors import DomainError, Text
 from settlement_domain.model.distribution_list import ListStatus
 from settlement_domain.permissions import PERMISSIONS, ROLE_NAMES
@@ -295,3 +297,18 @@ def _value(locale: str, value: str) -> str:
         except ValueError:
             return value
     return translations(locale).gettext(value) if value in _constants() else value
+
+
+def audit_summaries(locale: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit rows with each ``summary`` in ``locale``: the view keeps the English line and its template
+    (``summary_text``), rendered here through the catalog (a row of an older view: its English line)."""
+    if locale == "en":
+        return items
+    return [{**item, "summary": audit_summary(locale, item)} for item in items]
+
+
+def audit_summary(locale: str, item: Mapping[str, Any]) -> str:
+    stored = item.get("summary_text")
+    if locale == "en" or not stored:
+        return str(item["summary"])
+    return render_value(locale, decode_text(json.loads(stored)))

@@ -47,9 +47,11 @@ ERROR_KEYWORDS = {
     "IdempotencyKeyReused": None,
     "require_own_municipality": (4,),
 }
-OTHER_SOURCES = [
-    (SOURCES / "settlement_domain", [("**.py", "python")]),
-    (SOURCES / "api", [("web/**", "ignore"), ("**.py", "python")]),
+OTHER_SOURCES: list[tuple[Path, list[tuple[str, str]], dict[str, Any]]] = [
+    (SOURCES / "settlement_domain", [("**.py", "python")], ERROR_KEYWORDS),
+    (SOURCES / "api", [("web/**", "ignore"), ("**.py", "python")], ERROR_KEYWORDS),
+    # The audit trail's summaries (``T`` is Text there), translated where they are shown.
+    (SOURCES / "projections", [("audit_trail.py", "python"), ("**", "ignore")], {"T": None, "_if": (2,)}),
 ]
 
 
@@ -148,9 +150,9 @@ def extract_messages() -> Catalog:
         str(HERE), METHOD_MAP, keywords=KEYWORDS, comment_tags=("Translators:",)
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments)
-    for directory, method_map in OTHER_SOURCES:
+    for directory, method_map, keywords in OTHER_SOURCES:
         for filename, lineno, message, comments, _context in extract_from_dir(
-            str(directory), method_map, keywords=ERROR_KEYWORDS, comment_tags=("Translators:",)
+            str(directory), method_map, keywords=keywords, comment_tags=("Translators:",)
         ):
             where = f"{directory.name}/{filename}"
             catalog.add(message, None, [(where, lineno)], auto_comments=comments)

@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import FromQuery, QueryParameter
 
 from api.http.access import allowed, municipality_scope
 from api.http.context import CurrentActor
+from api.http.errors import problem_locale
 from api.http.reads import Reads
 from api.http.schemas import Cursor, Limit, Model, MunicipalityNumber, Page, instant
+from api.messages import audit_summaries
 from projections.audit_trail import audit_events
 from settlement_domain.context import Role
 
@@ -64,6 +66,7 @@ class AuditController(Controller):
     )
     def events(
         self,
+        request: Request,
         actor: CurrentActor,
         reads: Reads,
         person: Annotated[str | None, QueryParameter(max_length=100, description="A person's id")] = None,
@@ -104,4 +107,6 @@ class AuditController(Controller):
             cursor=cursor,
             limit=limit,
         )
+        # Each summary in the reader's language (bokmål unless Accept-Language asks for English).
+        found = {**found, "items": audit_summaries(problem_locale(request), found["items"])}
         return Page[AuditEvent].of(found, AuditEvent)

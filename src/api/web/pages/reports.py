@@ -20,9 +20,10 @@ from api.http.controllers.reports import (
     with_completeness,
 )
 from api.http.spreadsheets import CSV, XLSX, as_file
+from api.messages import audit_summaries
 from api.web.i18n import OSLO, parse_date
 from api.web.pages.base import actor, reads
-from api.web.render import page, translate
+from api.web.render import locale_of, page, translate
 from projections.audit_trail import audit_events
 from projections.completeness import completeness
 from projections.municipalities import municipalities
@@ -136,7 +137,7 @@ def audit_page(request: Request) -> Response[str]:
         request,
         "audit.html",
         title=translate(request, "Event log"),
-        events=found["items"],
+        events=audit_summaries(locale_of(request), found["items"]),
         next_cursor=found["next_cursor"],
         searched=searched,
     )
