@@ -25,4 +25,6 @@ def open_application(settings: Settings, *, clock: Callable[[], date] | None = N
         master_key=settings.master_key.get_secret_value() if settings.master_key else None,
         master_key_file=str(settings.master_key_file),
     )
-    return SettlementApp(env, clock=clock or date.today, settlement_cutoff=settings.settlement_cutoff)
+    app = SettlementApp(env, clock=clock or date.today, settlement_cutoff=settings.settlement_cutoff)
+    app.read_retention_years = settings.read_retention_years
+    return app

@@ -57,6 +57,8 @@ class SettlementApp(Application):
     name = "settlement"
     # A big municipality's quota year collects an event per approved list and moved place:
     # snapshots keep loading it cheap however many persons it settles.
+    # R14: read records name their persons for this many years (settings: read_retention_years).
+    read_retention_years = 5
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate], int]] = {QuotaYear: 50}
 
     def __init__(
@@ -80,7 +82,11 @@ class SettlementApp(Application):
             self.recorder.personal_keys = self.personal_keys
         assert isinstance(self.mapper, SealingMapper)
         self.mapper.keys = self.personal_keys
-        personal_keys.use(self.personal_keys)
+        personal_keys.use(self, self.personal_keys)
+
+    def close(self) -> None:
+        personal_keys.release(self)
+        super().close()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)

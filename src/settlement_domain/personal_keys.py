@@ -25,8 +25,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -409,25 +408,25 @@ def _now() -> str:
 # The process's key store, for the read models (set when an application opens a store) ------------
 
 _current: PersonalKeys | None = None
+_opened: list[tuple[object, PersonalKeys | None]] = []  # the open applications' key stores, latest last
 
 
-def use(keys: PersonalKeys | None) -> None:
+def use(owner: object, keys: PersonalKeys | None) -> None:
+    """``owner`` (an application) opened a store with ``keys``: the read models use them from now on."""
     global _current
+    _opened.append((owner, keys))
     _current = keys
+
+
+def release(owner: object) -> None:
+    """``owner`` closed its store: the read models use the keys of the latest application still open."""
+    global _current
+    _opened[:] = [(o, k) for o, k in _opened if o is not owner]
+    _current = _opened[-1][1] if _opened else None
 
 
 def current() -> PersonalKeys | None:
     return _current
-
-
-@contextmanager
-def using(keys: PersonalKeys | None) -> Iterator[None]:
-    global _current
-    before, _current = _current, keys
-    try:
-        yield
-    finally:
-        _current = before
 
 
 # Values the read models keep ---------------------------------------------------------------------

@@ -14,8 +14,12 @@ from uuid import UUID
 from api.bootstrap import open_application
 from api.cli.main import UsageError
 from api.settings import Settings
+from projections.catalog import select_projections
+from projections.engine.rebuild import rebuild
+from projections.engine.store import open_read_store
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
+from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.personal_keys import PersonalKeys, master_key_from_text
 from settlement_domain.read_retention import expire_read_keys, oldest_readable_month
@@ -111,17 +115,26 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 def run_expire(args: argparse.Namespace) -> int:
+    """R14: deletes the month keys of read records older than the retention period, then rebuilds the
+    audit trail, whose index of reads by person no longer holds the expired reads' persons."""
     settings = _settings(args)
     app = open_application(settings)
     try:
         today = args.today or app.clock()
         expired = expire_read_keys(_keys(app), today, settings.read_retention_years)
+        if expired:
+            engine = open_read_store(settings.database_url)
+            try:
+                with paused_garbage_collector():
+                    rebuild(app, engine, select_projections(["audit_trail"]))
+            finally:
+                engine.dispose()
     finally:
         app.close()
     oldest = oldest_readable_month(today, settings.read_retention_years)
     print(
         f"{len(expired)} month keys of read records deleted; read records from {oldest} on stay readable "
-        f"({settings.read_retention_years} years)."
+        f"({settings.read_retention_years} years)" + ("; the audit trail was rebuilt." if expired else ".")
     )
     return 0
 

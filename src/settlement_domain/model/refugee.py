@@ -629,14 +629,11 @@ class Refugee(Aggregate):
             raise RuleViolation(
                 "R18a", "The person is on an open distribution list; withdraw it or await the answer first."
             )
-        if self.selected_by is not None and self.decided_for is None:
-            raise RuleViolation(
-                "R18b", "The person is selected by a municipality and awaits a settlement decision (R5)."
-            )
-        if self.decided_for is not None and self.settlement_date is None:
+        if self.municipality is not None and self.settlement_date is None:
             raise RuleViolation(
                 "R18b",
-                "A settlement decision is made and the settlement date is not registered yet (R7, R8).",
+                "The person is selected by or decided for a municipality and the settlement date is not "
+                "registered yet (R5, R7, R8).",
             )
         if self.has_open_deviation:
             raise RuleViolation("R18c", "The person's case has an unresolved deviation (R12).")
