@@ -127,6 +127,12 @@ class Erasure(Model):
     reason: Text
 
 
+class ErasureWritten(Written):
+    """The erasure as recorded (R18); ``id`` is the person's."""
+
+    erased: bool
+
+
 class DecisionWritten(Written):
     """A settlement decision and its two letters (to the municipality, to the person)."""
 
@@ -404,12 +410,12 @@ class RefugeeController(Controller):
     )
     def erase(
         self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[Erasure]
-    ) -> Response[Written]:
+    ) -> Response[ErasureWritten]:
         """Erase the person's personal data (imdi, R18): the person's key is deleted and
         ``PersonalDataErased`` recorded; every view then shows the person as erased (``slettet``).
         Refused while the case is open in a way the law needs kept (R18a-R18d)."""
         command = c.ErasePersonalData(path_id(refugee_id, "person"), data.legal_basis, data.reason)
-        return written(app.handle(ctx, command))
+        return written(app.handle(ctx, command), ErasureWritten)
 
     @get(
         "/",
