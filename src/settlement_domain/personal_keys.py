@@ -265,12 +265,17 @@ class PersonalKeys:
             )
         return key
 
-    def key_to_seal(self, key_id: str) -> bytes | None:
+    def key_to_seal(self, key_id: str, *, new: bool = False) -> bytes | None:
         """The data key to seal with, made now (stored with the events being saved) when there is none;
-        None when the person was erased: nothing personal is stored about them any more."""
-        known, key = self.lookup(key_id)
-        if known:
-            return key
+        None when the person was erased: nothing personal is stored about them any more. ``new``: the
+        caller knows no key can exist yet (a person's first event), so the table is not asked."""
+        pending = self._pending().get(key_id)
+        if pending is not None:
+            return pending[0]
+        if not new:
+            known, key = self.lookup(key_id)
+            if known:
+                return key
         data_key = AESGCM.generate_key(bit_length=256)
         master = self.masters[self.current_master]
         self._pending()[key_id] = (data_key, wrap(master, key_id, data_key))
@@ -564,9 +569,9 @@ class SealingMapper(Mapper[UUID]):
 
     keys: PersonalKeys | None = None
 
-    def _seal(self, key_id: str, value: Any) -> Any:
+    def _seal(self, key_id: str, value: Any, *, new: bool = False) -> Any:
         assert self.keys is not None
-        key = self.keys.key_to_seal(key_id)
+        key = self.keys.key_to_seal(key_id, new=new)
         if key is None:
             return None  # the person was erased: nothing personal is stored about them again
         plain = self.transcoder.encode(value)
@@ -598,9 +603,11 @@ class SealingMapper(Mapper[UUID]):
         if name.startswith("Refugee."):
             if event_name == "PersonalDataErased":
                 keys.erase_with_next_save(person)
+            # A registration is the person's first event (version 1, unique): no key can exist yet.
+            new = event_name == "RefugeeRegistered" and domain_event.originator_version == 1
             for field in _REFUGEE_FIELDS.get(event_name, {}):
                 if state.get(field) is not None:
-                    state[field] = self._seal(person, state[field])
+                    state[field] = self._seal(person, state[field], new=new)
         elif event_name == "LetterIssued":
             state["personal"] = self._seal_letter(state.get("personal") or {}, state.get("person_ids") or [])
         elif event_name == "DistributionListApproved":
