@@ -39,6 +39,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 KEYS_TABLE = "settlement_person_keys"
 CACHE_SECONDS = 60.0  # how long an unwrapped key is trusted before the table is asked again
 PREFETCH = 1_000  # keys fetched with a missing one: those created after it
+CACHE_LIMIT = 200_000  # unwrapped keys kept per process (about 50 MB)
 MIN_MASTER_KEY_LENGTH = 32
 ERASED_NAME = "slettet"  # what a person's name reads as once erased (R18)
 
@@ -180,6 +181,8 @@ class PersonalKeys:
     def _remember(self, rows: list[tuple[Any, ...]]) -> None:
         now = time.monotonic()
         with self._lock:
+            if len(self._cache) + len(rows) > CACHE_LIMIT:
+                self._cache.clear()  # a bound on memory: the keys are fetched again as needed
             for key_id, master_id, wrapped in rows:
                 if wrapped is None:
                     self._cache[key_id] = (None, now)
