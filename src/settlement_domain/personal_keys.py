@@ -553,6 +553,8 @@ _REFUGEE_FIELDS: dict[str, dict[str, Any]] = {
     "DeviationResolved": {"note": ""},
     "RefugeeDeclined": {"reason": ""},
     "SettlementDateCorrected": {"reason": ""},
+    # Erased, an override's reason still says there was one (places count it, summaries name it).
+    "SettlementDecided": {"override_reason": ERASED_NAME},
 }
 
 
@@ -598,7 +600,7 @@ class SealingMapper(Mapper[UUID]):
         name = type(domain_event).__qualname__
         if name in _READ_FIELDS and keys is not None:
             return super().to_stored_event(self._sealed_read(domain_event))
-        if keys is None or not name.startswith(("Refugee.", "Letter.", "DistributionList.")):
+        if keys is None or not name.startswith(("Refugee.", "Letter.", "DistributionList.", "QuotaYear.")):
             return super().to_stored_event(domain_event)
         event_name = name.split(".", 1)[1]
         state = dict(vars(domain_event))
@@ -608,11 +610,17 @@ class SealingMapper(Mapper[UUID]):
                 keys.erase_with_next_save(person)
             # A registration is the person's first event (version 1, unique): no key can exist yet.
             new = event_name == "RefugeeRegistered" and domain_event.originator_version == 1
-            for field in _REFUGEE_FIELDS.get(event_name, {}):
+            for field, erased in _REFUGEE_FIELDS.get(event_name, {}).items():
                 if state.get(field) is not None:
-                    state[field] = self._seal(person, state[field], new=new)
+                    sealed_value = self._seal(person, state[field], new=new)
+                    # An erased person's field keeps what it reads as once erased, never the value.
+                    state[field] = erased if sealed_value is None else sealed_value
         elif event_name == "LetterIssued":
             state["personal"] = self._seal_letter(state.get("personal") or {}, state.get("person_ids") or [])
+        elif event_name == "SettlementPlaceTaken":
+            if state.get("override_reason") is not None:
+                sealed_reason = self._seal(str(state["refugee_id"]), state["override_reason"])
+                state["override_reason"] = ERASED_NAME if sealed_reason is None else sealed_reason
         elif event_name == "DistributionListApproved":
             state["declined"] = [
                 {
@@ -673,6 +681,10 @@ class SealingMapper(Mapper[UUID]):
             for field, erased in _REFUGEE_FIELDS.get(event_name, {}).items():
                 if is_sealed(state.get(field)):
                     state[field] = self._open(state[field], erased)
+        elif name == "QuotaYear.SettlementPlaceTaken":
+            state = vars(event)
+            if is_sealed(state.get("override_reason")):
+                state["override_reason"] = self._open(state["override_reason"], ERASED_NAME)
         elif name == "DistributionList.DistributionListApproved":
             state = vars(event)
             state["declined"] = [

@@ -65,7 +65,7 @@ def a_settled_person(app: SettlementApp) -> UUID:
     app.handle(IMDI, c.ResolveDeviation(person, UUID(deviation), "Zantoroff found"))
     listed = UUID(app.handle(IMDI, c.CreateDistributionList("0301", (person,), date(2025, 7, 1))).id)
     app.handle(OSLO, c.ApproveDistributionList(listed, (person,), ()))
-    app.handle(IMDI, c.DecideSettlement(person, "0301", 2025))
+    app.handle(IMDI, c.DecideSettlement(person, "0301", 2025, "Zantoroff's family lives here"))
     app.handle(OSLO, c.RegisterSettlementDate(person, TODAY))
     app.handle(OSLO, c.RecordFolderRead(person))
     app.handle(IMDI, c.RecordPersonalDataListed("GET /refugees", (person,)))

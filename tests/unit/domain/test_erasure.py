@@ -47,7 +47,7 @@ def test_erasure_waits_while_the_case_is_open(given_places):
     distribution_list(given_places, "0301", [listed])
     with refused(given_places, "R18a", Refusal.STATE):
         given_places.handle(IMDI, erase(listed))
-    chosen = person(given_places)
+    chosen = person(given_places, private=True)
     selected(given_places, OSLO, [chosen])
     with refused(given_places, "R18b", Refusal.STATE):
         given_places.handle(IMDI, erase(chosen))
