@@ -396,7 +396,7 @@ class PersonalKeys:
         m = self.mark
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT key_id, wrapped IS NOT NULL FROM {self.table} WHERE key_id LIKE {m} ORDER BY key_id",
+                f"SELECT key_id, wrapped IS NOT NULL AS alive FROM {self.table} WHERE key_id LIKE {m} ORDER BY key_id",
                 (prefix + "%",),
             )
             return [(str(k), bool(alive)) for k, alive in self._tuples(cursor.fetchall())]
@@ -404,7 +404,7 @@ class PersonalKeys:
     def counts(self) -> tuple[int, int]:
         """(keys held, keys erased)."""
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT COUNT(*), COUNT(wrapped) FROM {self.table}")
+            cursor.execute(f"SELECT COUNT(*) AS total, COUNT(wrapped) AS held FROM {self.table}")
             total, held = self._tuples(cursor.fetchall())[0]
         return int(held), int(total) - int(held)
 

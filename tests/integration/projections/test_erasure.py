@@ -142,6 +142,9 @@ def test_rotating_the_master_key_keeps_every_event_readable(app, engine, databas
     monkeypatch.setenv("SETTLEMENT_NEW_MASTER_KEY", new_key)
     assert main(["keys", "rotate-master", "--database-url", database_url]) == 0
     assert "data keys re-wrapped" in capsys.readouterr().out
+    assert main(["keys", "status", "--database-url", database_url]) == 0
+    # The person's key and the key of this month's read records (R14).
+    assert "2 data keys held, 0 erased or expired" in capsys.readouterr().out
     monkeypatch.delenv("SETTLEMENT_NEW_MASTER_KEY")
     monkeypatch.setenv("SETTLEMENT_MASTER_KEY", new_key)
     rotated = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
@@ -203,3 +206,29 @@ def test_expired_read_records_no_longer_name_their_persons_and_new_ones_do(
 def _reads(app: SettlementApp) -> list:
     events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=10_000)]
     return [e for e in events if type(e).__name__ in ("PersonFolderViewed", "PersonalDataListed")]
+
+
+def test_a_failed_save_leaves_no_key_and_keeps_the_stored_one(app, database_url):
+    """Keys are written in the events' transaction: a save that fails stores neither, and the key
+    already stored for the person keeps opening the person's events."""
+    from eventsourcing.persistence import IntegrityError
+
+    from settlement_domain.model import Refugee
+    from settlement_domain.values import PostalAddress, Residence, ResidenceKind
+
+    person = UUID(app.handle(IMDI, registration(name=NAME, birth_date=BORN)).id)
+    assert app.personal_keys is not None
+    held = app.personal_keys.counts()
+    twin = Refugee.register_historical(
+        person, {}, "Someone Else", BORN, None, False, Residence(ResidenceKind.PRIVATE),
+        PostalAddress("Storgata 1", "0155", "Oslo"), "asylum", TODAY,
+    )  # fmt: skip
+    with pytest.raises(IntegrityError):
+        app.save(twin)
+    assert app.personal_keys.counts() == held
+    fresh = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:
+        assert fresh.refugee(person).personal["full_name"] == NAME
+    finally:
+        fresh.close()
+    assert app.refugee(person).personal["full_name"] == NAME
