@@ -333,8 +333,12 @@ SUMMARIES: dict[type[Any], Callable[[Any], T]] = {
         )
     ),
     FolderRead.PersonFolderViewed: lambda e: T("Person folder viewed"),
-    ListingRead.PersonalDataListed: lambda e: T(
-        "Personal data listed: %(what)s, %(persons)s", {"what": e.what, "persons": _persons(len(e.refugee_ids))}
+    # R18: the legal basis and reason are free text and stay out of the trail, like every reason.
+    Refugee.PersonalDataErased: lambda e: T("Personal data erased (R18)"),
+    ListingRead.PersonalDataListed: lambda e: (
+        T("Personal data listed: %(what)s, %(persons)s", {"what": e.what, "persons": _persons(len(e.refugee_ids))})
+        if e.refugee_ids
+        else T("Personal data listed: %(what)s (persons no longer readable, R14)", {"what": e.what})
     ),
     Family.FamilyFormed: lambda e: T("Family formed"),
     Family.FamilyMemberAdded: lambda e: T("Family member added"),
@@ -348,7 +352,7 @@ REFUGEE_EVENTS = frozenset(
         Refugee.RefugeeRegistered, Refugee.MappingRecorded, Refugee.RefugeeProposed, Refugee.ProposalWithdrawn,
         Refugee.RefugeeDeclined, Refugee.RefugeeSelected, Refugee.SettlementDecided,
         Refugee.SettlementDateRegistered, Refugee.SettlementDateCorrected, Refugee.DeviationOpened,
-        Refugee.DeviationResolved,
+        Refugee.DeviationResolved, Refugee.PersonalDataErased,
     }
 )  # fmt: skip
 # Events naming one person by ``refugee_id``.
@@ -377,7 +381,8 @@ def persons_of(e: Any) -> list[str]:
     if kind in REFUGEE_EVENTS:
         return [str(e.originator_id)]
     if kind in ONE_PERSON_EVENTS:
-        return [str(e.refugee_id)]
+        # A read record past its retention period no longer names its person (R14).
+        return [str(e.refugee_id)] if e.refugee_id is not None else []
     if kind is Letter.LetterIssued:
         return [str(p) for p in e.person_ids]
     if kind is ListingRead.PersonalDataListed:

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "api.cli.audit",
     "api.cli.municipalities",
     "api.cli.letters",
+    "api.cli.keys",
 )
 
 

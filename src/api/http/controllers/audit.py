@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.params import FromQuery, QueryParameter
 
 from api.http.access import allowed, municipality_scope
-from api.http.context import CurrentActor
+from api.http.context import CurrentActor, Settlement
 from api.http.errors import problem_locale
 from api.http.reads import Reads
 from api.http.schemas import Cursor, Limit, Model, MunicipalityNumber, Page, instant
 from api.messages import audit_summaries
 from projections.audit_trail import audit_events
 from settlement_domain.context import Role
+from settlement_domain.read_retention import oldest_readable_month
 
 SearchText = Annotated[str | None, QueryParameter(max_length=200)]
 
@@ -52,6 +53,14 @@ class AuditEvent(Model):
         )
 
 
+class AuditPage(Page[AuditEvent]):
+    """One page of the audit trail, and how far back read records name their persons (R14)."""
+
+    reads_from: date
+    """Read records (``PersonFolderViewed``, ``PersonalDataListed``) recorded before this day are
+    kept but no longer name the persons whose data was read: their month's key has expired (R14)."""
+
+
 class AuditController(Controller):
     """Audit trail search."""
 
@@ -68,6 +77,7 @@ class AuditController(Controller):
         self,
         request: Request,
         actor: CurrentActor,
+        app: Settlement,
         reads: Reads,
         person: Annotated[str | None, QueryParameter(max_length=100, description="A person's id")] = None,
         municipality: FromQuery[MunicipalityNumber | None] = None,
@@ -87,7 +97,7 @@ class AuditController(Controller):
         ] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
-    ) -> Page[AuditEvent]:
+    ) -> AuditPage:
         """Search the audit trail, newest first (imdi, auditor; a municipality sees its own cases)."""
         own = None
         if actor.role is Role.MUNICIPALITY:
@@ -109,4 +119,6 @@ class AuditController(Controller):
         )
         # Each summary in the reader's language (bokmål unless Accept-Language asks for English).
         found = {**found, "items": audit_summaries(problem_locale(request), found["items"])}
-        return Page[AuditEvent].of(found, AuditEvent)
+        page = Page[AuditEvent].of(found, AuditEvent)
+        reads_from = oldest_readable_month(app.clock(), app.read_retention_years)
+        return AuditPage(items=page.items, next_cursor=page.next_cursor, reads_from=reads_from)
