@@ -192,6 +192,22 @@ def test_an_imdi_caseworker_walks_the_tasks_and_answers_a_case(browser: object, 
     page.get_by_role("button", name="Lagre markeringen").click()
     assert "Datagrunnlaget er markert som komplett." in page.inner_text("main")
     check(page, "imdi-rapporter-komplett")
+    # R15: an import uploaded on its page (a dry run: nothing stored), followed to its report.
+    page.goto(f"{server}/imports")
+    page.get_by_role("button", name="Importer", exact=True).click()
+    assert "Velg filen som skal importeres." in page.inner_text("#error-summary")
+    check(page, "imdi-import-avvist")
+    page.locator("#field-file").set_input_files(str(ROOT / "docs" / "examples" / "imdi-long.csv"))
+    page.get_by_label("Bare kontroller filen (prøvekjøring): lagre ingenting").check()
+    page.get_by_role("button", name="Importer", exact=True).click()
+    page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}$"))
+    for _ in range(30):  # the page refreshes itself while the import runs
+        if "kontrollert (prøvekjøring)" in page.inner_text("main"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert "kontrollert (prøvekjøring)" in page.inner_text("main")
+    check(page, "imdi-import-rapport")
     person = page.goto(f"{server}/persons")
     assert person.status == 200
     first = page.locator("main table a.ds-link").first

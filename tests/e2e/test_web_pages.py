@@ -200,3 +200,80 @@ def test_imdi_marks_a_years_data_complete_on_the_reports_page(both) -> None:
     assert [(m["year"], m["municipality"], m["complete"]) for m in marks] == [(2025, OSLO, True)]
     web.login("caseworker-0301")
     assert "Marker datagrunnlaget som komplett" not in text(web.get("/reports"))  # IMDi's task only
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "imdi-long.csv"
+
+
+def test_imdi_uploads_an_import_on_its_page_and_follows_it_to_its_report(both) -> None:
+    api, web = both
+    web.login("imdi-caseworker-ingrid")
+    page = web.get("/imports")
+    assert page.status_code == 200 and "Importer en fil" in text(page)
+    token = web.token
+
+    def upload(fields: dict[str, str], content: bytes | None, name: str = "imdi-long.csv") -> httpx.Response:
+        files = {"file": (name, content, "text/csv")} if content is not None else None
+        return web.client.post(
+            "/imports",
+            data={**fields, "_csrf_token": token},
+            files=files,
+            headers=Browserless.LANGUAGE,
+            follow_redirects=False,
+        )
+
+    # Bad forms: no file; revisions without a reason. Both shown beside their field, in bokmål.
+    empty = upload({}, b"  ")
+    assert empty.status_code == 422 and "Velg filen som skal importeres." in text(empty)
+    assert 'href="#field-file"' in empty.text
+    no_reason = upload({"revise_on": "on", "revise": ""}, EXAMPLE.read_bytes())
+    assert no_reason.status_code == 422 and "Begrunnelsen skal være én linje" in text(no_reason)
+    # Without its CSRF token a multipart form is refused too.
+    forged = web.client.post(
+        "/imports", files={"file": ("x.csv", EXAMPLE.read_bytes(), "text/csv")}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+
+    # A dry run stores nothing; its page says so and the state is "kontrollert".
+    dry = upload({"dry_run": "on"}, EXAMPLE.read_bytes())
+    assert dry.status_code == 303 and dry.headers["location"].startswith("/imports/")
+    where = dry.headers["location"]
+    api.app.state.imports.wait()
+    checked = web.get(where)
+    assert checked.status_code == 200 and "kontrollert (prøvekjøring)" in text(checked)
+    assert "ja: ingenting lagres" in text(checked)
+
+    # The import itself: followed to "importert", the figures then in the places.
+    started = upload({}, EXAMPLE.read_bytes())
+    assert started.status_code == 303 and started.headers["location"] == where
+    api.app.state.imports.wait()
+    report = web.get(where)
+    assert "importert" in text(report) and "imdi-long.csv" in text(report)
+    listed = text(web.get("/imports"))
+    assert "imdi-long.csv" in listed and "importert" in listed
+    written = api.app.state.settlement.position()
+    places = api.ok(
+        api.get(f"/municipalities/{OSLO}/places", IMDI, params={"year": 2013, "min_position": written})
+    )
+    assert places["persons"]["decided"] == 40
+
+    # The same file again changes nothing and says so.
+    again = upload({}, EXAMPLE.read_bytes())
+    assert again.status_code == 303 and again.headers["location"] == "/imports"
+    assert "Denne filen er importert før" in text(web.get("/imports"))
+
+    # A file with a bad row is refused, and the page names its line.
+    bad = (
+        EXAMPLE.read_text(encoding="utf-8")
+        + '"20x3","NULL","vedtak","personer","1","bosatt_vedtak","0301","NULL","NULL"\n'
+    )
+    refused = upload({}, bad.encode("utf-8"), "feil.csv")
+    api.app.state.imports.wait()
+    page = text(web.get(refused.headers["location"]))
+    assert "avvist" in page and "Rader med feil" in page and "12" in page
+
+    # Only IMDi imports: a municipality neither sees the page nor may post to it.
+    web.login("caseworker-0301")
+    assert web.get("/imports").status_code == 403
+    refused_role = upload({}, EXAMPLE.read_bytes())
+    assert refused_role.status_code == 403, (refused_role.status_code, refused_role.headers.get("location"))
