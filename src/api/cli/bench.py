@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from api.bench import http_load, import_bench, store_bench
+from api.bench import http_load, http_reads, import_bench, store_bench
 from api.bench.scratch_store import FALLBACK_POSTGRES_URL
 
 
@@ -48,8 +48,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     http = parser.add_argument_group("--http: the HTTP load benchmark against a running server")
     http.add_argument("--http", action="store_true", help="measure the HTTP API under a mixed load instead")
+    http.add_argument(
+        "--http-reads",
+        action="store_true",
+        help="measure the places read against the bare stack with wrk instead (PostgreSQL; make bench-http)",
+    )
+    http.add_argument("--rounds", type=int, default=2, help="--http-reads: wrk rounds per server (default 2)")
     http.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
-    http.add_argument("--seconds", type=float, default=20.0, help="length of the mixed load (default 20)")
+    http.add_argument(
+        "--seconds",
+        type=float,
+        help="length of the mixed load (default 20), or of each --http-reads round (default 10)",
+    )
     http.add_argument("--connections", type=int, default=16, help="client connections (default 16)")
     http.add_argument("--municipalities", type=int, default=20)
     http.add_argument(
@@ -62,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.http_reads:
+        return run_http_reads(args)
     if args.http:
         return run_http(args)
     if args.import_:
@@ -86,7 +98,7 @@ def run_http(args: argparse.Namespace) -> int:
         backend=args.backend,
         postgres_url=args.postgres_url,
         rate=args.rate,
-        seconds=args.seconds,
+        seconds=args.seconds or 20.0,
         connections=args.connections,
         municipalities=args.municipalities,
         workers=args.workers,
@@ -97,6 +109,21 @@ def run_http(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print("\n".join(http_report(result)))
+    return 0
+
+
+def run_http_reads(args: argparse.Namespace) -> int:
+    options = http_reads.ReadBenchOptions(
+        postgres_url=args.postgres_url,
+        seconds=args.seconds or 10.0,
+        rounds=args.rounds,
+        connections=args.connections,
+    )
+    result = http_reads.run(options)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\n".join(http_reads.report(result)))
     return 0
 
 
