@@ -32,8 +32,10 @@ def sends(command: type[Command]) -> dict[str, Any]:
     return {"roles": roles_for(command), "command": command}
 
 
-def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Refuses a read to a role the route does not name (403); writes are left to the application."""
+async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Refuses a read to a role the route does not name (403); writes are left to the application.
+
+    A coroutine (as every guard here): litestar runs a plain function guard in a worker thread."""
     roles = handler.opt.get("roles")
     if roles is None or "GET" not in getattr(handler, "http_methods", ()):
         return

@@ -8,8 +8,10 @@ from datetime import date
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -86,7 +88,9 @@ def create_app(
     )
     if runner is None and not settings.read_database_url:
         install(engine)  # a replica cannot be written: the projection worker installs on the primary
-    reads = ReadModels(engine, runner, settlement.position)
+    reads = ReadModels(
+        engine, runner, settlement.position, settings.read_database_url or settings.database_url
+    )
     web = WebEdge(settings)  # the caseworkers' pages (api/web), beside the JSON API
     # R9: the letter outbox works beside the projections (it follows the letters read model).
     outbox = (
@@ -109,7 +113,7 @@ def create_app(
             get_case_file,
         ],
         middleware=[DefineMiddleware(TokenAuthenticationMiddleware)],
-        guards=[reject_unstorable_input, role_guard],
+        guards=[api_guard],
         before_request=check_json_body,
         dependencies={
             "ctx": Provide(command_context, sync_to_thread=False),
@@ -129,6 +133,12 @@ def create_app(
             runner.start()
         if outbox is not None:
             outbox.start(settings.letters_poll_seconds)
+
+    async def open_reads() -> None:
+        await reads.open_pool()  # in the server's event loop, where the reads run
+
+    async def close_reads() -> None:
+        await reads.close_pool()
 
     def close(app: Litestar) -> None:
         imports = getattr(app.state, "imports", None)
@@ -162,8 +172,8 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,  # 413 beyond it (an import's file: its own limit)
         logging_config=None,  # api.logs configures logging (JSON lines), not litestar's queue handler
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[start],
-        on_shutdown=[close],
+        on_startup=[start, open_reads],
+        on_shutdown=[close_reads, close],
         openapi_config=OpenAPIConfig(
             title="Settlement API",
             version="1",
@@ -178,6 +188,12 @@ def create_app(
         debug=False,
     )
     return honest_openapi(litestar)
+
+
+async def api_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """The API's guards as one (litestar copies the route handler for each guard it runs)."""
+    await reject_unstorable_input(connection, handler)
+    await role_guard(connection, handler)
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:

@@ -52,7 +52,7 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def reject_unstorable_input(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def reject_unstorable_input(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Refuses NUL characters in the path or query string (422): PostgreSQL cannot compare text with them."""
     if "\x00" in connection.scope["path"] or "\x00" in unquote_plus(
         connection.scope["query_string"].decode("latin-1")
