@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     """R21: the key of the person search's blind index (16 characters or more); unset means a random one
     kept in ``search_key_file``. Every process of one store needs the same key."""
     search_key_file: Path = Path("var/search-key")
-    projection_poll_seconds: float = 0.2
-    """How often the in-process projection runner looks for new events when it has caught up."""
+    projection_poll_seconds: float = 1.0
+    """How often the in-process projection runner looks for new events when it has caught up: the
+    fallback only, since this process's writes wake it at once, and on PostgreSQL so does the NOTIFY
+    that every process's committed writes send (projections/engine/wakeup.py)."""
 
     # The caseworkers' web pages (api/web); see docs/operator-guide.md.
     web_secret: SecretStr | None = None

@@ -66,6 +66,9 @@ class SettlementApp(Application):
         super().__init__(env)
         self.clock = clock
         self.settlement_cutoff = settlement_cutoff
+        # Called after every committed save (with the last position it reached): the projection
+        # runner of this process wakes on it (on PostgreSQL every process also hears a NOTIFY).
+        self.on_saved: list[Callable[[int], None]] = []
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -114,6 +117,14 @@ class SettlementApp(Application):
             ) from None
         position = recordings[-1].notification.id if recordings else self.position()
         return CommandResult(result.id, result.version, position, extra=result.extra)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """The library calls this after each save has committed: tell whoever waits for new events."""
+        super()._notify(recordings)
+        if recordings and self.on_saved:
+            position = recordings[-1].notification.id
+            for hook in list(self.on_saved):
+                hook(position)
 
     def run_handler(
         self, ctx: CommandContext, command: Command, load: Callable[[UUID], Aggregate]

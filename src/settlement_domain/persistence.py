@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.persistence import Transcoding
 
 DEFAULT_DATABASE_URL = "sqlite:///var/settlement.db"
+# The recorder that notifies the schema's channel after each committed append (PostgreSQL).
+NOTIFYING_RECORDER = "settlement_domain.postgres_recorder:NotifyingPostgresRecorder"
 
 
 class StoreConfigurationError(ValueError):
@@ -37,6 +39,13 @@ def private_file(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def notify_channel(schema: str | None) -> str:
+    """The PostgreSQL channel on which every committed append to the log of ``schema`` is announced
+    (``NOTIFY``), for the projection runners that follow it (one channel per schema: the schemas of
+    one database never wake each other's runners). PostgreSQL keeps the first 63 bytes of a name."""
+    return f"settlement_{schema or 'public'}"
 
 
 def store_environment(database_url: str, *, cipher_key: str | None = None) -> dict[str, str]:
@@ -75,6 +84,7 @@ def store_environment(database_url: str, *, cipher_key: str | None = None) -> di
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": NOTIFYING_RECORDER,
         }
     else:
         raise StoreConfigurationError(

@@ -86,6 +86,8 @@ def create_app(
         if live_projections
         else None
     )
+    if runner is not None:
+        settlement.on_saved.append(runner.wakeup.wake)  # this process's writes wake it at once
     if runner is None and not settings.read_database_url:
         install(engine)  # a replica cannot be written: the projection worker installs on the primary
     reads = ReadModels(
@@ -130,6 +132,7 @@ def create_app(
             # events are folded into them (an upgrade); on an up-to-date store this is one query.
             with paused_garbage_collector():
                 rebuild_outdated(settlement, engine, PROJECTIONS.values())
+            runner.wakeup.listen(settings.database_url)  # other processes' writes (PostgreSQL NOTIFY)
             runner.start()
         if outbox is not None:
             outbox.start(settings.letters_poll_seconds)
@@ -148,6 +151,7 @@ def create_app(
             outbox.stop()
         if runner is not None:
             runner.stop()
+            runner.wakeup.close()
         engine.dispose()
         settlement.close()
 
