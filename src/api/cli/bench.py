@@ -68,6 +68,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="API processes; above 1 (PostgreSQL) the projections run in their own process",
     )
+    http.add_argument(
+        "--letters-in-server",
+        action="store_true",
+        help="run the letter outbox inside the API process (default: `settlement letters run` beside it)",
+    )
+    http.add_argument(
+        "--projections-process",
+        action="store_true",
+        help="run the projections as `settlement projections run` beside one API process (PostgreSQL)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -103,6 +113,8 @@ def run_http(args: argparse.Namespace) -> int:
         municipalities=args.municipalities,
         workers=args.workers,
         seed=args.seed,
+        letters_process=not args.letters_in_server,
+        projections_process=args.projections_process,
     )
     result = http_load.run(options)
     if args.json:
@@ -130,7 +142,8 @@ def run_http_reads(args: argparse.Namespace) -> int:
 def http_report(result: dict[str, Any]) -> list[str]:
     """The HTTP load's measurements as lines of text."""
     lines = [
-        f"HTTP load on {result['backend']} ({result['workers']} API process(es)): "
+        f"HTTP load on {result['backend']} ({result['workers']} API process(es); projections "
+        f"{result['projections']}, letters {result['letters']}): "
         f"{result['requests']} requests in {result['seconds']} s "
         f"({result['throughput_per_s']}/s, target {result['rate_target_per_s']}/s, "
         f"{result['connections']} connections)"
@@ -141,6 +154,12 @@ def http_report(result: dict[str, Any]) -> list[str]:
             f"  {kind:6}: {s['count']:6} p50 {s['p50_ms']} ms  p95 {s['p95_ms']} ms  p99 {s['p99_ms']} ms"
         )
     lines.append(f"  errors: {result['errors'] or 'none'}")
+    delay = result["view_delay"]
+    lines.append(
+        f"  views : delay after a write's answer p50 {delay['p50_ms']} ms  p95 {delay['p95_ms']} ms  "
+        f"p99 {delay['p99_ms']} ms  ({delay['count']} of {delay['writes']} writes seen, "
+        f"sampled every {delay['sampling_ms']:g} ms)"
+    )
     lines.append(
         f"Writes (registrations): HTTP {result['http_writes_per_s']}/s with {result['connections']} clients, "
         f"direct {result['direct_writes_per_s']}/s; ratio {result['http_to_direct']}"
