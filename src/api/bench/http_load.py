@@ -380,26 +380,11 @@ def server(
     if projections_process and workers == 1:
         command.append("--no-projections")
     processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)]
-    if projections_process:
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "api.cli.main", "projections", "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-            )
-        )
+    # The workers beside it start once it answers: two processes creating the tables of a fresh
+    # schema at the same moment may trip over each other.
+    beside = [["projections", "run"]] if projections_process else []
     if letters_process:
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "api.cli.main", "letters", "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-            )
-        )
+        beside.append(["letters", "run"])
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -407,10 +392,23 @@ def server(
             health = None
             with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
                 health = httpx.get(f"{base_url}/health", headers=imdi, timeout=2)
+            if health is not None and beside:
+                for arguments in beside:
+                    processes.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "api.cli.main", *arguments],
+                            env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            cwd=workdir,
+                        )
+                    )
+                beside = []
             if (
                 health is not None
                 and health.status_code == 200
                 and all(p["lag"] == 0 for p in health.json()["projections"])
+                and not beside
             ):
                 break
             if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
