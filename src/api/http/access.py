@@ -35,11 +35,15 @@ def sends(command: type[Command]) -> dict[str, Any]:
 async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Refuses a read to a role the route does not name (403); writes are left to the application.
 
-    A coroutine (as every guard here): litestar runs a plain function guard in a worker thread."""
+    A coroutine: litestar runs a plain function guard in a worker thread."""
+    check_role(connection.user, handler)
+
+
+def check_role(actor: Actor, handler: BaseRouteHandler) -> None:
+    """What :func:`role_guard` checks (the API checks it in its authentication middleware)."""
     roles = handler.opt.get("roles")
     if roles is None or "GET" not in getattr(handler, "http_methods", ()):
         return
-    actor: Actor = connection.user
     if actor.role not in roles:
         raise RuleViolation(
             "roles", f"Only {roles_in_words(roles)} may read this.", refusal=Refusal.FORBIDDEN

@@ -49,6 +49,7 @@ class AsyncReadPool:
         self.size = size
         self._idle: asyncio.LifoQueue[Any] | None = None
         self._open: set[Any] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
         """Makes the slots (in the running event loop) and opens one connection, so that a server
@@ -58,6 +59,15 @@ class AsyncReadPool:
             idle.put_nowait(None)  # a slot whose connection is opened when first needed
         idle.put_nowait(await self._connect())
         self._idle = idle
+        self._loop = asyncio.get_running_loop()
+
+    def serves_this_loop(self) -> bool:
+        """Whether the running event loop is the one the connections belong to (an asyncpg connection
+        works in its own loop only; a test harness may call the app from another)."""
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     async def _connect(self) -> Any:
         conn = await asyncpg.connect(

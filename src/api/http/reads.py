@@ -68,9 +68,10 @@ class ReadModels:
         """The rows of a read in one statement over the serving tables (see projections.engine.serving),
         each read by column name: in the event loop (PostgreSQL), else in a worker thread."""
         try:
-            if self.pool is None:
+            pool = self.pool
+            if pool is None or not pool.serves_this_loop():
                 return await anyio.to_thread.run_sync(self._one_statement_sync, read, variant, params)
-            return await self._one_statement_async(self.pool, read, variant, params)
+            return await self._one_statement_async(pool, read, variant, params)
         except NotServing as error:
             raise ReadModelsUnavailable(str(error)) from None
 
