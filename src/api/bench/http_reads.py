@@ -187,12 +187,12 @@ def run(options: ReadBenchOptions) -> dict[str, Any]:
         "places_rows": rows,
         "bare": {
             "requests_per_s": round(bare_rate, 1),
-            "p99_ms": statistics.median(r["p99_ms"] for r in bare_rounds),
+            "p99_ms": round(statistics.median(r["p99_ms"] for r in bare_rounds), 2),
             "rounds": bare_rounds,
         },
         "api": {
             "requests_per_s": round(api_rate, 1),
-            "p99_ms": statistics.median(r["p99_ms"] for r in api_rounds),
+            "p99_ms": round(statistics.median(r["p99_ms"] for r in api_rounds), 2),
             "rounds": api_rounds,
         },
         "ratio": round(api_rate / bare_rate, 3),

@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="measure the places read against the bare stack with wrk instead (PostgreSQL; make bench-http)",
     )
-    http.add_argument("--rounds", type=int, default=2, help="--http-reads: wrk rounds per server (default 2)")
+    http.add_argument("--rounds", type=int, default=3, help="--http-reads: wrk rounds per server (default 3)")
     http.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
     http.add_argument(
         "--seconds",
