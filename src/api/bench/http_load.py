@@ -356,6 +356,7 @@ def server(
     *,
     letters_process: bool = False,
     projections_process: bool = False,
+    pids: list[int] | None = None,
 ) -> Iterator[str]:
     """``settlement serve`` in its own process(es) on ``database_url``; yields its base URL.
 
@@ -380,6 +381,8 @@ def server(
     if projections_process and workers == 1:
         command.append("--no-projections")
     processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)]
+    if pids is not None:
+        pids.append(processes[0].pid)  # the API process, whose CPU time a benchmark may read
     # The workers beside it start once it answers: two processes creating the tables of a fresh
     # schema at the same moment may trip over each other.
     beside = [["projections", "run"]] if projections_process else []

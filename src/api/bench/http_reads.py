@@ -73,6 +73,7 @@ def seed(app: SettlementApp) -> None:
     app.handle(_ctx(imdi), MarkCompleteness(this_year - 4, None, True))
 
 
+_REQUESTS = re.compile(r"(\d+) requests in")
 _RATE = re.compile(r"Requests/sec:\s*([\d.]+)")
 _P99 = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
@@ -86,7 +87,9 @@ def parse_wrk(output: str) -> dict[str, Any]:
     if rate is None or p99 is None:
         raise RuntimeError(f"wrk's report could not be read:\n{output}")
     non_2xx, errors = _NON2XX.search(output), _ERRORS.search(output)
+    requests = _REQUESTS.search(output)
     return {
+        "requests": int(requests.group(1)) if requests else 0,
         "requests_per_s": float(rate.group(1)),
         "p99_ms": round(float(p99.group(1)) * _UNITS[p99.group(2)], 2),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
@@ -94,18 +97,31 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def wrk(url: str, options: ReadBenchOptions, seconds: float, headers: dict[str, str]) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    url: str, options: ReadBenchOptions, seconds: float, headers: dict[str, str], pid: int | None = None
+) -> dict[str, Any]:
+    """One wrk round; with ``pid``, also the server process's CPU time per request in it."""
+    before = cpu_seconds(pid) if pid is not None else 0.0
     command = [
         "wrk", f"-t{options.threads}", f"-c{options.connections}", f"-d{seconds:g}s", "--latency",
         *(arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")),
         url,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
-    return parse_wrk(done.stdout)
+    figures = parse_wrk(done.stdout)
+    if pid is not None and figures["requests"]:
+        figures["cpu_ms_per_request"] = round((cpu_seconds(pid) - before) * 1000 / figures["requests"], 3)
+    return figures
 
 
 @contextmanager
-def bare_stack(database_url: str, workdir: Path) -> Iterator[str]:
+def bare_stack(database_url: str, workdir: Path, pids: list[int] | None = None) -> Iterator[str]:
     """The bare stack in its own uvicorn process, on the scratch schema of ``database_url``."""
     server_url, _, _ = database_url.partition("?")
     schema = schema_of(database_url)
@@ -120,6 +136,8 @@ def bare_stack(database_url: str, workdir: Path) -> Iterator[str]:
         "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    if pids is not None:
+        pids.append(process.pid)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -164,7 +182,12 @@ def run(options: ReadBenchOptions) -> dict[str, Any]:
             seed(app)
         finally:
             app.close()
-        with server(url, secret, workdir) as api_url, bare_stack(url, workdir) as bare_url:
+        api_pids: list[int] = []
+        bare_pids: list[int] = []
+        with (
+            server(url, secret, workdir, pids=api_pids) as api_url,
+            bare_stack(url, workdir, bare_pids) as bare_url,
+        ):
             answer = httpx.get(api_url + PATH, headers=auth, timeout=10)
             answer.raise_for_status()
             rows = len(answer.json())
@@ -173,8 +196,8 @@ def run(options: ReadBenchOptions) -> dict[str, Any]:
             wrk(api_url + PATH, options, options.warmup_seconds, auth)
             bare_rounds, api_rounds = [], []
             for _ in range(options.rounds):
-                bare_rounds.append(wrk(bare_url + BARE_PATH, options, options.seconds, {}))
-                api_rounds.append(wrk(api_url + PATH, options, options.seconds, auth))
+                bare_rounds.append(wrk(bare_url + BARE_PATH, options, options.seconds, {}, bare_pids[0]))
+                api_rounds.append(wrk(api_url + PATH, options, options.seconds, auth, api_pids[0]))
     bare_rate = statistics.median(r["requests_per_s"] for r in bare_rounds)
     api_rate = statistics.median(r["requests_per_s"] for r in api_rounds)
     # Each API round against the bare round just before it: the same moment's load on the machine.
@@ -198,6 +221,11 @@ def run(options: ReadBenchOptions) -> dict[str, Any]:
         "ratio": round(api_rate / bare_rate, 3),
         "paired_ratios": [round(r, 3) for r in paired],
         "paired_ratio_median": round(statistics.median(paired), 3),
+        # CPU time of each server process per request: what a request costs it, whatever else runs.
+        "cpu_ms_per_request": {
+            name: round(statistics.median(r.get("cpu_ms_per_request", 0.0) for r in rounds), 3)
+            for name, rounds in (("bare", bare_rounds), ("api", api_rounds))
+        },
     }
 
 
@@ -216,6 +244,13 @@ def report(result: dict[str, Any]) -> list[str]:
             f"  {name:5}: {figures['requests_per_s']:8.1f} req/s  p99 {figures['p99_ms']} ms"
             f"  (rounds: {each}; non-2xx: {failures})"
         )
+    cpu = result["cpu_ms_per_request"]
+    lines.append(
+        f"  server CPU per request (median round): bare {cpu['bare']} ms, api {cpu['api']} ms "
+        f"(bare/api {cpu['bare'] / cpu['api']:.2f})"
+        if cpu["api"]
+        else "  server CPU per request: not measured"
+    )
     lines.append(
         f"  ratio api/bare: {result['ratio']:.3f} of the medians; round by round "
         f"{', '.join(f'{r:.2f}' for r in result['paired_ratios'])} (median "

@@ -29,6 +29,7 @@ Transfer/sec:    348.19KB
 
 def test_wrks_report_is_read() -> None:
     assert parse_wrk(WRK_REPORT) == {
+        "requests": 21103,
         "requests_per_s": 2109.54,
         "p99_ms": 21.18,
         "non_2xx": 3,
@@ -62,4 +63,5 @@ def test_the_reads_benchmark_measures_both_servers_and_their_ratio(
     for name in ("bare", "api"):
         (only,) = result[name]["rounds"]
         assert only["requests_per_s"] > 0 and only["non_2xx"] == 0 and only["socket_errors"] is None
+        assert only["cpu_ms_per_request"] > 0
     assert result["ratio"] == round(result["api"]["requests_per_s"] / result["bare"]["requests_per_s"], 3)
