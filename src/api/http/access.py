@@ -36,7 +36,8 @@ async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> N
     """Refuses a read to a role the route does not name (403); writes are left to the application.
 
     A coroutine: litestar runs a plain function guard in a worker thread."""
-    check_role(connection.user, handler)
+    if handler.opt.get("roles") is not None:  # a page without roles (the login) has no user yet
+        check_role(connection.user, handler)
 
 
 def check_role(actor: Actor, handler: BaseRouteHandler) -> None:
