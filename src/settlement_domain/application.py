@@ -15,9 +15,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper
 
-from settlement_domain import rules
+from settlement_domain import personal_keys, rules
 from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
@@ -31,7 +31,10 @@ from settlement_domain.model import (
     Refugee,
 )
 from settlement_domain.permissions import check_permitted
-from settlement_domain.persistence import DateAsISO
+from settlement_domain.persistence import NOTIFY_SETTING, DateAsISO, notify_channel, notify_statement
+from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class
+
+_KEYED_RECORDERS: dict[type[Any], type[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class SettlementApp(Application):
     name = "settlement"
     # A big municipality's quota year collects an event per approved list and moved place:
     # snapshots keep loading it cheap however many persons it settles.
+    # R14: read records name their persons for this many years (settings: read_retention_years).
+    read_retention_years = 5
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate], int]] = {QuotaYear: 50}
 
     def __init__(
@@ -69,6 +74,45 @@ class SettlementApp(Application):
         # Called after every committed save (with the last position it reached): the projection
         # runner of this process wakes on it (on PostgreSQL every process also hears a NOTIFY).
         self.on_saved: list[Callable[[int], None]] = []
+        # PostgreSQL: after each committed save, NOTIFY on the schema's channel, so that projection
+        # runners in other processes wake at once (projections/engine/wakeup.py).
+        self.notify_sql: str | None = None
+        if (
+            self.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+            and self.env.get(NOTIFY_SETTING) != "n"
+        ):
+            self.notify_sql = notify_statement(notify_channel(self.env.get("POSTGRES_SCHEMA")))
+        # R18: a data key per person, in the store's own key table (none for the in-memory store).
+        self.personal_keys: PersonalKeys | None = None
+        if hasattr(self.recorder, "personal_keys"):  # the keyed recorder of construct_recorder
+            self.personal_keys = PersonalKeys(
+                self.recorder.datastore,  # type: ignore[attr-defined]
+                personal_keys.master_keys_from_env(self.env.get),
+                postgres=type(self.recorder).__mro__[1].__module__ == "eventsourcing.postgres",
+            )
+            self.recorder.personal_keys = self.personal_keys
+        assert isinstance(self.mapper, SealingMapper)
+        self.mapper.keys = self.personal_keys
+        personal_keys.use(self, self.personal_keys)
+
+    def close(self) -> None:
+        personal_keys.release(self)
+        super().close()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The library's recorder; on SQLite and PostgreSQL one that stores the data keys made for the
+        events in the same transaction as the events (R18)."""
+        recorder = super().construct_recorder()
+        base = type(recorder)
+        if base.__module__ in ("eventsourcing.sqlite", "eventsourcing.postgres"):
+            keyed = _KEYED_RECORDERS.get(base)
+            if keyed is None:
+                keyed = _KEYED_RECORDERS[base] = keyed_recorder_class(base)
+            recorder.__class__ = keyed
+        return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -121,6 +165,14 @@ class SettlementApp(Application):
     def _notify(self, recordings: list[Any]) -> None:
         """The library calls this after each save has committed: tell whoever waits for new events."""
         super()._notify(recordings)
+        if recordings and self.notify_sql is not None:
+            try:
+                with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                    conn.execute(self.notify_sql)  # autocommit: delivered at once
+            except Exception:
+                # The save has committed: a lost notification only delays the views until the
+                # runners' next poll (at most a second), never the write's answer.
+                pass
         if recordings and self.on_saved:
             position = recordings[-1].notification.id
             for hook in list(self.on_saved):

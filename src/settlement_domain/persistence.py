@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.persistence import Transcoding
 
 DEFAULT_DATABASE_URL = "sqlite:///var/settlement.db"
-# The recorder that notifies the schema's channel after each committed append (PostgreSQL).
-NOTIFYING_RECORDER = "settlement_domain.postgres_recorder:NotifyingPostgresRecorder"
+# Set to "n" in a store's environment, the application sends no NOTIFY after its saves (tests).
+NOTIFY_SETTING = "SETTLEMENT_NOTIFY"
 
 
 class StoreConfigurationError(ValueError):
@@ -48,7 +48,18 @@ def notify_channel(schema: str | None) -> str:
     return f"settlement_{schema or 'public'}"
 
 
-def store_environment(database_url: str, *, cipher_key: str | None = None) -> dict[str, str]:
+def notify_statement(channel: str) -> str:
+    """``NOTIFY "<channel>"``, the channel quoted as an identifier."""
+    return 'NOTIFY "' + channel.replace('"', '""') + '"'
+
+
+def store_environment(
+    database_url: str,
+    *,
+    cipher_key: str | None = None,
+    master_key: str | None = None,
+    master_key_file: str | None = None,
+) -> dict[str, str]:
     """The eventsourcing environment for ``database_url``.
 
     ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``;
@@ -84,12 +95,17 @@ def store_environment(database_url: str, *, cipher_key: str | None = None) -> di
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": NOTIFYING_RECORDER,
         }
     else:
         raise StoreConfigurationError(
             f"Unknown database URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
         )
+    # R18: the master key of the data keys (settlement_domain/personal_keys.py); unset, the process's
+    # SETTLEMENT_MASTER_KEY, else the key file (var/master-key, created once).
+    if master_key:
+        env["SETTLEMENT_MASTER_KEY"] = master_key
+    if master_key_file:
+        env["SETTLEMENT_MASTER_KEY_FILE"] = master_key_file
     if cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
         env["CIPHER_KEY"] = cipher_key

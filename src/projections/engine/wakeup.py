@@ -3,8 +3,8 @@
 A runner that found no new events waits for a wake-up or its poll interval, whichever comes first:
 
 - writes of its own process wake it directly (``SettlementApp.on_saved``: :meth:`Wakeup.wake`);
-- on PostgreSQL every committed append sends ``NOTIFY`` on the schema's channel
-  (``settlement_domain.postgres_recorder``), which :meth:`Wakeup.listen` hears on a connection of its
+- on PostgreSQL every committed save of the application sends ``NOTIFY`` on the schema's channel
+  (``SettlementApp._notify``), which :meth:`Wakeup.listen` hears on a connection of its
   own in a thread of its own, so writes of other processes (API workers, imports, the command line)
   wake it too;
 - polling stays as the fallback: a notification lost while the listening connection was down (or a
@@ -28,8 +28,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import psycopg
 
 from projections.engine.store import schema_of
-from settlement_domain.persistence import notify_channel
-from settlement_domain.postgres_recorder import notify_statement
+from settlement_domain.persistence import notify_channel, notify_statement
 
 log = logging.getLogger(__name__)
 

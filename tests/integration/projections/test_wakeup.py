@@ -17,7 +17,7 @@ from projections.engine.store import open_read_store
 from projections.engine.wakeup import Wakeup
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
-from settlement_domain.persistence import NOTIFYING_RECORDER, store_environment
+from settlement_domain.persistence import NOTIFY_SETTING, store_environment
 from tests.given import IMDI
 from tests.given.builders import municipalities
 
@@ -68,11 +68,10 @@ def test_notify_from_another_process_wakes_the_runner(postgres_url: str, engine_
 
 @pytest.mark.postgres
 def test_a_lost_notification_is_covered_by_polling(postgres_url: str, engine_of_url: Engine) -> None:
-    """A write that sends no NOTIFY (the library's recorder alone): the runner finds it at its poll."""
+    """A write whose NOTIFY was lost (a writer that sends none): the runner finds it at its poll."""
     reader = SettlementApp(store_environment(postgres_url))
-    silent_env = {k: v for k, v in store_environment(postgres_url).items() if v != NOTIFYING_RECORDER}
-    assert silent_env != store_environment(postgres_url)
-    writer = SettlementApp(silent_env)
+    writer = SettlementApp({**store_environment(postgres_url), NOTIFY_SETTING: "n"})
+    assert writer.notify_sql is None and reader.notify_sql is not None
     runner = Runner(reader, engine_of_url, PROJECTIONS.values(), poll_interval=0.2)
     try:
         runner.catch_up()
