@@ -357,6 +357,7 @@ def server(
     letters_process: bool = False,
     projections_process: bool = False,
     pids: list[int] | None = None,
+    master_key: str | None = None,
 ) -> Iterator[str]:
     """``settlement serve`` in its own process(es) on ``database_url``; yields its base URL.
 
@@ -374,6 +375,8 @@ def server(
     }
     if letters_process:
         env["SETTLEMENT_LETTERS_WORKER"] = "false"
+    if master_key:
+        env["SETTLEMENT_MASTER_KEY"] = master_key  # R18: the key the seeding process wrapped data keys with
     log = (workdir / "server.log").open("w")
     # The projections' lag in /health is shown to an imdi or auditor token only.
     imdi = {"Authorization": "Bearer " + issue_token(secret, role=Role.IMDI, sub="bench-health")}
@@ -438,8 +441,10 @@ def run(options: LoadOptions) -> dict[str, Any]:
     writes_in_load = int(options.rate * options.seconds * 0.2)
     per_pool = max(2, writes_in_load // (3 * options.municipalities) + 2)
     burst = max(200, writes_in_load)
+    # R18: the seeding process and the server wrap and unwrap the persons' data keys with one master key.
+    master_key = secrets.token_urlsafe(32)
     with fresh_store(options.backend, options.postgres_url) as url, tempfile.TemporaryDirectory() as workdir:
-        app = SettlementApp(store_environment(url))
+        app = SettlementApp(store_environment(url, master_key=master_key))
         try:
             seeded_at = time.perf_counter()
             world = seed(app, options.municipalities, per_pool, rng)
@@ -451,6 +456,7 @@ def run(options: LoadOptions) -> dict[str, Any]:
                 options.workers,
                 letters_process=options.letters_process,
                 projections_process=options.projections_process,
+                master_key=master_key,
             ) as base_url:
                 load = Load(world, secret, rng)
                 writes: list[tuple[float, int]] = []

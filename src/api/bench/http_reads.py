@@ -177,7 +177,8 @@ def run(options: ReadBenchOptions) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         workdir = Path(tmp)
-        app = SettlementApp(store_environment(url))
+        master_key = secrets.token_urlsafe(32)  # R18: one master key for the seeding and the server
+        app = SettlementApp(store_environment(url, master_key=master_key))
         try:
             seed(app)
         finally:
@@ -185,7 +186,7 @@ def run(options: ReadBenchOptions) -> dict[str, Any]:
         api_pids: list[int] = []
         bare_pids: list[int] = []
         with (
-            server(url, secret, workdir, pids=api_pids) as api_url,
+            server(url, secret, workdir, pids=api_pids, master_key=master_key) as api_url,
             bare_stack(url, workdir, bare_pids) as bare_url,
         ):
             answer = httpx.get(api_url + PATH, headers=auth, timeout=10)
