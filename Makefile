@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint typecheck unit lock clean bench-http
+.PHONY: run test lint typecheck unit lock clean screenshots bench-http
 
 # requirements-dev.lock: the runtime lock (requirements.lock) and the tools that check it, all with hashes.
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
@@ -36,6 +36,11 @@ typecheck: $(STAMP)
 
 test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
+
+# The user guide's pictures (docs/images) from the browser tests' screenshots (needs Debian's chromium).
+screenshots: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -q -p no:randomly tests/browser
+	$(BIN)/python -m tests.browser.curate
 
 # After a change to the dependencies in pyproject.toml (README: "Dependencies"); keeps every other pin.
 lock: $(STAMP)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 from litestar.testing import TestClient
 
 from api.http.app import create_app
-from tests.e2e.conftest import BERGEN, OSLO, Api, settings_for
+from tests.e2e.conftest import BERGEN, IMDI, OSLO, Api, settings_for
 from tests.e2e.story import propose, register_refugee, selected_person, two_municipalities, with_places
 from tests.given import TODAY
 
@@ -26,7 +26,11 @@ class Browserless:
     def __init__(self, client: TestClient, api: Api) -> None:
         self.client, self.api, self.token = client, api, ""
 
+    # The pages as a browser set to bokmål asks for them (the shared client's default is the API tests' English).
+    LANGUAGE: ClassVar[dict[str, str]] = {"Accept-Language": "nb-NO,nb;q=0.9"}
+
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = {**self.LANGUAGE, **(kwargs.get("headers") or {})}
         response = self.client.get(path, follow_redirects=False, **kwargs)
         found = re.search(r'name="_csrf_token" value="([^"]+)"', response.text)
         if found:
@@ -35,6 +39,7 @@ class Browserless:
 
     def post(self, path: str, data: dict[str, str], *, token: bool = True, **kwargs: Any) -> httpx.Response:
         body = {**data, "_csrf_token": self.token} if token else data
+        kwargs["headers"] = {**self.LANGUAGE, **(kwargs.get("headers") or {})}
         return self.client.post(path, data=body, follow_redirects=False, **kwargs)
 
     def login(self, user: str) -> None:
@@ -176,3 +181,22 @@ def test_an_unused_session_expires_with_a_page_in_bokmal(database_url: str, tmp_
         assert expired.status_code == 401 and "Økten din er utløpt" in text(expired)
         assert 'href="/login"' in expired.text  # the way back: log in again
         assert web.get("/login").status_code == 200
+
+
+def test_imdi_marks_a_years_data_complete_on_the_reports_page(both) -> None:
+    api, web = both
+    with_places(api, OSLO)
+    web.login("imdi-caseworker-ingrid")
+    page = web.get("/reports", params={"year": "2025", "min_position": api.position})
+    assert "Marker datagrunnlaget som komplett" in text(page)
+    refused = web.post("/reports/completeness", {"mark_year": "tjue", "mark_complete": "true"})
+    assert refused.status_code == 422 and "Oppgi året, for eksempel 2025." in text(refused)
+    marked = web.post(
+        "/reports/completeness", {"mark_year": "2025", "mark_municipality": OSLO, "mark_complete": "true"}
+    )
+    assert marked.status_code == 303
+    written = api.app.state.settlement.position()  # the page's write, which the reads wait for
+    marks = api.ok(api.get("/completeness", IMDI, params={"min_position": written}))
+    assert [(m["year"], m["municipality"], m["complete"]) for m in marks] == [(2025, OSLO, True)]
+    web.login("caseworker-0301")
+    assert "Marker datagrunnlaget som komplett" not in text(web.get("/reports"))  # IMDi's task only

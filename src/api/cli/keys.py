@@ -12,6 +12,7 @@ from pathlib import Path
 from uuid import UUID
 
 from api.bootstrap import open_application
+from api.cli.language import _
 from api.cli.main import UsageError
 from api.settings import Settings
 from projections.catalog import select_projections
@@ -77,7 +78,13 @@ def run_erase(args: argparse.Namespace) -> int:
         result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
     finally:
         app.close()
-    print(f"Person {person} erased: the data key is deleted (log position {result.position}).")
+    print(
+        _(
+            "Person %(person)s erased: the data key is deleted (log position %(position)s).",
+            person=str(person),
+            position=str(result.position),
+        )
+    )
     return 0
 
 

@@ -47,7 +47,10 @@ def check_role(actor: Actor, handler: BaseRouteHandler) -> None:
         return
     if actor.role not in roles:
         raise RuleViolation(
-            "roles", f"Only {roles_in_words(roles)} may read this.", refusal=Refusal.FORBIDDEN
+            "roles",
+            "Only %(roles)s may read this.",
+            refusal=Refusal.FORBIDDEN,
+            params={"roles": roles_in_words(roles)},
         )
 
 

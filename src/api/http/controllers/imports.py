@@ -38,7 +38,7 @@ from projections.imports import imported, imports
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.context import Role
-from settlement_domain.errors import ConcurrencyConflict, NotFound, Refusal, RuleViolation
+from settlement_domain.errors import ConcurrencyConflict, NotFound, Refusal, RuleViolation, Text
 from settlement_domain.model import Import
 from settlement_domain.permissions import PERMISSIONS, roles_in_words
 
@@ -340,7 +340,8 @@ class Upload:
 
 
 def _invalid(key: str, message: str) -> ValidationException:
-    return ValidationException(f"{key} {message}.", extra=[{"key": key, "message": message}])
+    """422 naming the form field; each ``message`` has its template ``%(key)s <message>.`` in api.messages."""
+    return ValidationException(" ".join((key, message)) + ".", extra=[{"key": key, "message": message}])
 
 
 def _text(value: str, key: str) -> str:
@@ -423,9 +424,10 @@ def _check_may_import(request: Request) -> None:
     if request.user.role not in permission.roles:
         raise RuleViolation(
             permission.rule,
-            f"Only {roles_in_words(permission.roles)} may {permission.action}.",
+            "Only %(roles)s may %(action)s.",
             refusal=Refusal.FORBIDDEN,
             field="role",
+            params={"roles": roles_in_words(permission.roles), "action": Text(permission.action)},
         )
 
 

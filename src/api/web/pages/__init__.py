@@ -53,6 +53,7 @@ ROUTES = [
     work.answer_case,
     work.imports_page,
     reports.reports_page,
+    reports.mark_completeness,
     reports.download,
     reports.audit_page,
 ]
