@@ -19,6 +19,7 @@ from projections.engine.projection import Handler, Projection, ProjectionError
 from projections.engine.rows import DatabaseRows, Rows
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import write_transaction
+from projections.engine.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class Runner:
         batch_size: int = 1000,
         poll_interval: float = 0.5,
         chain: bool = True,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.app = app
         self.chain = chain
@@ -167,6 +169,8 @@ class Runner:
         self._chain_owned = False  # whether this runner advances the hash chain (one runner does)
         self._lock_conn: Connection | None = None
         self._stop = threading.Event()
+        # Between polls, new events wake the live loop at once (engine/wakeup.py).
+        self.wakeup = wakeup or Wakeup()
         self._thread: threading.Thread | None = None
         self._progress = threading.Condition()
         self.position = 0
@@ -285,7 +289,7 @@ class Runner:
         try:
             while not self._stop.is_set():
                 if self.run_batch() == 0:
-                    self._stop.wait(self.poll_interval)
+                    self.wakeup.wait(self.poll_interval)
         except BaseException as error:
             self.error = error
             # Never the traceback or the error's text: a database error quotes SQL and the values of
@@ -315,6 +319,7 @@ class Runner:
         """Stops the live loop after the batch in hand: that batch still commits whole (shutdown waits
         for it up to ``timeout`` seconds; a batch takes well under one)."""
         self._stop.set()
+        self.wakeup.wake()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
