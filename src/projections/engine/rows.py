@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, and_, select, tuple_
 
+from projections.engine.bulk_write import bulk_write
+
 if TYPE_CHECKING:
     from projections.engine.projection import Projection
 
@@ -45,20 +47,45 @@ def key_condition(table: Table, key_columns: Sequence[str], keys: Iterable[Key])
 
 
 class DatabaseRows(Rows):
-    """Rows of one generation read lazily inside the batch's transaction and written back at flush."""
+    """Rows of one generation read lazily inside the batch's transaction and written back at flush.
 
-    def __init__(self, conn: Connection, projection: Projection, generation: int) -> None:
+    The live runner keeps one of these per read model from batch to batch (``rebind`` hands it the
+    next batch's connection), so rows it read or wrote stay known in memory; the runner drops it
+    whenever anyone else may have written the tables (see ``Runner``). Tables in ``complete`` are
+    known whole: a key not in memory is a row that does not exist, with no query.
+    """
+
+    def __init__(
+        self, conn: Connection, projection: Projection, generation: int, *, complete: Iterable[str] = ()
+    ) -> None:
         self.conn = conn
         self.projection = projection
+        self.generation = generation
         self.tables = projection.sql_tables(generation, conn.dialect)
         self.cache: dict[str, dict[Key, Row | None]] = {name: {} for name in self.tables}
         self.dirty: dict[str, set[Key]] = {name: set() for name in self.tables}
         self.appended: dict[str, list[Row]] = {name: [] for name in self.tables}
+        # Keys whose row is stored (as of the last flush), and keys written without being looked up
+        # first in a table not known whole: only those need deleting before their new row goes in.
+        self.stored: dict[str, set[Key]] = {name: set() for name in self.tables}
+        self.unknown: dict[str, set[Key]] = {name: set() for name in self.tables}
+        self.complete = set(complete)
+
+    def rebind(self, conn: Connection) -> None:
+        """Works in ``conn`` (the next batch's transaction) from now on."""
+        self.conn = conn
+
+    def size(self) -> int:
+        """How many keys are known in memory."""
+        return sum(len(keys) for keys in self.cache.values())
 
     def get(self, table: str, key: Key) -> Row | None:
         cache = self.cache[table]
         if key in cache:
             return cache[key]
+        if table in self.complete:
+            cache[key] = None
+            return None
         sql_table = self.tables[table]
         columns = self.projection.spec(table).key
         found = (
@@ -72,16 +99,23 @@ class DatabaseRows(Rows):
         )
         row = dict(found) if found is not None else None
         cache[key] = row
+        if row is not None:
+            self.stored[table].add(key)
         return row
+
+    def _written(self, table: str, key: Key) -> None:
+        if key not in self.cache[table] and table not in self.complete:
+            self.unknown[table].add(key)
+        self.dirty[table].add(key)
 
     def put(self, table: str, row: Row) -> None:
         key = self.projection.key_of(table, row)
+        self._written(table, key)
         self.cache[table][key] = row
-        self.dirty[table].add(key)
 
     def delete(self, table: str, key: Key) -> None:
+        self._written(table, key)
         self.cache[table][key] = None
-        self.dirty[table].add(key)
 
     def append(self, table: str, row: Row) -> None:
         self.appended[table].append(row)
@@ -93,17 +127,26 @@ class DatabaseRows(Rows):
                 continue
             table = self.tables[name]
             columns = self.projection.spec(name).key
+            stored, unknown, cache = self.stored[name], self.unknown[name], self.cache[name]
             ordered = sorted(keys, key=repr)
-            for start in range(0, len(ordered), 500):
-                chunk = ordered[start : start + 500]
+            replaced = [k for k in ordered if k in stored or k in unknown]
+            for start in range(0, len(replaced), 500):
+                chunk = replaced[start : start + 500]
                 self.conn.execute(table.delete().where(key_condition(table, columns, chunk)))
-            kept = [row for k in ordered if (row := self.cache[name][k]) is not None]
-            if kept:
-                self.conn.execute(table.insert(), kept)
+            kept = []
+            for k in ordered:
+                row = cache[k]
+                if row is None:
+                    stored.discard(k)
+                else:
+                    kept.append(row)
+                    stored.add(k)
+            bulk_write(self.conn, table, kept)
             keys.clear()
+            unknown.clear()
         for name, rows in self.appended.items():
             if rows:
-                self.conn.execute(self.tables[name].insert(), rows)
+                bulk_write(self.conn, self.tables[name], rows)
                 rows.clear()
 
 
