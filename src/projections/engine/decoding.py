@@ -47,6 +47,7 @@ Decoded = list[tuple[int, Any]]
 
 # Ids recur (a person's every event names it): one UUID object per id, up to this many ids.
 UUID_CACHE_LIMIT = 500_000
+_NO = object()
 
 
 class EventDecoder:
@@ -133,14 +134,24 @@ class EventDecoder:
         library's object hook does)."""
         kind = type(value)
         if kind is dict:
+            tags = self._tags
             for key, item in value.items():
                 item_kind = type(item)
-                if item_kind is dict or item_kind is list:
+                if item_kind is dict:
+                    # Most nested objects are tagged scalars (an id, an instant): converted here,
+                    # without a call per object.
+                    if len(item) == 2 and type(data := item.get("_data_", _NO)) is str and "_type_" in item:
+                        convert = tags.get(item["_type_"])
+                        if convert is not None:
+                            value[key] = convert(data)
+                            continue
+                    value[key] = self._walk(item)
+                elif item_kind is list:
                     value[key] = self._walk(item)
             if len(value) == 2 and "_type_" in value and "_data_" in value:
                 name = value["_type_"]
                 try:
-                    convert = self._tags[name]
+                    convert = tags[name]
                 except KeyError:
                     raise TranscodingNotRegisteredError(
                         f"Data serialized with name '{name}' is not deserializable. "

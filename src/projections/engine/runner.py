@@ -30,6 +30,9 @@ Decoded = list[tuple[int, Any]]
 # this many once the runner has reached the head of the log (then it is following, not catching up).
 KEPT_CATCHING_UP = 1_000_000
 KEPT_AT_HEAD = 20_000
+# When the runner starts on a read model (or starts over), it reads a table whole when it has at most
+# this many rows per event it is behind: a lookup costs a round trip, a row read in bulk far less.
+LOAD_PER_EVENT = 5
 
 
 def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
@@ -323,11 +326,11 @@ class Runner:
         if kept is not None and (kept.generation, kept.position) == (state.generation, state.position):
             kept.rows.rebind(conn)
             return kept
-        tables = projection.sql_tables(state.generation, conn.dialect)
-        empty = [
-            name for name, table in tables.items() if conn.execute(select(table).limit(1)).first() is None
-        ]
-        rows = DatabaseRows(conn, projection, state.generation, complete=empty)
+        lag = (self.app.recorder.max_notification_id() or 0) - state.position
+        # A table looked up is read whole when it is empty, or small beside the work ahead.
+        rows = DatabaseRows(
+            conn, projection, state.generation, load_limit=min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag)
+        )
         kept = self._kept[projection.name] = _Kept(
             state.generation, state.position, rows, Dispatch([(projection, rows)])
         )
