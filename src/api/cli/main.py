@@ -32,6 +32,22 @@ COMMAND_MODULES = (
 )
 
 
+# The module registering each command: a command imports only its own module (a rebuild need not
+# load the HTTP app); no command given, or one not listed here, loads them all (help, errors).
+COMMANDS = {
+    "demo": "api.cli.demo",
+    "token": "api.cli.token",
+    "serve": "api.cli.serve",
+    "projections": "api.cli.projections",
+    "bench": "api.cli.bench",
+    "import": "api.cli.imports",
+    "audit": "api.cli.audit",
+    "municipality": "api.cli.municipalities",
+    "letters": "api.cli.letters",
+    "export": "api.cli.letters",
+}
+
+
 class UsageError(Exception):
     """Bad command-line input: reported in one line, exit code 2."""
 
@@ -57,17 +73,21 @@ def installed_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (given the arguments) of the one command they name."""
     parser = OneLineParser(prog="settlement", description="Settlement of refugees in municipalities (IMDi).")
     parser.add_argument("--version", action="version", version=f"settlement {installed_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    command = argv[0] if argv else None
+    modules = [COMMANDS[command]] if command in COMMANDS else list(COMMAND_MODULES)
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except RuleViolation as error:
