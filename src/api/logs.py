@@ -56,3 +56,6 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         logger.propagate = True
     # uvicorn's access log would carry query strings (free-text audit searches may hold names).
     logging.getLogger("uvicorn.access").disabled = True
+    # WeasyPrint logs seven "Step n" lines per letter it renders at info: its warnings are what matter.
+    for name in ("weasyprint", "weasyprint.progress", "fontTools"):
+        logging.getLogger(name).setLevel(logging.WARNING)

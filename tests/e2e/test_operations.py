@@ -262,3 +262,11 @@ def test_reads_can_come_from_a_replica_while_writes_go_to_the_primary(
     with TestClient(app) as client:
         assert [m["number"] for m in Api(client).ok(Api(client).get("/municipalities", IMDI))] == [OSLO]
         assert client.get("/health/ready").status_code == 200
+
+
+def test_rendering_a_letter_logs_no_progress_lines(json_log: io.StringIO) -> None:
+    # WeasyPrint reports seven steps per letter at info: the server's log keeps its warnings only.
+    logging.getLogger("weasyprint.progress").info("Step 1 - Fetching and parsing HTML")
+    logging.getLogger("weasyprint").warning("Ignored `foo: bar` at 1:2, unknown property.")
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    assert [line["level"] for line in lines if line["logger"].startswith("weasyprint")] == ["warning"]
