@@ -327,10 +327,11 @@ class Runner:
             kept.rows.rebind(conn)
             return kept
         lag = (self.app.recorder.max_notification_id() or 0) - state.position
-        # A table looked up is read whole when it is empty, or small beside the work ahead.
-        rows = DatabaseRows(
-            conn, projection, state.generation, load_limit=min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag)
-        )
+        # Catching up (more than a batch behind), a table looked up is read whole when it is empty, or
+        # small beside the work ahead; following the log, lookups go to the database as they come
+        # (no count of a large table for a batch of a few events).
+        load_limit = min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag) if lag > self.batch_size else None
+        rows = DatabaseRows(conn, projection, state.generation, load_limit=load_limit)
         kept = self._kept[projection.name] = _Kept(
             state.generation, state.position, rows, Dispatch([(projection, rows)])
         )

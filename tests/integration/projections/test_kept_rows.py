@@ -112,7 +112,7 @@ def test_a_runner_behind_reads_small_tables_whole_and_looks_nothing_up(app, engi
 
     monkeypatch.setattr(DatabaseRows, "get", counting)
     monkeypatch.setattr(runner_module, "LOAD_PER_EVENT", 1_000)
-    behind = runner(app, engine, batch_size=50)
+    behind = runner(app, engine, batch_size=10)  # more than one batch behind: catching up
     behind.catch_up()
     behind.release()
     # One first lookup per table looked up (it reads the table whole), never one per key.
