@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import secrets
 import statistics
 import subprocess
@@ -39,6 +40,7 @@ from settlement_domain.persistence import store_environment
 COMMAND_LINE = "import sys; from api.cli.main import main; sys.exit(main())"  # `settlement`
 BASELINE_GENERATION = 900  # scratch tables for the per-event baseline, never served
 MIN_EVENTS = 1_000
+CPU_SECONDS: dict[str, float] = {}  # the last run's CPU seconds per step
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,11 @@ def read_and_decode(app: SettlementApp, fast: bool) -> tuple[int, float]:
     decoder = EventDecoder(app)
     count, after = 0, 0
     with paused_garbage_collector():
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while page := app.recorder.select_notifications(after + 1, 10_000):
             count += len(decoder.decode(page) if fast else decode(app, page))
             after = page[-1].id
+        CPU_SECONDS["read_decode_fast" if fast else "read_decode"] = time.process_time() - cpu
         return count, time.perf_counter() - started
 
 
@@ -122,6 +125,7 @@ def rebuild_process(url: str, key: str) -> tuple[float, dict[str, Any]]:
     env = {**os.environ, "SETTLEMENT_DATABASE_URL": url, "SETTLEMENT_SEARCH_KEY": key}
     env.pop("SETTLEMENT_CIPHER_KEY", None)  # the scratch store is not encrypted
     started = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-c", COMMAND_LINE, "projections", "rebuild", "--all", "--json"],
         env=env,
@@ -129,7 +133,12 @@ def rebuild_process(url: str, key: str) -> tuple[float, dict[str, Any]]:
         text=True,
         check=True,
     )
-    return time.perf_counter() - started, json.loads(done.stdout)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS["rebuild_process"] = (after.ru_utime - children.ru_utime) + (
+        after.ru_stime - children.ru_stime
+    )
+    return seconds, json.loads(done.stdout)
 
 
 def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str, Any]:
@@ -150,9 +159,10 @@ def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str,
         fast_decoded, fast_decode_seconds = read_and_decode(app, fast=True)
         console.print("live catch-up")
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         Runner(app, engine, projections, batch_size=1000).catch_up()
         live_seconds = time.perf_counter() - started
+        CPU_SECONDS["live"] = time.process_time() - cpu
 
         wanted = events if options.baseline_events == 0 else min(events, options.baseline_events)
         console.print(f"per-event baseline over {wanted:,} events")
@@ -238,6 +248,14 @@ def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str,
             "speedup": round(rebuild_rate / baseline_rate, 1) if baseline_rate else None,
             "views_equal_replay": report.equal,
             "query_ms": queries,
+            # CPU seconds of this process (of the rebuild's process for rebuild_process; the
+            # database server's work is not in them): on a shared machine their ratios move less
+            # than the wall-clock ones.
+            "cpu_seconds": {k: round(v, 2) for k, v in CPU_SECONDS.items()},
+            "cpu_live_to_read_decode": round(CPU_SECONDS["read_decode"] / CPU_SECONDS["live"], 3),
+            "cpu_rebuild_process_to_read_decode": round(
+                CPU_SECONDS["read_decode"] / CPU_SECONDS["rebuild_process"], 3
+            ),
         }
     finally:
         engine.dispose()
