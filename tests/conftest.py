@@ -22,6 +22,7 @@ from settlement_domain.persistence import store_environment
 from tests.given.actors import TODAY
 
 TEST_SEARCH_KEY = "a-test-key-for-the-person-search-index"
+TEST_MASTER_KEY = "a-test-master-key-that-wraps-every-person-key"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,13 +30,17 @@ def search_key() -> Iterator[str]:
     """One key of the person search index (R21) for every test and every process a test starts
     (the composition root reads it from the environment; tests that fold directly get it here)."""
     before = os.environ.get("SETTLEMENT_SEARCH_KEY")
+    master_before = os.environ.get("SETTLEMENT_MASTER_KEY")
     os.environ["SETTLEMENT_SEARCH_KEY"] = TEST_SEARCH_KEY
+    # The master key of the data keys (R18), for every process a test starts.
+    os.environ["SETTLEMENT_MASTER_KEY"] = TEST_MASTER_KEY
     person_search.use_key(TEST_SEARCH_KEY.encode())
     yield TEST_SEARCH_KEY
-    if before is None:
-        os.environ.pop("SETTLEMENT_SEARCH_KEY", None)
-    else:
-        os.environ["SETTLEMENT_SEARCH_KEY"] = before
+    for name, value in (("SETTLEMENT_SEARCH_KEY", before), ("SETTLEMENT_MASTER_KEY", master_before)):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _answers(url: str) -> bool:

@@ -19,5 +19,12 @@ def open_application(settings: Settings, *, clock: Callable[[], date] | None = N
     """
     person_search.use_key(search_key(settings))
     cipher_key = settings.cipher_key.get_secret_value() if settings.cipher_key else None
-    env = store_environment(settings.database_url, cipher_key=cipher_key)
-    return SettlementApp(env, clock=clock or date.today, settlement_cutoff=settings.settlement_cutoff)
+    env = store_environment(
+        settings.database_url,
+        cipher_key=cipher_key,
+        master_key=settings.master_key.get_secret_value() if settings.master_key else None,
+        master_key_file=str(settings.master_key_file),
+    )
+    app = SettlementApp(env, clock=clock or date.today, settlement_cutoff=settings.settlement_cutoff)
+    app.read_retention_years = settings.read_retention_years
+    return app

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     """R21: the key of the person search's blind index (16 characters or more); unset means a random one
     kept in ``search_key_file``. Every process of one store needs the same key."""
     search_key_file: Path = Path("var/search-key")
+    master_key: SecretStr | None = None
+    """R18: the master key that wraps every person's data key (32 characters or more); unset means a
+    random one kept in ``master_key_file``. Keep it off the database's disk and out of its backups."""
+    master_key_file: Path = Path("var/master-key")
+    new_master_key: SecretStr | None = None
+    """R18: the master key ``settlement keys rotate-master`` re-wraps the data keys with (when
+    ``master_key`` is set; with the key file, the command makes the new key itself)."""
+    read_retention_years: int = Field(default=5, ge=1, le=100)
+    """R14: read records older than this (whole months) become unreadable (``settlement keys expire``)."""
     projection_poll_seconds: float = 0.2
     """How often the in-process projection runner looks for new events when it has caught up."""
 

@@ -217,8 +217,12 @@ SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         else f"{len(e.letter_ids)} letters of {e.municipality} exported"
     ),
     FolderRead.PersonFolderViewed: lambda e: "Person folder viewed",
+    # R18: the legal basis and reason are free text and stay out of the trail, like every reason.
+    Refugee.PersonalDataErased: lambda e: "Personal data erased (R18)",
     ListingRead.PersonalDataListed: lambda e: (
         f"Personal data listed: {e.what}, {len(e.refugee_ids)} person{'' if len(e.refugee_ids) == 1 else 's'}"
+        if e.refugee_ids
+        else f"Personal data listed: {e.what} (persons no longer readable, R14)"
     ),
     Family.FamilyFormed: lambda e: "Family formed",
     Family.FamilyMemberAdded: lambda e: "Family member added",
@@ -232,7 +236,7 @@ REFUGEE_EVENTS = frozenset(
         Refugee.RefugeeRegistered, Refugee.MappingRecorded, Refugee.RefugeeProposed, Refugee.ProposalWithdrawn,
         Refugee.RefugeeDeclined, Refugee.RefugeeSelected, Refugee.SettlementDecided,
         Refugee.SettlementDateRegistered, Refugee.SettlementDateCorrected, Refugee.DeviationOpened,
-        Refugee.DeviationResolved,
+        Refugee.DeviationResolved, Refugee.PersonalDataErased,
     }
 )  # fmt: skip
 # Events naming one person by ``refugee_id``.
@@ -261,7 +265,8 @@ def persons_of(e: Any) -> list[str]:
     if kind in REFUGEE_EVENTS:
         return [str(e.originator_id)]
     if kind in ONE_PERSON_EVENTS:
-        return [str(e.refugee_id)]
+        # A read record past its retention period no longer names its person (R14).
+        return [str(e.refugee_id)] if e.refugee_id is not None else []
     if kind is Letter.LetterIssued:
         return [str(p) for p in e.person_ids]
     if kind is ListingRead.PersonalDataListed:

@@ -11,8 +11,16 @@ from sqlalchemy import Boolean, Column, Date, Integer, String, Text
 from projections.engine.paging import Source, check_limit, keyset, page, reading, serving_tables
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
-from projections.engine.store import UTCDateTime
+from projections.engine.store import JSONValue, UTCDateTime
 from settlement_domain.model import DistributionList, Family, Refugee
+from settlement_domain.personal_keys import (
+    ERASED_VIEW,
+    opened,
+    opened_date,
+    opened_name,
+    prefetch_view_keys,
+    seal_view,
+)
 from settlement_domain.rules import age_on
 
 
@@ -47,14 +55,18 @@ def _person_columns() -> list[Column[Any]]:
     # What a list shows of a person; the name only once the person is selected (or to IMDi).
     return [
         Column("refugee_id", String(36), primary_key=True),
+        # Sealed with the person's key (R18): see personal_keys.seal_view.
         Column("full_name", Text, nullable=True),
-        Column("birth_date", Date, nullable=True),
+        Column("birth_date", Text, nullable=True),
         Column("family_id", Text, nullable=True),
         # The family's aggregate id: the opaque reference a municipality sees before selection.
         Column("family_ref", String(36), nullable=True),
         Column("unaccompanied_minor", Boolean, nullable=False),
         Column("category", String(40), nullable=False),
         Column("residence_kind", String(20), nullable=False),
+        Column(
+            "list_ids", JSONValue, nullable=False
+        ),  # the lists whose decline reasons an erasure seals away
     ]
 
 
@@ -62,7 +74,7 @@ class DistributionListsProjection(Projection):
     """Distribution lists with their persons and each person's outcome (R3, R4)."""
 
     name = "distribution_lists"
-    version = 3  # 3: family_ref
+    version = 4  # 3: family_ref; 4: personal values sealed with the person's key, erasure (R18)
     tables = (
         TableSpec("lists", _list_columns, ("list_id",), indexes=(("municipality", "status"),)),
         TableSpec("list_persons", _list_person_columns, ("list_id", "refugee_id")),
@@ -76,15 +88,19 @@ class DistributionListsProjection(Projection):
             DistributionList.DistributionListCreated: self.created,
             DistributionList.DistributionListApproved: self.approved,
             DistributionList.DistributionListWithdrawn: self.withdrawn,
+            Refugee.PersonalDataErased: self.erased,
         }
 
     def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
+        person = str(e.originator_id)
+        erased = e.personal.get("erased") is True
         rows.put(
             "persons",
             {
-                "refugee_id": str(e.originator_id),
-                "full_name": e.personal.get("full_name"),
-                "birth_date": e.personal.get("birth_date"),
+                "refugee_id": person,
+                "full_name": ERASED_VIEW if erased else seal_view(person, e.personal.get("full_name")),
+                "birth_date": ERASED_VIEW if erased else seal_view(person, e.personal.get("birth_date")),
+                "list_ids": [],
                 "family_id": e.family_id,
                 "family_ref": None,
                 "unaccompanied_minor": bool(e.unaccompanied_minor),
@@ -115,6 +131,9 @@ class DistributionListsProjection(Projection):
             },
         )
         for refugee_id in map(str, e.refugee_ids):
+            person = rows.get("persons", (refugee_id,))
+            if person is not None:
+                rows.put("persons", {**person, "list_ids": [*person.get("list_ids", []), list_id]})
             rows.put(
                 "list_persons",
                 {
@@ -138,7 +157,22 @@ class DistributionListsProjection(Projection):
             person = rows.get("list_persons", (list_id, refugee_id))
             if person is None:
                 raise LookupError(f"person {refugee_id} is not on list {list_id}")
-            rows.put("list_persons", {**person, "outcome": outcome, "decline_reason": reason})
+            rows.put(
+                "list_persons",
+                {**person, "outcome": outcome, "decline_reason": seal_view(refugee_id, reason)},
+            )
+
+    def erased(self, e: Refugee.PersonalDataErased, position: int, rows: Rows) -> None:
+        """R18: what a rebuild would write now that the person's key is gone."""
+        refugee_id = str(e.originator_id)
+        person = rows.get("persons", (refugee_id,))
+        if person is None:
+            return
+        for list_id in person.get("list_ids") or []:
+            on_list = rows.get("list_persons", (list_id, refugee_id))
+            if on_list is not None and on_list["decline_reason"] is not None:
+                rows.put("list_persons", {**on_list, "decline_reason": ERASED_VIEW})
+        rows.put("persons", {**person, "full_name": ERASED_VIEW, "birth_date": ERASED_VIEW})
 
     def withdrawn(self, e: DistributionList.DistributionListWithdrawn, position: int, rows: Rows) -> None:
         self._close(rows, e, status="withdrawn")
@@ -148,9 +182,10 @@ PROJECTION = DistributionListsProjection()
 
 
 def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
+    born = opened_date(row["refugee_id"], row["birth_date"])
     person = {
         "refugee_id": row["refugee_id"],
-        "age": age_on(row["birth_date"], today) if row["birth_date"] else None,
+        "age": age_on(born, today) if born else None,
         "category": row["category"],
         "unaccompanied_minor": row["unaccompanied_minor"],
         "family_id": row["family_id"],
@@ -161,8 +196,8 @@ def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
     }
     # R6: personal details only for IMDi, and for the municipality once it has selected the person.
     if not summary_only or row["outcome"] == "accepted":
-        person["full_name"] = row["full_name"]
-        person["decline_reason"] = row["decline_reason"]
+        person["full_name"] = opened_name(row["refugee_id"], row["full_name"])
+        person["decline_reason"] = opened(row["refugee_id"], row["decline_reason"])
     else:
         person["family_id"] = None  # its text may name the family: the opaque family_ref instead
     return person
@@ -195,6 +230,7 @@ def _with_persons(
         .mappings()
         .all()
     )
+    prefetch_view_keys({row["refugee_id"] for row in found})
     by_list: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for row in found:
         by_list[row["list_id"]].append(_person(row, summary_only, today))

@@ -12,19 +12,33 @@ from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue, UTCDateTime
 from settlement_domain.model import Refugee
+from settlement_domain.personal_keys import (
+    ERASED_NAME,
+    ERASED_VIEW,
+    Erased,
+    open_view,
+    opened,
+    opened_date,
+    opened_name,
+    prefetch_view_keys,
+    seal_view,
+)
 
 
 def _folder_columns() -> list[Column[Any]]:
     return [
         Column("refugee_id", String(36), primary_key=True),
+        # Personal values are sealed with the person's key (R18): see personal_keys.seal_view.
         Column("full_name", Text, nullable=True),
-        Column("birth_date", Date, nullable=True),
-        Column("postal_address", JSONValue, nullable=True),
+        Column("birth_date", Text, nullable=True),
+        Column("postal_address", Text, nullable=True),
         Column("family_id", Text, nullable=True),
         Column("unaccompanied_minor", Boolean, nullable=False),
         Column("residence", JSONValue, nullable=False),
         Column("category", String(40), nullable=False),
-        Column("mapping", JSONValue, nullable=True),
+        Column("mapping", Text, nullable=True),
+        Column("erased", Boolean, nullable=False),
+        Column("deviation_ids", JSONValue, nullable=False),  # whose texts an erasure seals away
         Column("status", String(20), nullable=False),
         Column("list_id", String(36), nullable=True),
         Column("proposed_to", String(4), nullable=True),
@@ -60,7 +74,7 @@ class PersonFoldersProjection(Projection):
     """Person folders (personmappe) with deviations, for IMDi and the selecting municipality (R6)."""
 
     name = "person_folders"
-    version = 1
+    version = 2  # 2: personal values sealed with the person's key, erasure (R18)
     tables = (
         TableSpec(
             "folders",
@@ -84,22 +98,29 @@ class PersonFoldersProjection(Projection):
             Refugee.SettlementDateCorrected: self.date_corrected,
             Refugee.DeviationOpened: self.deviation_opened,
             Refugee.DeviationResolved: self.deviation_resolved,
+            Refugee.PersonalDataErased: self.erased,
         }
 
     def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         personal = e.personal
+        person = str(e.originator_id)
+        erased = personal.get("erased") is True
         rows.put(
             "folders",
             {
-                "refugee_id": str(e.originator_id),
-                "full_name": personal.get("full_name"),
-                "birth_date": personal.get("birth_date"),
-                "postal_address": personal.get("postal_address"),
+                "refugee_id": person,
+                "full_name": ERASED_VIEW if erased else seal_view(person, personal.get("full_name")),
+                "birth_date": ERASED_VIEW if erased else seal_view(person, personal.get("birth_date")),
+                "postal_address": ERASED_VIEW
+                if erased
+                else seal_view(person, personal.get("postal_address")),
                 "family_id": e.family_id,
                 "unaccompanied_minor": bool(e.unaccompanied_minor),
                 "residence": e.residence,
                 "category": e.category,
                 "mapping": None,
+                "erased": False,
+                "deviation_ids": [],
                 "status": "registered",
                 "list_id": None,
                 "proposed_to": None,
@@ -126,7 +147,7 @@ class PersonFoldersProjection(Projection):
         return folder
 
     def mapping_recorded(self, e: Refugee.MappingRecorded, position: int, rows: Rows) -> None:
-        self._update(rows, e, mapping=e.personal)
+        self._update(rows, e, mapping=seal_view(e.originator_id, e.personal))
 
     def proposed(self, e: Refugee.RefugeeProposed, position: int, rows: Rows) -> None:
         self._update(rows, e, status="proposed", list_id=str(e.list_id), proposed_to=e.municipality)
@@ -162,15 +183,20 @@ class PersonFoldersProjection(Projection):
         self._update(rows, e, status="settled", settlement_date=e.settlement_date, date_source="correction")
 
     def deviation_opened(self, e: Refugee.DeviationOpened, position: int, rows: Rows) -> None:
-        folder = rows.get("folders", (str(e.originator_id),))
-        self._update(rows, e, open_deviations=(folder or {}).get("open_deviations", 0) + 1)
+        folder = rows.get("folders", (str(e.originator_id),)) or {}
+        self._update(
+            rows,
+            e,
+            open_deviations=folder.get("open_deviations", 0) + 1,
+            deviation_ids=[*folder.get("deviation_ids", []), str(e.deviation_id)],
+        )
         rows.put(
             "deviations",
             {
                 "refugee_id": str(e.originator_id),
                 "deviation_id": str(e.deviation_id),
                 "kind": e.kind,
-                "description": e.description,
+                "description": seal_view(e.originator_id, e.description),
                 "registered_private_by_known_deviation": bool(e.registered_private_by_known_deviation),
                 "status": "open",
                 "opened_at": e.timestamp,
@@ -186,18 +212,68 @@ class PersonFoldersProjection(Projection):
             raise LookupError(f"deviation {e.deviation_id} was never opened")
         rows.put(
             "deviations",
-            {**deviation, "status": "resolved", "resolved_at": e.timestamp, "resolution_note": e.note},
+            {
+                **deviation,
+                "status": "resolved",
+                "resolved_at": e.timestamp,
+                "resolution_note": seal_view(e.originator_id, e.note),
+            },
         )
         folder = rows.get("folders", key[:1])
         self._update(rows, e, open_deviations=(folder or {}).get("open_deviations", 0) - 1)
+
+    def erased(self, e: Refugee.PersonalDataErased, position: int, rows: Rows) -> None:
+        """R18: what a rebuild would write now that the key is gone (the values of an erased person)."""
+        person = str(e.originator_id)
+        folder = rows.get("folders", (person,))
+        if folder is None:
+            raise LookupError(f"person {person} was never registered")
+        for deviation_id in folder.get("deviation_ids") or []:
+            deviation = rows.get("deviations", (person, deviation_id))
+            if deviation is not None:
+                rows.put(
+                    "deviations",
+                    {
+                        **deviation,
+                        "description": ERASED_VIEW,
+                        "resolution_note": None if deviation["resolution_note"] is None else ERASED_VIEW,
+                    },
+                )
+        self._update(
+            rows,
+            e,
+            full_name=ERASED_VIEW,
+            birth_date=ERASED_VIEW,
+            postal_address=ERASED_VIEW,
+            mapping=None if folder["mapping"] is None else ERASED_VIEW,
+            erased=True,
+        )
 
 
 PROJECTION = PersonFoldersProjection()
 
 
-def _folder(row: Any, deviations: list[dict[str, Any]]) -> dict[str, Any]:
+def open_personal(row: Any) -> dict[str, Any]:
+    """A folder row with its personal values opened (and ``erased`` true once they are gone)."""
     folder = dict(row)
+    person = folder["refugee_id"]
+    name = open_view(person, folder["full_name"])
+    folder["erased"] = bool(folder.get("erased")) or isinstance(name, Erased)
+    folder["full_name"] = ERASED_NAME if isinstance(name, Erased) else name
+    folder["birth_date"] = opened_date(person, folder["birth_date"])
+    folder["postal_address"] = opened(person, folder["postal_address"])
+    folder["mapping"] = opened(person, folder["mapping"])
+    folder.pop("deviation_ids", None)
+    return folder
+
+
+def _folder(row: Any, deviations: list[dict[str, Any]]) -> dict[str, Any]:
+    folder = open_personal(row)
     folder["municipality"] = folder["decided_for"] or folder["selected_by"]
+    person = folder["refugee_id"]
+    for deviation in deviations:
+        deviation["description"] = opened(person, deviation["description"]) or ""
+        deviation["resolution_note"] = opened(person, deviation["resolution_note"])
     folder["deviations"] = deviations
     return folder
 
@@ -247,10 +323,11 @@ def persons_awaiting_settlement_date(
             (after,) = decode_cursor(cursor, str)
             query = query.where(folders.c.refugee_id > after)
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
+    prefetch_view_keys(r["refugee_id"] for r in rows)
     items = [
         {
             "refugee_id": r["refugee_id"],
-            "full_name": r["full_name"],
+            "full_name": opened_name(r["refugee_id"], r["full_name"]),
             "municipality": r["decided_for"] or r["selected_by"],
             "status": r["status"],
             "selected_on": r["selected_on"],
@@ -277,11 +354,12 @@ def persons_with_status(
             (after,) = decode_cursor(cursor, str)
             query = query.where(folders.c.refugee_id > after)
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
+    prefetch_view_keys(r["refugee_id"] for r in rows)
     items = [
         {
             "refugee_id": r["refugee_id"],
-            "full_name": r["full_name"],
-            "birth_date": r["birth_date"],
+            "full_name": opened_name(r["refugee_id"], r["full_name"]),
+            "birth_date": opened_date(r["refugee_id"], r["birth_date"]),
             "family_id": r["family_id"],
             "unaccompanied_minor": r["unaccompanied_minor"],
             "category": r["category"],

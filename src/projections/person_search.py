@@ -28,7 +28,9 @@ from projections import person_folders
 from projections.engine.paging import Source, check_limit, reading, serving_tables
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
+from projections.engine.store import JSONValue
 from settlement_domain.model import Refugee
+from settlement_domain.personal_keys import opened_date, opened_name, prefetch_view_keys
 from settlement_domain.rules import check_duf_number, refuse_input
 
 MIN_PREFIX = 2  # a single letter finds too many to be a search, and tells too much of a name
@@ -81,23 +83,45 @@ def _token_columns() -> list[Column[Any]]:
     ]
 
 
+def _person_columns() -> list[Column[Any]]:
+    return [
+        Column("refugee_id", String(36), primary_key=True),
+        Column("tokens", JSONValue, nullable=False),  # the person's tokens, purged with them (R18)
+    ]
+
+
 class PersonSearchProjection(Projection):
-    """The blind index of person search (R21)."""
+    """The blind index of person search (R21); an erased person's tokens are purged (R18)."""
 
     name = "person_search"
-    version = 1
-    tables = (TableSpec("tokens", _token_columns, ("token", "refugee_id"), indexes=(("refugee_id",),)),)
+    version = 2  # 2: the tokens of each person, purged on erasure (R18)
+    tables = (
+        TableSpec("tokens", _token_columns, ("token", "refugee_id"), indexes=(("refugee_id",),)),
+        TableSpec("persons", _person_columns, ("refugee_id",)),
+    )
 
     def handler_map(self) -> Mapping[type[Any], Handler]:
-        return {Refugee.RefugeeRegistered: self.registered}
+        return {Refugee.RefugeeRegistered: self.registered, Refugee.PersonalDataErased: self.erased}
 
     def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         refugee_id = str(e.originator_id)
         personal = e.personal
-        for token in tokens(
-            personal.get("full_name"), personal.get("birth_date"), personal.get("duf_number")
-        ):
+        found = sorted(
+            tokens(personal.get("full_name"), personal.get("birth_date"), personal.get("duf_number"))
+        )
+        for token in found:
             rows.put("tokens", {"token": token, "refugee_id": refugee_id})
+        if found:
+            rows.put("persons", {"refugee_id": refugee_id, "tokens": found})
+
+    def erased(self, e: Refugee.PersonalDataErased, position: int, rows: Rows) -> None:
+        refugee_id = str(e.originator_id)
+        person = rows.get("persons", (refugee_id,))
+        if person is None:
+            return
+        for token in person["tokens"]:
+            rows.delete("tokens", (token, refugee_id))
+        rows.delete("persons", (refugee_id,))
 
 
 PROJECTION = PersonSearchProjection()
@@ -159,11 +183,12 @@ def search_persons(
                 )
             )
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
+    prefetch_view_keys(r["refugee_id"] for r in rows[:limit])
     items = [
         {
             "refugee_id": r["refugee_id"],
-            "full_name": r["full_name"],
-            "birth_date": r["birth_date"],
+            "full_name": opened_name(r["refugee_id"], r["full_name"]),
+            "birth_date": opened_date(r["refugee_id"], r["birth_date"]),
             "status": r["status"],
             "municipality": r["decided_for"] or r["selected_by"],
             "unaccompanied_minor": r["unaccompanied_minor"],

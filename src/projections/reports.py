@@ -15,6 +15,7 @@ from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
 from settlement_domain.model import QuotaYear
+from settlement_domain.personal_keys import opened_date, opened_name, prefetch_view_keys
 
 SMALL = 5
 
@@ -159,9 +160,11 @@ def settled_persons(source: Source, municipality: str, year: int | None = None) 
             folders.c.settlement_date.is_not(None), or_(decided_here, selected_here)
         )
         rows = conn.execute(query.order_by(folders.c.settlement_date, folders.c.refugee_id)).mappings().all()
+    prefetch_view_keys(r["refugee_id"] for r in rows)
     return [
         {
-            "refugee_id": r["refugee_id"], "full_name": r["full_name"], "birth_date": r["birth_date"],
+            "refugee_id": r["refugee_id"], "full_name": opened_name(r["refugee_id"], r["full_name"]),
+            "birth_date": opened_date(r["refugee_id"], r["birth_date"]),
             "category": r["category"], "unaccompanied_minor": r["unaccompanied_minor"],
             "family_id": r["family_id"], "settlement_date": r["settlement_date"],
             "date_source": r["date_source"], "decision_year": r["decision_year"],

@@ -15,9 +15,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper
 
-from settlement_domain import rules
+from settlement_domain import personal_keys, rules
 from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
@@ -32,6 +32,9 @@ from settlement_domain.model import (
 )
 from settlement_domain.permissions import check_permitted
 from settlement_domain.persistence import DateAsISO
+from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class
+
+_KEYED_RECORDERS: dict[type[Any], type[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class SettlementApp(Application):
     name = "settlement"
     # A big municipality's quota year collects an event per approved list and moved place:
     # snapshots keep loading it cheap however many persons it settles.
+    # R14: read records name their persons for this many years (settings: read_retention_years).
+    read_retention_years = 5
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate], int]] = {QuotaYear: 50}
 
     def __init__(
@@ -66,6 +71,37 @@ class SettlementApp(Application):
         super().__init__(env)
         self.clock = clock
         self.settlement_cutoff = settlement_cutoff
+        # R18: a data key per person, in the store's own key table (none for the in-memory store).
+        self.personal_keys: PersonalKeys | None = None
+        if hasattr(self.recorder, "personal_keys"):  # the keyed recorder of construct_recorder
+            self.personal_keys = PersonalKeys(
+                self.recorder.datastore,  # type: ignore[attr-defined]
+                personal_keys.master_keys_from_env(self.env.get),
+                postgres=type(self.recorder).__mro__[1].__module__ == "eventsourcing.postgres",
+            )
+            self.recorder.personal_keys = self.personal_keys
+        assert isinstance(self.mapper, SealingMapper)
+        self.mapper.keys = self.personal_keys
+        personal_keys.use(self, self.personal_keys)
+
+    def close(self) -> None:
+        personal_keys.release(self)
+        super().close()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The library's recorder; on SQLite and PostgreSQL one that stores the data keys made for the
+        events in the same transaction as the events (R18)."""
+        recorder = super().construct_recorder()
+        base = type(recorder)
+        if base.__module__ in ("eventsourcing.sqlite", "eventsourcing.postgres"):
+            keyed = _KEYED_RECORDERS.get(base)
+            if keyed is None:
+                keyed = _KEYED_RECORDERS[base] = keyed_recorder_class(base)
+            recorder.__class__ = keyed
+        return recorder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -269,6 +269,15 @@ class RecordPersonalDataListed(Command):
     idempotent: ClassVar[bool] = False
 
 
+@dataclass(frozen=True, slots=True)
+class ErasePersonalData(Command):
+    """R18: IMDi erases a person's personal data (their data key), with the legal basis and a reason."""
+
+    refugee_id: UUID
+    legal_basis: str
+    reason: str
+
+
 # Capacity for unaccompanied minors ------------------------------------------------------------
 
 

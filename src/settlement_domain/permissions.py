@@ -55,6 +55,7 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
     c.RecordPersonalDataListed: _may(
         "R14", "read lists of personal data", IMDI, AUDITOR, MUNICIPALITY, RECEPTION
     ),
+    c.ErasePersonalData: _may("R18", "erase personal data", IMDI),
     c.ReportMinorCapacity: _may("R11", "report capacity for minors", MUNICIPALITY),
     c.WithdrawMinorCapacity: _may("R11", "change capacity reports", MUNICIPALITY),
     c.MarkMinorCapacityFilled: _may("R11", "change capacity reports", MUNICIPALITY),

@@ -39,7 +39,13 @@ def private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def store_environment(database_url: str, *, cipher_key: str | None = None) -> dict[str, str]:
+def store_environment(
+    database_url: str,
+    *,
+    cipher_key: str | None = None,
+    master_key: str | None = None,
+    master_key_file: str | None = None,
+) -> dict[str, str]:
     """The eventsourcing environment for ``database_url``.
 
     ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``;
@@ -80,6 +86,12 @@ def store_environment(database_url: str, *, cipher_key: str | None = None) -> di
         raise StoreConfigurationError(
             f"Unknown database URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
         )
+    # R18: the master key of the data keys (settlement_domain/personal_keys.py); unset, the process's
+    # SETTLEMENT_MASTER_KEY, else the key file (var/master-key, created once).
+    if master_key:
+        env["SETTLEMENT_MASTER_KEY"] = master_key
+    if master_key_file:
+        env["SETTLEMENT_MASTER_KEY_FILE"] = master_key_file
     if cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
         env["CIPHER_KEY"] = cipher_key

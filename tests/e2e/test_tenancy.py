@@ -136,6 +136,10 @@ EXAMPLES: dict[str, Callable[[World], Example]] = {
         {"refugee_id": w.person}, {"date": TODAY.isoformat(), "reason": "r"}
     ),
     "openDeviation": lambda w: Example({"refugee_id": w.person}, {"kind": "k", "description": "d"}),
+    # R18: only IMDi erases; the example person's case is open (R18b), so IMDi is refused too (409).
+    "erasePersonalData": lambda w: Example(
+        {"refugee_id": w.person}, {"legal_basis": "GDPR art. 17", "reason": "r"}
+    ),
     "resolveDeviation": lambda w: Example(
         {"refugee_id": w.person, "deviation_id": w.deviation}, {"note": "n"}
     ),

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "api.cli.audit",
     "api.cli.municipalities",
     "api.cli.letters",
+    "api.cli.keys",
 )
 
 

@@ -29,6 +29,7 @@ from api.letters.render import (
 )
 from projections import letters as letters_model
 from settlement_domain.model import Letter, Refugee
+from settlement_domain.personal_keys import ERASED_NAME
 
 CATEGORY_NAMES = {
     "asylum": "asylsøker med opphold",
@@ -117,6 +118,7 @@ def case_file(app: Any, source: Any, refugee_id: UUID, reader: Reader) -> dict[s
                 "letter_id": row["letter_id"],
                 "kind": letter.kind,
                 "municipality": letter.municipality,
+                "person_ids": [str(p) for p in letter.person_ids],
                 "status": row["status"],
                 "text": letter_text(data),
                 "history": [
@@ -129,7 +131,9 @@ def case_file(app: Any, source: Any, refugee_id: UUID, reader: Reader) -> dict[s
     return {
         "refugee_id": str(refugee_id),
         "person": {
-            "full_name": personal.get("full_name"),
+            # R18: an erased person's case file keeps its steps, and reads "slettet" for the name.
+            "full_name": ERASED_NAME if personal.get("erased") else personal.get("full_name"),
+            "erased": bool(personal.get("erased")),
             "birth_date": birth.isoformat() if isinstance(birth, date) else birth,
             "postal_address": personal.get("postal_address"),
             "category": refugee.category,

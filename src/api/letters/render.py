@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from settlement_domain.personal_keys import ERASED_NAME
+
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {"normal": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf"}
 PDF_VARIANT = "pdf/a-2b"
@@ -98,13 +100,17 @@ class LetterData:
 
     @property
     def persons(self) -> list[Mapping[str, Any]]:
-        return list(self.personal.get("persons") or [])
+        """The persons the letter names; an erased person (R18) reads ``slettet``, without a birth date."""
+        return [
+            {**p, "full_name": ERASED_NAME, "birth_date": None} if p.get("erased") else p
+            for p in self.personal.get("persons") or []
+        ]
 
     def recipient(self) -> tuple[str, list[str]]:
         """The addressee's name and address lines as the letter fixed them."""
         if self.kind == "decision_person":
             recipient = self.personal.get("recipient") or {}
-            name = recipient.get("name") or "Mottaker"
+            name = ERASED_NAME if recipient.get("erased") else recipient.get("name") or "Mottaker"
         else:
             recipient = self.content.get("recipient") or {}
             name = recipient.get("name") or f"{self.municipality_name} kommune"

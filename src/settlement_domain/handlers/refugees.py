@@ -81,6 +81,12 @@ def record_personal_data_listed(scope: Scope, cmd: c.RecordPersonalDataListed) -
     return Outcome(read, extra={"persons": len(read.refugee_ids)})
 
 
+def erase_personal_data(scope: Scope, cmd: c.ErasePersonalData) -> Outcome:
+    refugee = scope.refugee(cmd.refugee_id)
+    refugee.erase_personal_data(scope.meta, cmd.legal_basis, cmd.reason)
+    return Outcome(refugee, extra={"erased": True})
+
+
 HANDLERS: dict[type[c.Command], Handler] = {
     c.RegisterRefugee: register_refugee,
     c.RecordMapping: record_mapping,
@@ -88,4 +94,5 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.ResolveDeviation: resolve_deviation,
     c.RecordFolderRead: record_folder_read,
     c.RecordPersonalDataListed: record_personal_data_listed,
+    c.ErasePersonalData: erase_personal_data,
 }

@@ -32,6 +32,7 @@ class Refugee(Aggregate):
     """
 
     decided_on: date | None = None  # the settlement decision's date (a class default for older snapshots)
+    erased = False  # R18: the person's data key was deleted (a class default: older cases were never erased)
 
     if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
 
@@ -54,6 +55,8 @@ class Refugee(Aggregate):
         class DeviationOpened(DynamicEvent): ...
 
         class DeviationResolved(DynamicEvent): ...
+
+        class PersonalDataErased(DynamicEvent): ...
 
     @classmethod
     def register(
@@ -218,7 +221,8 @@ class Refugee(Aggregate):
     # Mapping -----------------------------------------------------------------------------------
 
     def record_mapping(self, meta: dict[str, Any], mapping: Mapping) -> None:
-        """Lifecycle 4: the reception centre's mapping; a later one replaces it."""
+        """Lifecycle 4: the reception centre's mapping; a later one replaces it (never after erasure, R18)."""
+        self.check_not_erased()
         self._mapping_recorded(meta=meta, personal=mapping.as_dict())
 
     @event("MappingRecorded")
@@ -614,3 +618,41 @@ class Refugee(Aggregate):
     @event("DeviationResolved")
     def _deviation_resolved(self, meta: dict[str, Any], deviation_id: str, note: str) -> None:
         self.deviations[deviation_id] = False
+
+    # R18: erasure ------------------------------------------------------------------------------
+
+    def check_erasable(self) -> None:
+        """R18a-R18d: erasure waits while the case is open in a way the law needs kept."""
+        if self.erased:
+            raise RuleViolation("R18d", "The person's personal data is already erased.")
+        if self.open_list_id is not None:
+            raise RuleViolation(
+                "R18a", "The person is on an open distribution list; withdraw it or await the answer first."
+            )
+        if self.municipality is not None and self.settlement_date is None:
+            raise RuleViolation(
+                "R18b",
+                "The person is selected by or decided for a municipality and the settlement date is not "
+                "registered yet (R5, R7, R8).",
+            )
+        if self.has_open_deviation:
+            raise RuleViolation("R18c", "The person's case has an unresolved deviation (R12).")
+
+    def erase_personal_data(self, meta: dict[str, Any], legal_basis: str, reason: str) -> None:
+        """R18: the person's data key is deleted; the event holds no personal data, only the legal
+        basis and the reason (which name no person)."""
+        legal_basis = rules.check_text("R18", legal_basis, "legal_basis", max_length=200)
+        reason = rules.check_text("R18", reason, "reason", max_length=1000)
+        self.check_erasable()
+        self._personal_data_erased(meta=meta, legal_basis=legal_basis, reason=reason)
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, meta: dict[str, Any], legal_basis: str, reason: str) -> None:
+        self.erased = True
+        self.personal = {"erased": True}
+        self.mapping = None
+
+    def check_not_erased(self, rule: str = "R18") -> None:
+        """R18: nothing personal is recorded about an erased person again."""
+        if self.erased:
+            raise RuleViolation(rule, "The person's personal data was erased.")

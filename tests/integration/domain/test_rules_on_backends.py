@@ -9,6 +9,7 @@ from __future__ import annotations
 from tests.unit.domain.test_capacity import *  # noqa: F403
 from tests.unit.domain.test_deviations import *  # noqa: F403
 from tests.unit.domain.test_distribution_lists import *  # noqa: F403
+from tests.unit.domain.test_erasure import *  # noqa: F403
 from tests.unit.domain.test_idempotency import *  # noqa: F403
 from tests.unit.domain.test_letter_delivery import *  # noqa: F403
 from tests.unit.domain.test_letters import *  # noqa: F403

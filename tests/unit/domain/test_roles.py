@@ -38,6 +38,7 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.ResolveDeviation: c.ResolveDeviation(uuid4(), "d-1", "Resolved"),
     c.RecordFolderRead: c.RecordFolderRead(uuid4()),
     c.RecordPersonalDataListed: c.RecordPersonalDataListed("GET /refugees", (uuid4(),)),
+    c.ErasePersonalData: c.ErasePersonalData(uuid4(), "GDPR art. 17", "the person asked"),
     c.ReportMinorCapacity: capacity_report(),
     c.WithdrawMinorCapacity: c.WithdrawMinorCapacity(uuid4(), "Filled elsewhere"),
     c.MarkMinorCapacityFilled: c.MarkMinorCapacityFilled(uuid4()),

@@ -134,6 +134,7 @@ def test_a_history_with_every_event_class_is_summarised_without_personal_data(ap
     app.handle(IMDI, c.RecordLetterDeliveryFailure(UUID(to_mother), "paper", "paper", "No printer", True))
     app.handle(IMDI, c.RetryLetterDelivery(UUID(to_mother)))
     app.handle(OSLO, c.RecordCaseFileExport(mother, "pdf"))
+    app.handle(IMDI, c.ErasePersonalData(mother, "GDPR art. 17", "the person asked"))
 
     events = events_since(app, 0)
     assert {type(e) for e in events} == domain_event_classes()

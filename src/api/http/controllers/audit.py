@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
 from api.http.access import allowed, municipality_scope
-from api.http.context import CurrentActor
+from api.http.context import CurrentActor, Settlement
 from api.http.reads import Reads
 from api.http.schemas import Cursor, Limit, Model, MunicipalityNumber, Page, instant
 from projections.audit_trail import audit_events
 from settlement_domain.context import Role
+from settlement_domain.read_retention import oldest_readable_month
 
 SearchText = Annotated[str | None, QueryParameter(max_length=200)]
 
@@ -50,6 +51,14 @@ class AuditEvent(Model):
         )
 
 
+class AuditPage(Page[AuditEvent]):
+    """One page of the audit trail, and how far back read records name their persons (R14)."""
+
+    reads_from: date
+    """Read records (``PersonFolderViewed``, ``PersonalDataListed``) recorded before this day are
+    kept but no longer name the persons whose data was read: their month's key has expired (R14)."""
+
+
 class AuditController(Controller):
     """Audit trail search."""
 
@@ -65,6 +74,7 @@ class AuditController(Controller):
     def events(
         self,
         actor: CurrentActor,
+        app: Settlement,
         reads: Reads,
         person: Annotated[str | None, QueryParameter(max_length=100, description="A person's id")] = None,
         municipality: FromQuery[MunicipalityNumber | None] = None,
@@ -84,7 +94,7 @@ class AuditController(Controller):
         ] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
-    ) -> Page[AuditEvent]:
+    ) -> AuditPage:
         """Search the audit trail, newest first (imdi, auditor; a municipality sees its own cases)."""
         own = None
         if actor.role is Role.MUNICIPALITY:
@@ -104,4 +114,6 @@ class AuditController(Controller):
             cursor=cursor,
             limit=limit,
         )
-        return Page[AuditEvent].of(found, AuditEvent)
+        page = Page[AuditEvent].of(found, AuditEvent)
+        reads_from = oldest_readable_month(app.clock(), app.read_retention_years)
+        return AuditPage(items=page.items, next_cursor=page.next_cursor, reads_from=reads_from)

@@ -8,7 +8,7 @@ from litestar import Request, Response, get
 from litestar.datastructures import State
 
 from api.http.access import allowed
-from api.http.context import Ctx, CurrentActor, Settlement
+from api.http.context import Ctx, CurrentActor, Settlement, record_listed
 from api.http.reads import Reads
 from api.http.schemas import Id, path_id
 from api.letters.archive import Reader, case_file, case_file_pdf
@@ -48,6 +48,9 @@ def get_case_file(
     app.handle(ctx, c.RecordCaseFileExport(person, "json" if as_json else "pdf"))
     reader = Reader(actor.municipality if actor.role is Role.MUNICIPALITY else None)
     found = case_file(app, reads.engine, person, reader)
+    # R14: the file shows the person and the persons its letters name: one PersonalDataListed.
+    shown = [person, *(p for letter in found["letters"] for p in letter.get("person_ids", []))]
+    record_listed(app, ctx, "GET /refugees/{id}/case-file", shown)
     if as_json:
         return Response(found, media_type="application/json")
     pdf = case_file_pdf(Renderer(state.settings.letter_font_dir), app, found)

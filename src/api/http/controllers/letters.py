@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import Field
 
 from api.http.access import allowed, check_owner, municipality_scope, sends
-from api.http.context import Ctx, CurrentActor, Settlement, written
+from api.http.context import Ctx, CurrentActor, Settlement, record_listed, written
 from api.http.reads import Reads
 from api.http.schemas import Cursor, Id, Limit, Model, MunicipalityNumber, Page, Written, instant, path_id
 from api.letters.render import LetterData, Renderer
@@ -119,9 +119,14 @@ class LetterController(Controller):
         return row
 
     @get("/{letter_id:str}", operation_id="getLetter", sync_to_thread=True, opt=LETTER_READERS)
-    def get_letter(self, actor: CurrentActor, reads: Reads, letter_id: FromPath[Id]) -> LetterView:
-        """One letter with its delivery history (the recipient municipality, imdi)."""
-        return LetterView.from_row(self._row(actor, reads, letter_id))
+    def get_letter(
+        self, ctx: Ctx, actor: CurrentActor, app: Settlement, reads: Reads, letter_id: FromPath[Id]
+    ) -> LetterView:
+        """One letter with its delivery history (the recipient municipality, imdi); a read of the
+        persons it names (R14: one ``PersonalDataListed``)."""
+        row = self._row(actor, reads, letter_id)
+        record_listed(app, ctx, "GET /letters/{id}", row["person_ids"])
+        return LetterView.from_row(row)
 
     @get(
         "/{letter_id:str}/pdf",
@@ -131,15 +136,23 @@ class LetterController(Controller):
         media_type="application/pdf",
     )
     def get_letter_pdf(
-        self, actor: CurrentActor, app: Settlement, reads: Reads, state: State, letter_id: FromPath[Id]
+        self,
+        ctx: Ctx,
+        actor: CurrentActor,
+        app: Settlement,
+        reads: Reads,
+        state: State,
+        letter_id: FromPath[Id],
     ) -> Response[bytes]:
-        """The letter as PDF/A-2b, as its content was fixed when issued (the recipient municipality, imdi)."""
+        """The letter as PDF/A-2b, as its content was fixed when issued (the recipient municipality,
+        imdi); a read of the persons it names (R14: one ``PersonalDataListed``)."""
         self._row(actor, reads, letter_id)
         found: Aggregate = app.repository.get(path_id(letter_id, "letter"))
         if not isinstance(found, Letter):
             raise NotFound("letter", letter_id)
         data = LetterData.of(found)
         pdf = Renderer(state.settings.letter_font_dir).letter(data)
+        record_listed(app, ctx, "GET /letters/{id}/pdf", data.person_ids)
         return Response(
             pdf,
             media_type="application/pdf",

@@ -119,6 +119,20 @@ class Resolution(Model):
     note: Text
 
 
+class Erasure(Model):
+    """IMDi's erasure of a person's personal data (R18): the legal basis and the reason, which name no
+    person (they are kept in the log)."""
+
+    legal_basis: ShortText
+    reason: Text
+
+
+class ErasureWritten(Written):
+    """The erasure as recorded (R18); ``id`` is the person's."""
+
+    erased: bool
+
+
 class DecisionWritten(Written):
     """A settlement decision and its two letters (to the municipality, to the person)."""
 
@@ -171,6 +185,8 @@ class PersonFolder(Model):
     registered_at: datetime
     updated_at: datetime | None
     deviations: list[DeviationView]
+    erased: bool = False
+    """R18: the person's personal data was erased (``full_name`` reads ``slettet``, the rest is null)."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PersonFolder:
@@ -385,6 +401,21 @@ class RefugeeController(Controller):
         """Resolve an open deviation (R12)."""
         command = c.ResolveDeviation(path_id(refugee_id, "person"), deviation_id, data.note)
         return written(app.handle(ctx, command), DeviationWritten)
+
+    @post(
+        "/{refugee_id:str}/erasure",
+        operation_id="erasePersonalData",
+        sync_to_thread=True,
+        opt=sends(c.ErasePersonalData),
+    )
+    def erase(
+        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[Erasure]
+    ) -> Response[ErasureWritten]:
+        """Erase the person's personal data (imdi, R18): the person's key is deleted and
+        ``PersonalDataErased`` recorded; every view then shows the person as erased (``slettet``).
+        Refused while the case is open in a way the law needs kept (R18a-R18d)."""
+        command = c.ErasePersonalData(path_id(refugee_id, "person"), data.legal_basis, data.reason)
+        return written(app.handle(ctx, command), ErasureWritten)
 
     @get(
         "/",

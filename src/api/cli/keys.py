@@ -1,0 +1,149 @@
+"""``settlement erase`` and ``settlement keys``: a person's erasure (R18), the master key's rotation,
+the expiry of read records (R14) and the key store's counts. See docs/privacy.md."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+from api.bootstrap import open_application
+from api.cli.main import UsageError
+from api.settings import Settings
+from projections.catalog import select_projections
+from projections.engine.rebuild import rebuild
+from projections.engine.store import open_read_store
+from settlement_domain import commands as c
+from settlement_domain.application import SettlementApp
+from settlement_domain.bulk import paused_garbage_collector
+from settlement_domain.context import Actor, CommandContext, Role
+from settlement_domain.personal_keys import PersonalKeys, master_key_from_text
+from settlement_domain.read_retention import expire_read_keys, oldest_readable_month
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    erase = subparsers.add_parser("erase", help="erase a person's personal data (R18, imdi)")
+    erase.add_argument("--person", required=True, help="the person's id (refugee_id)")
+    erase.add_argument("--reason", required=True, help="why (naming no person: it is kept in the log)")
+    erase.add_argument(
+        "--legal-basis", default="GDPR art. 17", help="the legal basis (default: GDPR art. 17)"
+    )
+    erase.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
+    erase.set_defaults(func=run_erase)
+
+    keys = subparsers.add_parser("keys", help="the key store: rotate the master key, expire read records")
+    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    rotate = actions.add_parser(
+        "rotate-master", help="re-wrap every person's data key with a new master key (the log is untouched)"
+    )
+    rotate.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
+    rotate.set_defaults(func=run_rotate)
+    expire = actions.add_parser(
+        "expire", help="delete the keys of read records older than the retention period (R14)"
+    )
+    expire.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
+    expire.add_argument("--today", type=date.fromisoformat, help=argparse.SUPPRESS)
+    expire.set_defaults(func=run_expire)
+    status = actions.add_parser("status", help="how many data keys are held and erased")
+    status.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
+    status.set_defaults(func=run_status)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    return settings
+
+
+def _keys(app: SettlementApp) -> PersonalKeys:
+    if app.personal_keys is None:
+        raise UsageError("this store keeps no data keys (an in-memory store)")
+    return app.personal_keys
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    try:
+        person = UUID(args.person)
+    except ValueError:
+        raise UsageError("--person: not a person id") from None
+    app = open_application(_settings(args))
+    ctx = CommandContext(actor=Actor(f"operator:{getpass.getuser()}", Role.IMDI), correlation_id="cli-erase")
+    try:
+        result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
+    finally:
+        app.close()
+    print(f"Person {person} erased: the data key is deleted (log position {result.position}).")
+    return 0
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    app = open_application(settings)
+    try:
+        keys = _keys(app)
+        if settings.master_key is not None:
+            # The operator holds the master key: the new one comes the same way.
+            if settings.new_master_key is None:
+                raise UsageError(
+                    "SETTLEMENT_MASTER_KEY is set: give the new one as SETTLEMENT_NEW_MASTER_KEY"
+                )
+            count = keys.rotate_master(master_key_from_text(settings.new_master_key.get_secret_value()))
+            print(
+                f"{count} data keys re-wrapped. Now set SETTLEMENT_MASTER_KEY to the new key (and drop "
+                "SETTLEMENT_NEW_MASTER_KEY) for every process of this store."
+            )
+            return 0
+        # The key file: the new key is written beside it first (a crash leaves both readable), the
+        # keys re-wrapped in one transaction, then the new file takes the old one's place.
+        path = Path(settings.master_key_file)
+        twin = path.with_name(path.name + ".new")
+        if not twin.exists():
+            fd = os.open(twin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(32))
+        count = keys.rotate_master(master_key_from_text(twin.read_text()))
+        os.replace(twin, path)
+    finally:
+        app.close()
+    print(f"{count} data keys re-wrapped with a new master key in {path}. Back it up; the old key is gone.")
+    return 0
+
+
+def run_expire(args: argparse.Namespace) -> int:
+    """R14: deletes the month keys of read records older than the retention period, then rebuilds the
+    audit trail, whose index of reads by person no longer holds the expired reads' persons."""
+    settings = _settings(args)
+    app = open_application(settings)
+    try:
+        today = args.today or app.clock()
+        expired = expire_read_keys(_keys(app), today, settings.read_retention_years)
+        if expired:
+            engine = open_read_store(settings.database_url)
+            try:
+                with paused_garbage_collector():
+                    rebuild(app, engine, select_projections(["audit_trail"]))
+            finally:
+                engine.dispose()
+    finally:
+        app.close()
+    oldest = oldest_readable_month(today, settings.read_retention_years)
+    print(
+        f"{len(expired)} month keys of read records deleted; read records from {oldest} on stay readable "
+        f"({settings.read_retention_years} years)" + ("; the audit trail was rebuilt." if expired else ".")
+    )
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    app = open_application(_settings(args))
+    try:
+        held, erased = _keys(app).counts()
+    finally:
+        app.close()
+    print(f"{held} data keys held, {erased} erased or expired.")
+    return 0

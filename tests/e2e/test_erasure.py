@@ -1,0 +1,83 @@
+"""Erasure over HTTP (R18), and reads of letters and case files recorded (R14), on both backends."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import AUDITOR, IMDI, MUNICIPALITY, OSLO, Api, problem
+from tests.e2e.story import approve, propose, register_refugee, two_municipalities, with_places
+from tests.given import TODAY
+
+NAME = "Vilje Erasmussen"
+ERASURE = {"legal_basis": "GDPR art. 17", "reason": "the person asked to be forgotten"}
+
+
+def _reads_of(api: Api, person: str, kind: str) -> list[dict]:
+    head = api.app.state.settlement.position()
+    found = api.ok(
+        api.get(
+            "/audit/events", IMDI, params={"person": person, "type": kind, "min_position": head, "limit": 500}
+        )
+    )
+    return found["items"]
+
+
+def test_imdi_erases_a_settled_person_and_every_view_shows_the_person_as_erased(api: Api) -> None:
+    two_municipalities(api)
+    with_places(api, OSLO)
+    person = register_refugee(api, NAME)
+    approve(api, OSLO, propose(api, OSLO, [person]), [person])
+    letters = api.ok(api.post(f"/refugees/{person}/settlement-decision", {"municipality": OSLO}, IMDI))[
+        "letter_ids"
+    ]
+
+    # Refused while the case is open (R18b: decided, no settlement date yet), with the rule's code.
+    refused = problem(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI), 409, "R18b")
+    assert NAME not in str(refused)
+    api.ok(api.post(f"/refugees/{person}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO))
+    # Only IMDi erases (403); the body names its legal basis and reason (422).
+    problem(api.post(f"/refugees/{person}/erasure", ERASURE, MUNICIPALITY, OSLO), 403)
+    problem(api.post(f"/refugees/{person}/erasure", ERASURE, AUDITOR), 403)
+    problem(api.post(f"/refugees/{person}/erasure", {"legal_basis": "GDPR art. 17"}, IMDI), 422)
+    on_list = register_refugee(api, "Listed Person")
+    propose(api, OSLO, [on_list])
+    problem(api.post(f"/refugees/{on_list}/erasure", ERASURE, IMDI), 409, "R18a")
+
+    assert api.ok(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI))["erased"] is True
+    problem(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI), 409, "R18d")
+
+    folder = api.ok(api.get(f"/refugees/{person}", IMDI))
+    assert folder["erased"] is True and folder["full_name"] == "slettet" and folder["birth_date"] is None
+    assert folder["status"] == "settled" and folder["settlement_date"] == TODAY.isoformat()
+    assert api.ok(api.get("/refugees/search", IMDI, params={"name": "erasmus"}))["items"] == []
+    report = api.ok(api.get("/reports/settled-persons", MUNICIPALITY, OSLO))
+    assert [p["full_name"] for p in report if p["refugee_id"] == person] == ["slettet"]
+    case = api.ok(api.get(f"/refugees/{person}/case-file", IMDI, headers={"Accept": "application/json"}))
+    assert case["person"]["full_name"] == "slettet" and case["person"]["erased"] is True
+    assert NAME not in str(case) and "1990-05-17" not in str(case)
+    assert "PersonalDataErased" in [step["event"] for step in case["steps"]]
+    for letter_id in letters:
+        assert api.get(f"/letters/{letter_id}/pdf", IMDI).status_code == 200
+    # The audit trail keeps the facts; the erasure is one of them.
+    erased = api.ok(api.get("/audit/events", IMDI, params={"person": person, "type": "PersonalDataErased"}))
+    assert [e["summary"] for e in erased["items"]] == ["Personal data erased (R18)"]
+    assert erased["reads_from"] == TODAY.replace(year=TODAY.year - 5, day=1).isoformat()
+
+
+def test_reads_of_letters_and_case_files_are_recorded(api: Api) -> None:
+    two_municipalities(api)
+    with_places(api, OSLO)
+    person = register_refugee(api, NAME)
+    approve(api, OSLO, propose(api, OSLO, [person]), [person])
+    letters = api.ok(api.post(f"/refugees/{person}/settlement-decision", {"municipality": OSLO}, IMDI))[
+        "letter_ids"
+    ]
+    listed = "PersonalDataListed"
+    for path, what in (
+        (f"/letters/{letters[0]}", "GET /letters/{id}"),
+        (f"/letters/{letters[0]}/pdf", "GET /letters/{id}/pdf"),
+        (f"/refugees/{person}/case-file", "GET /refugees/{id}/case-file"),
+    ):
+        before = len(_reads_of(api, person, listed))
+        assert api.get(path, MUNICIPALITY, OSLO).status_code == 200, path
+        found = _reads_of(api, person, listed)
+        assert len(found) == before + 1, path
+        assert found[0]["summary"].startswith(f"Personal data listed: {what}, "), found[0]["summary"]

@@ -1,0 +1,234 @@
+"""A key per person and erasure (R18), key rotation, and the expiry of read records (R14), on both backends.
+
+The store itself is searched for a person's name and birth date: the SQLite file (and its WAL), or a
+``pg_dump`` of the test's schema.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+import eventsourcing.domain
+import pytest
+
+from api.cli.main import main
+from projections import audit_trail, person_search, places, reports
+from projections.person_folders import person_folder
+from settlement_domain import commands as c
+from settlement_domain.application import SettlementApp
+from settlement_domain.errors import RuleViolation
+from settlement_domain.persistence import store_environment
+from settlement_domain.values import Mapping
+from tests.given import IMDI, OSLO, TODAY, registration
+from tests.integration.projections.conftest import catch_up, snapshot
+
+NAME, BORN = "Qwerlin Zantoroff", date(1977, 3, 14)
+
+
+def store_bytes(database_url: str) -> bytes:
+    """Everything the store holds on disk: the SQLite file and its WAL, or a dump of the schema."""
+    parts = urlsplit(database_url)
+    if parts.scheme == "sqlite":
+        path = Path(parts.path[1:])
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    schema = parse_qs(parts.query)["schema"][0]
+    dumped = subprocess.run(
+        ["pg_dump", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
+         "-U", parts.username or "postgres", "-n", schema, parts.path.lstrip("/")],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return dumped.stdout
+
+
+def assert_absent(database_url: str) -> None:
+    held = store_bytes(database_url)
+    for secret in (NAME, "Zantoroff", BORN.isoformat(), "Hjertesykdom"):
+        assert secret.encode() not in held, secret
+
+
+def a_settled_person(app: SettlementApp) -> UUID:
+    """A person registered, mapped, with a resolved deviation, selected, decided and settled in Oslo."""
+    app.handle(IMDI, c.RegisterMunicipality("0301", "Oslo", "Oslo"))
+    app.handle(IMDI, c.RequestSettlement("0301", 2025, 10, 2))
+    app.handle(OSLO, c.DecideQuota("0301", 2025, 8, 1, date(2025, 3, 1)))
+    person = UUID(app.handle(IMDI, registration(name=NAME, birth_date=BORN, private=True)).id)
+    app.handle(IMDI, c.RecordMapping(person, Mapping(health_needs="Hjertesykdom")))
+    deviation = app.handle(IMDI, c.OpenDeviation(person, "address", "Zantoroff moved")).extra["deviation_id"]
+    app.handle(IMDI, c.ResolveDeviation(person, UUID(deviation), "Zantoroff found"))
+    listed = UUID(app.handle(IMDI, c.CreateDistributionList("0301", (person,), date(2025, 7, 1))).id)
+    app.handle(OSLO, c.ApproveDistributionList(listed, (person,), ()))
+    app.handle(IMDI, c.DecideSettlement(person, "0301", 2025, "Zantoroff's family lives here"))
+    app.handle(OSLO, c.RegisterSettlementDate(person, TODAY))
+    app.handle(OSLO, c.RecordFolderRead(person))
+    app.handle(IMDI, c.RecordPersonalDataListed("GET /refugees", (person,)))
+    return person
+
+
+def counts(engine) -> dict:
+    return {
+        "places": places.places(engine, municipality="0301"),
+        "national": reports.national_report(engine, 2025, suppress=False, viewer=None),
+        "settled": len(reports.settled_persons(engine, "0301", 2025)),
+    }
+
+
+def test_erasure_deletes_the_key_keeps_the_counts_and_a_rebuild_gives_the_same(
+    app, engine, database_url, capsys
+):
+    person = a_settled_person(app)
+    catch_up(app, engine)
+    folder = person_folder(engine, str(person))
+    assert folder and folder["full_name"] == NAME and folder["birth_date"] == BORN
+    assert folder["mapping"]["health_needs"] == "Hjertesykdom"
+    assert [d["description"] for d in folder["deviations"]] == ["Zantoroff moved"]
+    assert [p["refugee_id"] for p in person_search.search_persons(engine, name="zanto")["items"]] == [
+        str(person)
+    ]
+    assert_absent(database_url)  # neither the log nor a view holds the name in the clear
+
+    # Refused while the case is open (R18b): a second person selected but without a date.
+    other = UUID(app.handle(IMDI, registration(name="Other Person", private=True)).id)
+    listed = UUID(app.handle(IMDI, c.CreateDistributionList("0301", (other,), date(2025, 7, 1))).id)
+    with pytest.raises(RuleViolation) as refused:
+        app.handle(IMDI, c.ErasePersonalData(other, "GDPR art. 17", "asked"))
+    assert refused.value.rule == "R18a"
+    app.handle(OSLO, c.ApproveDistributionList(listed, (other,), ()))
+    assert main(["erase", "--person", str(other), "--reason", "asked", "--database-url", database_url]) == 2
+    assert "R18b" in capsys.readouterr().err
+    catch_up(app, engine)
+    before = counts(engine)
+
+    assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
+    capsys.readouterr()
+    with pytest.raises(RuleViolation) as again:
+        app.handle(IMDI, c.ErasePersonalData(person, "GDPR art. 17", "asked"))
+    assert again.value.rule == "R18d"
+    catch_up(app, engine)
+
+    folder = person_folder(engine, str(person))
+    assert folder is not None and folder["erased"] is True
+    assert folder["full_name"] == "slettet" and folder["birth_date"] is None and folder["mapping"] is None
+    assert [d["description"] for d in folder["deviations"]] == [""]
+    assert folder["status"] == "settled" and folder["settlement_date"] == TODAY
+    assert person_search.search_persons(engine, name="zanto")["items"] == []
+    assert person_search.search_persons(engine, birth_date=BORN)["items"] == []
+    (settled,) = reports.settled_persons(engine, "0301", 2025)
+    assert settled["full_name"] == "slettet" and settled["birth_date"] is None
+    assert counts(engine) == before  # the counts stay
+    assert app.refugee(person).personal == {"erased": True}
+    assert_absent(database_url)
+
+    live = snapshot(engine)
+    assert main(["projections", "--database-url", database_url, "rebuild", "--all", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["equal"] is True
+    assert snapshot(engine) == live  # a full rebuild gives the same views
+    assert main(["audit", "verify", "--database-url", database_url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["equal"] is True
+
+
+def test_rotating_the_master_key_keeps_every_event_readable(app, engine, database_url, capsys, monkeypatch):
+    person = a_settled_person(app)
+    catch_up(app, engine)
+    new_key = "a-new-master-key-for-the-rotation-test-of-r18"
+    monkeypatch.setenv("SETTLEMENT_NEW_MASTER_KEY", new_key)
+    assert main(["keys", "rotate-master", "--database-url", database_url]) == 0
+    assert "data keys re-wrapped" in capsys.readouterr().out
+    assert main(["keys", "status", "--database-url", database_url]) == 0
+    # The person's key and the key of this month's read records (R14).
+    assert "2 data keys held, 0 erased or expired" in capsys.readouterr().out
+    monkeypatch.delenv("SETTLEMENT_NEW_MASTER_KEY")
+    monkeypatch.setenv("SETTLEMENT_MASTER_KEY", new_key)
+    rotated = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:
+        for notification in rotated.recorder.select_notifications(start=1, limit=10_000):
+            rotated.mapper.to_domain_event(notification)  # every event opens
+        assert rotated.refugee(person).personal["full_name"] == NAME
+        assert person_folder(engine, str(person))["full_name"] == NAME  # the views' values too
+    finally:
+        rotated.close()
+    # The old master key opens nothing any more.
+    monkeypatch.setenv("SETTLEMENT_MASTER_KEY", "a-test-master-key-that-wraps-every-person-key")
+    stale = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:
+        with pytest.raises(Exception, match="master key"):
+            stale.refugee(person)
+    finally:
+        stale.close()
+
+
+def test_expired_read_records_no_longer_name_their_persons_and_new_ones_do(
+    app, engine, database_url, capsys, monkeypatch
+):
+    person = a_settled_person(app)
+    old = datetime(2019, 1, 15, 12, tzinfo=UTC)
+    monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", lambda: old)
+    app.handle(IMDI, c.RecordFolderRead(person))
+    app.handle(IMDI, c.RecordPersonalDataListed("GET /refugees", (person,)))
+    monkeypatch.undo()
+    monkeypatch.setenv("SETTLEMENT_MASTER_KEY", "a-test-master-key-that-wraps-every-person-key")
+    app.handle(IMDI, c.RecordFolderRead(person))
+    catch_up(app, engine)
+    before = [e for e in _reads(app) if e.timestamp.year == 2019]
+    assert [getattr(e, "refugee_id", None) or e.refugee_ids for e in before] == [person, [person]]
+
+    assert main(["keys", "expire", "--database-url", database_url, "--today", "2025-06-16"]) == 0
+    assert "month keys of read records deleted" in capsys.readouterr().out
+    fresh = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:
+        reads = _reads(fresh)
+        expired = [e for e in reads if e.timestamp.year == 2019]
+        kept = [e for e in reads if e.timestamp.year > 2019]
+        assert [getattr(e, "refugee_id", "none") for e in expired if hasattr(e, "refugee_id")] == [None]
+        assert [e.refugee_ids for e in expired if hasattr(e, "refugee_ids")] == [[]]
+        assert kept and all(
+            getattr(e, "refugee_id", None) == person or e.refugee_ids == [person] for e in kept
+        )
+    finally:
+        fresh.close()
+    # The audit trail was rebuilt by the expiry: the old reads no longer name the person there either.
+    catch_up(app, engine)
+    found = audit_trail.audit_events(engine, person=str(person), limit=500)["items"]
+    reads = [e for e in found if e["type"] in ("PersonFolderViewed", "PersonalDataListed")]
+    assert reads and all(not str(e["recorded_at"]).startswith("2019") for e in reads)
+    assert main(["projections", "--database-url", database_url, "rebuild", "audit_trail", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["equal"] is True
+
+
+def _reads(app: SettlementApp) -> list:
+    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=10_000)]
+    return [e for e in events if type(e).__name__ in ("PersonFolderViewed", "PersonalDataListed")]
+
+
+def test_a_failed_save_leaves_no_key_and_keeps_the_stored_one(app, database_url):
+    """Keys are written in the events' transaction: a save that fails stores neither, and the key
+    already stored for the person keeps opening the person's events."""
+    from eventsourcing.persistence import IntegrityError
+
+    from settlement_domain.model import Refugee
+    from settlement_domain.values import PostalAddress, Residence, ResidenceKind
+
+    person = UUID(app.handle(IMDI, registration(name=NAME, birth_date=BORN)).id)
+    assert app.personal_keys is not None
+    held = app.personal_keys.counts()
+    twin = Refugee.register_historical(
+        person, {}, "Someone Else", BORN, None, False, Residence(ResidenceKind.PRIVATE),
+        PostalAddress("Storgata 1", "0155", "Oslo"), "asylum", TODAY,
+    )  # fmt: skip
+    with pytest.raises(IntegrityError):
+        app.save(twin)
+    assert app.personal_keys.counts() == held
+    fresh = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:
+        assert fresh.refugee(person).personal["full_name"] == NAME
+    finally:
+        fresh.close()
+    assert app.refugee(person).personal["full_name"] == NAME
