@@ -46,6 +46,8 @@ COMMANDS = {
     "municipality": "api.cli.municipalities",
     "letters": "api.cli.letters",
     "export": "api.cli.letters",
+    "keys": "api.cli.keys",
+    "erase": "api.cli.keys",
 }
 
 

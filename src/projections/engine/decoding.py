@@ -59,8 +59,11 @@ class EventDecoder:
         self._mapper = mapper
         self._wanted = wanted
         transcoder = getattr(mapper, "transcoder", None)
-        # The fast path only where it is known to do what the library does.
-        self.fast = type(mapper) is Mapper and type(transcoder) is JSONTranscoder
+        # The fast path only where it is known to do what the library does: the library's mapper, or
+        # a mapper whose only addition is a step after the library's decoding (``open_event``: the
+        # personal parts sealed with a person's key, settlement_domain/personal_keys.py).
+        self._open = getattr(mapper, "open_event", None) if type(mapper) is not Mapper else None
+        self.fast = (type(mapper) is Mapper or self._open is not None) and type(transcoder) is JSONTranscoder
         self._cipher = getattr(mapper, "cipher", None)
         self._compressor = getattr(mapper, "compressor", None)
         self._classes: dict[str, type[Any] | None] = {}  # topic -> class (None: not wanted)
@@ -127,7 +130,7 @@ class EventDecoder:
             from_version += 1
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", event_state)
-        return event
+        return event if self._open is None else self._open(event)
 
     def _walk(self, value: Any) -> Any:
         """Converts the transcoder's tagged values inside ``value``, innermost first (as the

@@ -22,6 +22,7 @@ from projections.engine.runner import decode, handled_by
 from projections.places import PROJECTION as PLACES
 from settlement_domain.application import SettlementApp
 from settlement_domain.persistence import store_environment
+from settlement_domain.personal_keys import is_sealed
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -75,6 +76,12 @@ def test_the_fast_path_decodes_every_event_of_a_generated_history_as_the_library
     same_events(library, decoder.decode(stored))
     kinds = {type(e) for _, e in library}
     assert len(kinds) >= 20  # the history holds many event types, not a few
+    # The personal parts are stored sealed with each person's key (R18) and arrive opened.
+    registered = [e for _, e in decoder.decode(stored) if type(e).__name__ == "RefugeeRegistered"]
+    assert registered and all(not is_sealed(e.personal) for e in registered)
+    raw = next(n for n in stored if n.topic.endswith("RefugeeRegistered"))
+    stored_state = json.loads(demo.mapper.compressor.decompress(demo.mapper.cipher.decrypt(raw.state)))
+    assert is_sealed(stored_state["personal"])
     # Decoding again (ids now from the decoder's cache) changes nothing.
     same_events(library, decoder.decode(stored))
 
