@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
+        "--no-queries", action="store_true", help="skip the query latencies (read side figures only)"
+    )
+    parser.add_argument(
         "--import",
         dest="import_",
         action="store_true",
@@ -94,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         events=args.events,
         seed=args.seed,
         baseline_events=args.baseline_events,
+        queries=not args.no_queries,
     )
     result = store_bench.run(options, Console(stderr=True, quiet=args.json))
     if args.json:

@@ -36,6 +36,24 @@ COMMAND_MODULES = (
 )
 
 
+# The module registering each command: a command imports only its own module (a rebuild need not
+# load the HTTP app); no command given, or one not listed here, loads them all (help, errors).
+COMMANDS = {
+    "demo": "api.cli.demo",
+    "token": "api.cli.token",
+    "serve": "api.cli.serve",
+    "projections": "api.cli.projections",
+    "bench": "api.cli.bench",
+    "import": "api.cli.imports",
+    "audit": "api.cli.audit",
+    "municipality": "api.cli.municipalities",
+    "letters": "api.cli.letters",
+    "export": "api.cli.letters",
+    "keys": "api.cli.keys",
+    "erase": "api.cli.keys",
+}
+
+
 class UsageError(Exception):
     """Bad command-line input: reported in one line, exit code 2."""
 
@@ -61,14 +79,17 @@ def installed_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (given the arguments) of the one command they name."""
     parser = OneLineParser(prog="settlement", description="Settlement of refugees in municipalities (IMDi).")
     parser.add_argument("--version", action="version", version=f"settlement {installed_version()}")
     parser.add_argument(
         "--lang", choices=("nb", "en"), help="the language of messages (default: SETTLEMENT_LANG, else nb)"
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    command = argv[0] if argv else None
+    modules = [COMMANDS[command]] if command in COMMANDS else list(COMMAND_MODULES)
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -89,7 +110,8 @@ def _language_of(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_language_of(sys.argv[1:] if argv is None else argv))
+    words = _language_of(sys.argv[1:] if argv is None else list(argv))
+    args = build_parser(words).parse_args(words)
     try:
         return int(args.func(args) or 0)
     except RuleViolation as error:
