@@ -31,6 +31,7 @@ CURATED = {
     "imdi-ny-fordelingsliste": "imdi-ny-fordelingsliste",
     "imdi-persons": "imdi-personer",
     "imdi-imports": "imdi-importer",
+    "imdi-import-rapport": "imdi-import-rapport",
     "imdi-rapporter-komplett": "imdi-datagrunnlag-komplett",
     "revisor-hendelseslogg-sok": "revisor-hendelseslogg",
 }

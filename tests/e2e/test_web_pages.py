@@ -226,6 +226,8 @@ def test_imdi_uploads_an_import_on_its_page_and_follows_it_to_its_report(both) -
     empty = upload({}, b"  ")
     assert empty.status_code == 422 and "Velg filen som skal importeres." in text(empty)
     assert 'href="#field-file"' in empty.text
+    # The page shown again carries the token, so the corrected form can be sent from it.
+    assert f'name="_csrf_token" value="{token}"' in empty.text
     no_reason = upload({"revise_on": "on", "revise": ""}, EXAMPLE.read_bytes())
     assert no_reason.status_code == 422 and "Begrunnelsen skal være én linje" in text(no_reason)
     # Without its CSRF token a multipart form is refused too.

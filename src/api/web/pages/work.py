@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
+from litestar.utils.scope.state import ScopeState
 from litestar.params import Body, FromPath
 
 from api.http.access import allowed, check_owner, sends
@@ -261,8 +262,10 @@ async def upload_import(request: Request) -> Response[Any]:
     body is read (up to 256 MB), and the form's CSRF token after, as the middleware would."""
     check_may_import(request)
     data = await request.form()
-    if not csrf_matches(request, data.get("_csrf_token")):
+    token = data.get("_csrf_token")
+    if not csrf_matches(request, token):
         raise PermissionDeniedException("CSRF token verification failed")
+    ScopeState.from_scope(request.scope).csrf_token = token  # the page shown again posts with it too
     part = data.get("file")
     form = Form(values={k: v for k, v in data.items() if k not in ("file", "_csrf_token")})
     content = b""
