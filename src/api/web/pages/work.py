@@ -13,8 +13,8 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.utils.scope.state import ScopeState
 from litestar.params import Body, FromPath
+from litestar.utils.scope.state import ScopeState
 
 from api.http.access import allowed, check_owner, sends
 from api.http.controllers.imports import (
@@ -263,7 +263,7 @@ async def upload_import(request: Request) -> Response[Any]:
     check_may_import(request)
     data = await request.form()
     token = data.get("_csrf_token")
-    if not csrf_matches(request, token):
+    if not isinstance(token, str) or not csrf_matches(request, token):
         raise PermissionDeniedException("CSRF token verification failed")
     ScopeState.from_scope(request.scope).csrf_token = token  # the page shown again posts with it too
     part = data.get("file")
