@@ -78,6 +78,7 @@ class SettlementApp(Application):
                 self.recorder.datastore,  # type: ignore[attr-defined]
                 personal_keys.master_keys_from_env(self.env.get),
                 postgres=type(self.recorder).__mro__[1].__module__ == "eventsourcing.postgres",
+                reload=lambda: personal_keys.master_keys_from_env(self.env.get),
             )
             self.recorder.personal_keys = self.personal_keys
         assert isinstance(self.mapper, SealingMapper)

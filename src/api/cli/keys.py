@@ -21,7 +21,7 @@ from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.context import Actor, CommandContext, Role
-from settlement_domain.personal_keys import PersonalKeys, master_key_from_text
+from settlement_domain.personal_keys import PersonalKeys, master_key_from_text, previous_keys_file
 from settlement_domain.read_retention import expire_read_keys, oldest_readable_month
 
 
@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rotate.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
     rotate.set_defaults(func=run_rotate)
+    retire = actions.add_parser(
+        "retire-previous",
+        help="re-wrap what is left under an old master key with the current one, then drop the old keys",
+    )
+    retire.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
+    retire.set_defaults(func=run_retire)
     expire = actions.add_parser(
         "expire", help="delete the keys of read records older than the retention period (R14)"
     )
@@ -82,6 +88,9 @@ def run_erase(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
+    """Step 2 of a rotation (docs/privacy.md): every data key re-wrapped with the new master key. The
+    old key stays accepted for unwrapping until ``keys retire-previous``: processes still running
+    with it go on working (they take up a rotated key file within a minute)."""
     settings = _settings(args)
     app = open_application(settings)
     try:
@@ -94,23 +103,65 @@ def run_rotate(args: argparse.Namespace) -> int:
                 )
             count = keys.rotate_master(master_key_from_text(settings.new_master_key.get_secret_value()))
             print(
-                f"{count} data keys re-wrapped. Now set SETTLEMENT_MASTER_KEY to the new key (and drop "
-                "SETTLEMENT_NEW_MASTER_KEY) for every process of this store."
+                f"{count} data keys re-wrapped. Now, for every process of this store, set "
+                "SETTLEMENT_MASTER_KEY to the new key and SETTLEMENT_MASTER_KEY_PREVIOUS to the old one "
+                "(drop SETTLEMENT_NEW_MASTER_KEY), restart them, then run `settlement keys retire-previous`."
             )
             return 0
         # The key file: the new key is written beside it first (a crash leaves both readable), the
-        # keys re-wrapped in one transaction, then the new file takes the old one's place.
+        # keys re-wrapped, the old key kept in the .previous file, then the new file takes the old
+        # one's place.
         path = Path(settings.master_key_file)
         twin = path.with_name(path.name + ".new")
+        previous = previous_keys_file(path)
         if not twin.exists():
             fd = os.open(twin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as file:
                 file.write(secrets.token_urlsafe(32))
         count = keys.rotate_master(master_key_from_text(twin.read_text()))
+        old = path.read_text().strip()
+        kept = previous.read_text() if previous.exists() else ""
+        if old not in kept.split():
+            fd = os.open(previous, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as file:
+                file.write(old + "\n")
+                file.flush()
+                os.fsync(file.fileno())
         os.replace(twin, path)
     finally:
         app.close()
-    print(f"{count} data keys re-wrapped with a new master key in {path}. Back it up; the old key is gone.")
+    print(
+        f"{count} data keys re-wrapped with a new master key in {path} (back it up). The old key is kept "
+        f"in {previous} for the processes still running with it: once each was restarted (or a minute "
+        "later), run `settlement keys retire-previous`."
+    )
+    return 0
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    """Step 3 of a rotation: what processes wrapped with an old master key meanwhile is re-wrapped with
+    the current one, then the old keys are dropped (the .previous key file is deleted)."""
+    settings = _settings(args)
+    app = open_application(settings)
+    try:
+        keys = _keys(app)
+        count = keys.rotate_master(keys.masters[keys.current_master])
+        left = keys.wrapped_by_others()
+    finally:
+        app.close()
+    if left:
+        print(
+            f"{left} data keys are still wrapped by an old master key (a process still uses it): run again."
+        )
+        return 1
+    if settings.master_key is not None:
+        print(
+            f"{count} data keys re-wrapped; none is left under an old key: unset SETTLEMENT_MASTER_KEY_PREVIOUS."
+        )
+        return 0
+    previous = previous_keys_file(Path(settings.master_key_file))
+    previous.unlink(missing_ok=True)
+    print(f"{count} data keys re-wrapped; none is left under an old key: {previous} deleted.")
     return 0
 
 
