@@ -83,11 +83,6 @@ class SettlementApp(Application):
             self.recorder.personal_keys = self.personal_keys
         assert isinstance(self.mapper, SealingMapper)
         self.mapper.keys = self.personal_keys
-        personal_keys.use(self, self.personal_keys)
-
-    def close(self) -> None:
-        personal_keys.release(self)
-        super().close()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)

@@ -25,6 +25,7 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -512,28 +513,44 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-# The process's key store, for the read models (set when an application opens a store) ------------
-
-_current: PersonalKeys | None = None
-_opened: list[tuple[object, PersonalKeys | None]] = []  # the open applications' key stores, latest last
-
-
-def use(owner: object, keys: PersonalKeys | None) -> None:
-    """``owner`` (an application) opened a store with ``keys``: the read models use them from now on."""
-    global _current
-    _opened.append((owner, keys))
-    _current = keys
+# The key store of a read store ------------------------------------------------------------------
+#
+# Never a process-wide "current" key store: with two stores in one process each read model seals and
+# opens with the keys of the store it serves. The folds get them from the application whose log they
+# fold (``Dispatch``/``fold_into`` set ``rows.keys``); the read functions from the read store (the
+# engine) they read, bound by the runner, a rebuild or a verification of that store's application.
 
 
-def release(owner: object) -> None:
-    """``owner`` closed its store: the read models use the keys of the latest application still open."""
-    global _current
-    _opened[:] = [(o, k) for o, k in _opened if o is not owner]
-    _current = _opened[-1][1] if _opened else None
+class Unbound:
+    """No key store was given: a read model refuses to seal, and to open what is sealed."""
+
+    def __repr__(self) -> str:
+        return "Unbound"
 
 
-def current() -> PersonalKeys | None:
-    return _current
+UNBOUND = Unbound()
+ViewKeys = PersonalKeys | None | Unbound  # None: a store that keeps no keys (in memory): values as they are
+
+_read_stores: weakref.WeakKeyDictionary[Any, PersonalKeys | None] = weakref.WeakKeyDictionary()
+_read_stores_lock = threading.Lock()
+
+
+def bind_read_store(engine: Any, keys: PersonalKeys | None) -> None:
+    """The read store ``engine`` holds the read models of the store whose key store is ``keys``."""
+    with _read_stores_lock:
+        _read_stores[engine] = keys
+
+
+def read_store_keys(engine: Any) -> ViewKeys:
+    """The key store of the store whose read models ``engine`` holds (:data:`UNBOUND` when unknown)."""
+    with _read_stores_lock:
+        return _read_stores.get(engine, UNBOUND)
+
+
+def app_keys(app: Any) -> PersonalKeys | None:
+    """The key store of an application (None: an in-memory store, which keeps no keys)."""
+    keys: PersonalKeys | None = getattr(app, "personal_keys", None)
+    return keys
 
 
 # Values the read models keep ---------------------------------------------------------------------
@@ -563,15 +580,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def seal_view(key_id: str | UUID, value: Any) -> Any:
-    """What a read model keeps of a personal value: sealed with the person's key (the same bytes for
-    the same value); None stays None; an erased value or person keeps :data:`ERASED_VIEW`. Without a
-    key store (the in-memory store of the unit tests) the value is kept as it is."""
+def seal_view(keys: ViewKeys, key_id: str | UUID, value: Any) -> Any:
+    """What a read model keeps of a personal value: sealed with the person's key from ``keys``, the key
+    store of the store the read model serves (the same bytes for the same value); None stays None; an
+    erased value or person keeps :data:`ERASED_VIEW`. A store that keeps no keys (``keys`` None: the
+    in-memory store of the unit tests) keeps the value as it is; no key store given raises: a value
+    is never stored in the clear by mistake."""
     if value is None:
         return None
     if isinstance(value, Erased) or (isinstance(value, dict) and value.get("erased") is True):
         return ERASED_VIEW
-    keys = _current
+    if isinstance(keys, Unbound):
+        raise KeyStoreError("A read model sealed a personal value without its store's key store.")
     if keys is None:
         return value
     key_id = str(key_id)
@@ -582,7 +602,7 @@ def seal_view(key_id: str | UUID, value: Any) -> Any:
     return VIEW_PREFIX + _b64(seal_bytes(key, key_id, plain, deterministic=True))
 
 
-def open_view(key_id: str | UUID, stored: Any) -> Any:
+def open_view(keys: ViewKeys, key_id: str | UUID, stored: Any) -> Any:
     """A read model's personal value as it was sealed (dates come back as ISO text), :data:`ERASED` for
     an erased person, None for None."""
     if stored is None:
@@ -591,8 +611,7 @@ def open_view(key_id: str | UUID, stored: Any) -> Any:
         return ERASED
     if not (isinstance(stored, str) and stored.startswith(VIEW_PREFIX)):
         return stored  # kept as it was (no key store)
-    keys = _current
-    if keys is None:
+    if keys is None or isinstance(keys, Unbound):
         raise KeyStoreError("A sealed value is read without the store's keys.")
     key_id = str(key_id)
     key = keys.key_to_open(key_id)
@@ -604,8 +623,8 @@ def open_view(key_id: str | UUID, stored: Any) -> Any:
         raise KeyStoreError("A sealed value of a read model does not open with its person's key.") from None
 
 
-def open_view_date(key_id: str | UUID, stored: Any) -> date | Erased | None:
-    value = open_view(key_id, stored)
+def open_view_date(keys: ViewKeys, key_id: str | UUID, stored: Any) -> date | Erased | None:
+    value = open_view(keys, key_id, stored)
     if isinstance(value, str):
         return date.fromisoformat(value)
     if value is None or isinstance(value, (Erased, date)):
@@ -613,28 +632,28 @@ def open_view_date(key_id: str | UUID, stored: Any) -> date | Erased | None:
     raise KeyStoreError("A sealed date of a read model is not a date.")
 
 
-def opened_name(key_id: str | UUID, stored: Any) -> Any:
+def opened_name(keys: ViewKeys, key_id: str | UUID, stored: Any) -> Any:
     """A sealed name as read: ``slettet`` once the person is erased (R18)."""
-    value = open_view(key_id, stored)
+    value = open_view(keys, key_id, stored)
     return ERASED_NAME if isinstance(value, Erased) else value
 
 
-def opened_date(key_id: str | UUID, stored: Any) -> date | None:
+def opened_date(keys: ViewKeys, key_id: str | UUID, stored: Any) -> date | None:
     """A sealed date as read: None once the person is erased."""
-    value = open_view_date(key_id, stored)
+    value = open_view_date(keys, key_id, stored)
     return None if isinstance(value, Erased) else value
 
 
-def opened(key_id: str | UUID, stored: Any) -> Any:
+def opened(keys: ViewKeys, key_id: str | UUID, stored: Any) -> Any:
     """A sealed value as read: None once the person is erased."""
-    value = open_view(key_id, stored)
+    value = open_view(keys, key_id, stored)
     return None if isinstance(value, Erased) else value
 
 
-def prefetch_view_keys(key_ids: Iterable[str | UUID]) -> None:
+def prefetch_view_keys(keys: ViewKeys, key_ids: Iterable[str | UUID]) -> None:
     """Fetches the keys of a list's persons in a few queries before their values are opened."""
-    if _current is not None:
-        _current.prefetch(str(k) for k in key_ids)
+    if isinstance(keys, PersonalKeys):
+        keys.prefetch(str(k) for k in key_ids)
 
 
 # The mapper that seals events --------------------------------------------------------------------

@@ -19,6 +19,7 @@ from projections.engine.projection import Handler, Projection, ProjectionError
 from projections.engine.rows import DatabaseRows, Rows
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import write_transaction
+from settlement_domain.personal_keys import ViewKeys, app_keys, bind_read_store
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,12 @@ def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
 class Dispatch:
     """Which handlers want each event class, worked out once per class rather than once per event."""
 
-    def __init__(self, targets: Iterable[tuple[Projection, Rows]]) -> None:
+    def __init__(self, targets: Iterable[tuple[Projection, Rows]], *, keys: ViewKeys) -> None:
+        """``keys``: the key store of the store whose events are folded (``personal_keys.app_keys``),
+        which the projections seal personal values with (R18); never another store's."""
         self.targets = list(targets)
+        for _, rows in self.targets:
+            rows.keys = keys
         self._by_class: dict[type[Any], list[tuple[Projection, Handler, Rows]]] = {}
 
     def fold(self, events: Decoded, after: int = 0) -> None:
@@ -56,10 +61,13 @@ class Dispatch:
                     raise ProjectionError(projection.name, position, event_class.__name__, error) from error
 
 
-def fold_into(conn: Connection, projection: Projection, generation: int, events: Decoded, after: int) -> None:
-    """Applies ``events`` after position ``after`` to one generation's tables, inside ``conn``."""
+def fold_into(
+    conn: Connection, projection: Projection, generation: int, events: Decoded, after: int, *, keys: ViewKeys
+) -> None:
+    """Applies ``events`` after position ``after`` to one generation's tables, inside ``conn``;
+    ``keys``: see :class:`Dispatch`."""
     rows = DatabaseRows(conn, projection, generation)
-    Dispatch([(projection, rows)]).fold(events, after)
+    Dispatch([(projection, rows)], keys=keys).fold(events, after)
     rows.flush()
 
 
@@ -158,6 +166,8 @@ class Runner:
         chain: bool = True,
     ) -> None:
         self.app = app
+        self.keys = app_keys(app)
+        bind_read_store(engine, self.keys)  # the read functions of this engine open with these keys
         self.chain = chain
         self.engine = engine
         self.projections = list(projections)
@@ -249,7 +259,7 @@ class Runner:
                 if state.position >= last:
                     continue
                 try:
-                    fold_into(conn, projection, state.generation, events, state.position)
+                    fold_into(conn, projection, state.generation, events, state.position, keys=self.keys)
                 except ProjectionError:
                     raise
                 except Exception as error:  # writing the batch's rows failed: no one event to name
