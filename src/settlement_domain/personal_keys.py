@@ -333,13 +333,16 @@ class PersonalKeys:
         pending = self._pending().get(key_id)
         if pending is not None:
             return pending[0]
+        if time.monotonic() - self._reloaded_at > CACHE_SECONDS:
+            self.reload_masters()  # a rotated key file is taken up within a minute
         if not new:
             known, key = self.lookup(key_id)
             if known:
                 return key
+            # A key others may be making at the same moment (a month's read records, R14; a person
+            # of a store older than per-person keys): stored at once, the first one made wins.
+            return self._create_shared(key_id)
         data_key = AESGCM.generate_key(bit_length=256)
-        if time.monotonic() - self._reloaded_at > CACHE_SECONDS:
-            self.reload_masters()  # a rotated key file is taken up within a minute
         master = self.masters[self.current_master]
         self._pending()[key_id] = (data_key, self.current_master, wrap(master, key_id, data_key))
         return data_key
@@ -350,6 +353,12 @@ class PersonalKeys:
         known, key = self.lookup(key_id)
         if known:
             return key
+        return self._create_shared(key_id)
+
+    def _create_shared(self, key_id: str) -> bytes | None:
+        """Makes ``key_id``'s key in its own short transaction unless another process made it first
+        (``ON CONFLICT DO NOTHING``), then reads back the one stored: two processes making the same key
+        at once both get the same one, and neither save fails on the unique key id."""
         data_key = AESGCM.generate_key(bit_length=256)
         master = self.masters[self.current_master]
         m = self.mark

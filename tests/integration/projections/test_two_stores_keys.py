@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from projections.engine.paging import serving_tables
-from projections.engine.rows import MemoryRows
 from projections.engine.projection import ProjectionError
+from projections.engine.rows import MemoryRows
 from projections.engine.runner import Dispatch
 from projections.engine.store import read_transaction
 from projections.person_folders import PROJECTION as FOLDERS
