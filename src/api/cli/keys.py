@@ -13,6 +13,7 @@ from uuid import UUID
 
 from api.bootstrap import open_application
 from api.cli.main import UsageError
+from api.letters.erasure import erase_letter_files
 from api.settings import Settings
 from projections.catalog import select_projections
 from projections.engine.rebuild import rebuild
@@ -21,6 +22,7 @@ from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.context import Actor, CommandContext, Role
+from settlement_domain.errors import NotFound
 from settlement_domain.personal_keys import PersonalKeys, master_key_from_text, previous_keys_file
 from settlement_domain.read_retention import expire_read_keys, oldest_readable_month
 
@@ -77,14 +79,35 @@ def run_erase(args: argparse.Namespace) -> int:
         person = UUID(args.person)
     except ValueError:
         raise UsageError("--person: not a person id") from None
-    app = open_application(_settings(args))
+    settings = _settings(args)
+    app = open_application(settings)
     ctx = CommandContext(actor=Actor(f"operator:{getpass.getuser()}", Role.IMDI), correlation_id="cli-erase")
     try:
-        result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
+        if _erased_before(app, person):
+            # Erased before: only the letter files are looked for again (a letter the read model had
+            # not folded then).
+            position = None
+            done = f"Person {person} was erased before"
+        else:
+            result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
+            position = result.position
+            done = f"Person {person} erased: the data key is deleted (log position {result.position})"
+        engine = open_read_store(settings.database_url)
+        try:
+            files = erase_letter_files(engine, settings, person, position=position)
+        finally:
+            engine.dispose()
     finally:
         app.close()
-    print(f"Person {person} erased: the data key is deleted (log position {result.position}).")
+    print(f"{done}; {files.files} files of {files.letters} letters naming the person removed from disk.")
     return 0
+
+
+def _erased_before(app: SettlementApp, person: UUID) -> bool:
+    try:
+        return app.refugee(person).erased
+    except NotFound:
+        return False  # the erasure command says so
 
 
 def run_rotate(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import pytest
 
 from api.cli.main import main
 from projections import audit_trail, person_search, places, reports
+from projections.letters import letters_of
 from projections.person_folders import person_folder
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
@@ -232,3 +233,41 @@ def test_a_failed_save_leaves_no_key_and_keeps_the_stored_one(app, database_url)
     finally:
         fresh.close()
     assert app.refugee(person).personal["full_name"] == NAME
+
+
+def test_the_cli_erasure_removes_the_letter_files_naming_the_person(
+    app, engine, database_url, tmp_path, monkeypatch, capsys
+):
+    """R18: ``settlement erase`` removes the outbox folder's PDF and the print queue's PDF of every
+    letter naming the person (keeping the shipment id); run again it only looks for files again."""
+    monkeypatch.setenv("SETTLEMENT_LETTERS_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("SETTLEMENT_LETTERS_PRINT_DIR", str(tmp_path / "print"))
+    person = a_settled_person(app)
+    stranger = UUID(app.handle(IMDI, registration(name="Not Erased", private=True)).id)
+    catch_up(app, engine)
+    named = [row["letter_id"] for row in letters_of(engine, person=str(person))]
+    assert named  # the decision's letters name the person
+    unrelated = tmp_path / "print" / f"{stranger}.pdf"
+    for letter_id in named:
+        folder = tmp_path / "outbox" / letter_id
+        folder.mkdir(parents=True)
+        (folder / "brev.pdf").write_bytes(b"%PDF " + NAME.encode())
+        meta = {"id": f"file-{letter_id}", "sendt": "2025-06-16T09:00:00+00:00", "tittel": "Vedtak",
+                "eksternReferanse": letter_id, "mottaker": {"postAdresse": {"navn": NAME}}}  # fmt: skip
+        (folder / "forsendelse.json").write_text(json.dumps(meta), encoding="utf-8")
+        (tmp_path / "print").mkdir(exist_ok=True)
+        (tmp_path / "print" / f"{letter_id}.pdf").write_bytes(b"%PDF " + NAME.encode())
+    unrelated.write_bytes(b"%PDF another person's letter")
+
+    assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
+    assert f"{3 * len(named)} files of {len(named)} letters" in capsys.readouterr().out
+    for letter_id in named:
+        folder = tmp_path / "outbox" / letter_id
+        assert [p.name for p in folder.iterdir()] == ["forsendelse.json"]
+        kept = json.loads((folder / "forsendelse.json").read_text(encoding="utf-8"))
+        assert kept == {"id": f"file-{letter_id}", "sendt": "2025-06-16T09:00:00+00:00",
+                        "eksternReferanse": letter_id, "slettet": True}  # fmt: skip
+        assert not (tmp_path / "print" / f"{letter_id}.pdf").exists()
+    assert unrelated.is_file()  # another person's letter stays
+    assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
+    assert "erased before; 0 files" in capsys.readouterr().out
