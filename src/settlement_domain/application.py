@@ -13,9 +13,9 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper, Recording
 
 from settlement_domain import personal_keys, rules
 from settlement_domain.commands import Command
@@ -83,6 +83,16 @@ class SettlementApp(Application):
             self.recorder.personal_keys = self.personal_keys
         assert isinstance(self.mapper, SealingMapper)
         self.mapper.keys = self.personal_keys
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The library's recording of a save; the data keys made and the erasures noted while its
+        events were encoded never outlive it (R18): a save whose encoding failed leaves no stray key or
+        erasure for the next save on this thread."""
+        keys = self.personal_keys
+        if keys is None:
+            return super()._record(processing_event)
+        with keys.pending_for_one_save():
+            return super()._record(processing_event)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)

@@ -26,7 +26,8 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -403,6 +404,16 @@ class PersonalKeys:
                     f"UPDATE {self.table} SET wrapped = NULL, master_id = NULL, erased_at = {m} WHERE key_id = {m}",
                     (now, key_id),
                 )
+
+    @contextmanager
+    def pending_for_one_save(self) -> Iterator[None]:
+        """Around one save: starts with no pending key or erasure on this thread and leaves none
+        behind, whether the save's encoding or its transaction failed or not."""
+        self.settle_pending(stored=False)
+        try:
+            yield
+        finally:
+            self.settle_pending(stored=False)  # after a stored save: already settled, nothing left
 
     def settle_pending(self, *, stored: bool) -> None:
         """After the events' transaction: keep what it stored in the cache, forget what it did not."""

@@ -271,3 +271,25 @@ def test_the_cli_erasure_removes_the_letter_files_naming_the_person(
     assert unrelated.is_file()  # another person's letter stays
     assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
     assert "erased before; 0 files" in capsys.readouterr().out
+
+
+def test_a_save_whose_encoding_fails_leaves_no_key_for_the_next_save(app, monkeypatch):
+    """R18: the key made while a registration was encoded is forgotten when its encoding fails; the
+    next save on the thread stores its own key only."""
+    from eventsourcing.persistence import Mapper
+
+    assert app.personal_keys is not None
+    held, erased = app.personal_keys.counts()
+    encode = Mapper.to_stored_event
+
+    def fail_once(self, event):
+        monkeypatch.setattr(Mapper, "to_stored_event", encode)
+        raise ValueError("encoding failed")
+
+    monkeypatch.setattr(Mapper, "to_stored_event", fail_once)
+    with pytest.raises(ValueError, match="encoding failed"):
+        app.handle(IMDI, registration(name="Never Stored"))
+    assert app.personal_keys._pending() == {} and app.personal_keys._pending_erasures() == set()
+    stored = UUID(app.handle(IMDI, registration(name="Stored Next")).id)
+    assert app.personal_keys.counts() == (held + 1, erased)
+    assert app.personal_keys.key_ids(str(stored)) == [(str(stored), True)]
