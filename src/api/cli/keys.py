@@ -7,7 +7,7 @@ import argparse
 import getpass
 import os
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -195,7 +195,10 @@ def run_expire(args: argparse.Namespace) -> int:
     app = open_application(settings)
     try:
         today = args.today or app.clock()
-        expired = expire_read_keys(_keys(app), today, settings.read_retention_years)
+        now = datetime.now(UTC).date()  # the month read records are written in now (R14)
+        expired = expire_read_keys(
+            _keys(app), today, settings.read_retention_years, now=max(now, app.clock())
+        )
         if expired:
             engine = open_read_store(settings.database_url)
             try:

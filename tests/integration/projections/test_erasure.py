@@ -25,6 +25,7 @@ from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.errors import RuleViolation
 from settlement_domain.persistence import store_environment
+from settlement_domain.read_retention import readable_from
 from settlement_domain.values import Mapping
 from tests.given import IMDI, OSLO, TODAY, registration
 from tests.integration.projections.conftest import catch_up, snapshot
@@ -181,8 +182,22 @@ def test_expired_read_records_no_longer_name_their_persons_and_new_ones_do(
     before = [e for e in _reads(app) if e.timestamp.year == 2019]
     assert [getattr(e, "refugee_id", None) or e.refugee_ids for e in before] == [person, [person]]
 
+    assert readable_from(app.personal_keys, TODAY, 5) == date(2019, 1, 1)  # the oldest month key held
+    # Never the current month's key (nor a later one): a --today far ahead is refused (R14).
+    future = str(datetime.now(UTC).year + 6) + "-06-16"
+    assert main(["keys", "expire", "--database-url", database_url, "--today", future]) == 2
+    assert "R14" in capsys.readouterr().err
+    assert all(alive for _, alive in app.personal_keys.key_ids("reads:"))
     assert main(["keys", "expire", "--database-url", database_url, "--today", "2025-06-16"]) == 0
     assert "month keys of read records deleted" in capsys.readouterr().out
+    later = app.personal_keys.key_ids("reads:")
+    assert [k for k, alive in later if not alive] == ["reads:2019-01"]
+    now = datetime.now(UTC).date()
+    fresh_keys = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:  # another process (no cached answer): the reads of now are the oldest that name persons
+        assert readable_from(fresh_keys.personal_keys, TODAY, 5) == now.replace(day=1)
+    finally:
+        fresh_keys.close()
     fresh = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
     try:
         reads = _reads(fresh)
