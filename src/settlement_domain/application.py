@@ -34,6 +34,10 @@ from settlement_domain.permissions import check_permitted
 from settlement_domain.persistence import DateAsISO
 from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class
 
+FINGERPRINT_KEY = (
+    "store:idempotency-fingerprints"  # the key the idempotency records' fingerprints are made with
+)
+
 _KEYED_RECORDERS: dict[type[Any], type[Any]] = {}
 
 
@@ -120,10 +124,11 @@ class SettlementApp(Application):
         key = ctx.idempotency_key if command.idempotent else None
         record_id: UUID | None = None
         fingerprint: str | None = None
+        accepted: tuple[str, ...] = ()
         if key:
-            fingerprint = command.fingerprint()
+            fingerprint, accepted = self._fingerprints(command)
             record_id = IdempotencyRecord.create_id(ctx.idempotency_scope, key)
-            earlier = self._replay(record_id, fingerprint)
+            earlier = self._replay(record_id, accepted)
             if earlier is not None:
                 return earlier
         try:
@@ -131,7 +136,7 @@ class SettlementApp(Application):
         except DomainError:
             # A retry racing its own first attempt may see the first attempt's effects (and be
             # refused by them) before it sees the idempotency record: answer it as a retry.
-            if record_id is not None and (earlier := self._replay(record_id, fingerprint)) is not None:
+            if record_id is not None and (earlier := self._replay(record_id, accepted)) is not None:
                 return earlier
             raise
         result = CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
@@ -149,7 +154,7 @@ class SettlementApp(Application):
         try:
             recordings = self.save(*to_save)
         except IntegrityError:
-            if record_id is not None and (earlier := self._replay(record_id, fingerprint)) is not None:
+            if record_id is not None and (earlier := self._replay(record_id, accepted)) is not None:
                 return earlier
             raise ConcurrencyConflict(
                 "Someone else changed this case at the same moment; reload it and try again."
@@ -164,12 +169,22 @@ class SettlementApp(Application):
         check_permitted(ctx.actor, command)
         return HANDLERS[type(command)](Scope(ctx, load, self.clock(), self.settlement_cutoff), command)
 
-    def _replay(self, record_id: UUID, fingerprint: str | None) -> CommandResult | None:
+    def _fingerprints(self, command: Command) -> tuple[str, tuple[str, ...]]:
+        """(the fingerprint a new idempotency record stores, those a stored record may hold for the
+        same request): keyed with the store's fingerprint key where the store keeps keys (R18); the
+        plain one of records stored before keeps matching."""
+        plain = command.fingerprint()
+        if self.personal_keys is None:
+            return plain, (plain,)
+        keyed = command.keyed_fingerprint(self.personal_keys.store_key(FINGERPRINT_KEY))
+        return keyed, (keyed, plain)
+
+    def _replay(self, record_id: UUID, accepted: tuple[str, ...]) -> CommandResult | None:
         try:
             record: IdempotencyRecord = self.repository.get(record_id)
         except AggregateNotFoundError:
             return None
-        if record.fingerprint != fingerprint:
+        if record.fingerprint not in accepted:
             raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
         answer = dict(record.result)
         return CommandResult(

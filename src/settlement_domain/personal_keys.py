@@ -356,6 +356,16 @@ class PersonalKeys:
             return key
         return self._create_shared(key_id)
 
+    def store_key(self, key_id: str) -> bytes:
+        """A key of the store itself (not a person's, e.g. the idempotency records' fingerprints),
+        made once by whichever process needs it first."""
+        known, key = self.lookup(key_id)
+        if not known:
+            key = self._create_shared(key_id)
+        if key is None:
+            raise KeyStoreError(f"The store's key {key_id} was deleted.")
+        return key
+
     def _create_shared(self, key_id: str) -> bytes | None:
         """Makes ``key_id``'s key in its own short transaction unless another process made it first
         (``ON CONFLICT DO NOTHING``), then reads back the one stored: two processes making the same key
