@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint typecheck unit lock clean
+.PHONY: run test lint typecheck unit lock clean screenshots bench-http
 
 # requirements-dev.lock: the runtime lock (requirements.lock) and the tools that check it, all with hashes.
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
@@ -37,6 +37,11 @@ typecheck: $(STAMP)
 test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
 
+# The user guide's pictures (docs/images) from the browser tests' screenshots (needs Debian's chromium).
+screenshots: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -q -p no:randomly tests/browser
+	$(BIN)/python -m tests.browser.curate
+
 # After a change to the dependencies in pyproject.toml (README: "Dependencies"); keeps every other pin.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -o requirements.lock
@@ -45,3 +50,9 @@ lock: $(STAMP)
 # The tools and caches only: never var/, which holds the event store (var/settlement.db) and the keys.
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build src/*.egg-info node_modules test-artifacts
+
+# The places read against the bare stack (litestar + uvicorn + one psycopg select), with wrk, on
+# PostgreSQL (SETTLEMENT_BENCH_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/test); prints both
+# servers' requests/s and p99 and their ratio (docs/performance.md).
+bench-http: $(STAMP)
+	$(BIN)/settlement bench --http-reads

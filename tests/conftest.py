@@ -25,6 +25,13 @@ TEST_SEARCH_KEY = "a-test-key-for-the-person-search-index"
 TEST_MASTER_KEY = "a-test-master-key-that-wraps-every-person-key"
 
 
+@pytest.fixture(autouse=True)
+def english_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line's messages in English, which the tests quote; bokmål, its default, is tested by
+    tests/unit/test_cli_language.py (which removes this setting)."""
+    monkeypatch.setenv("SETTLEMENT_LANG", "en")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def search_key() -> Iterator[str]:
     """One key of the person search index (R21) for every test and every process a test starts

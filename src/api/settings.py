@@ -53,8 +53,10 @@ class Settings(BaseSettings):
     ``master_key`` is set; with the key file, the command makes the new key itself)."""
     read_retention_years: int = Field(default=5, ge=1, le=100)
     """R14: read records older than this (whole months) become unreadable (``settlement keys expire``)."""
-    projection_poll_seconds: float = 0.2
-    """How often the in-process projection runner looks for new events when it has caught up."""
+    projection_poll_seconds: float = 1.0
+    """How often the in-process projection runner looks for new events when it has caught up: the
+    fallback only, since this process's writes wake it at once, and on PostgreSQL so does the NOTIFY
+    that every process's committed writes send (projections/engine/wakeup.py)."""
 
     # The caseworkers' web pages (api/web); see docs/operator-guide.md.
     web_secret: SecretStr | None = None

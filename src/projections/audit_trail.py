@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, String, Text, func, or_, select, text
@@ -13,6 +14,7 @@ from projections.engine.paging import Source, check_limit, decode_cursor, page, 
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
+from settlement_domain.errors import Text as T
 from settlement_domain.model import (
     DataCompleteness,
     DistributionList,
@@ -48,6 +50,8 @@ def _event_columns() -> list[Column[Any]]:
         Column("actor_municipality", String(4), nullable=True),
         Column("correlation_id", Text, nullable=True),
         Column("summary", Text, nullable=False),
+        # The summary as an English template and its values (JSON), which an edge translates when shown.
+        Column("summary_text", Text, nullable=True),
     ]
 
 
@@ -79,156 +83,268 @@ def _words(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
 
 
-def _minors(count: int | None) -> str:
+def _minors(count: int | None) -> T:
     if count is None:  # an imported figure without the split (R15)
-        return "unaccompanied minors not given"
-    return f"{count} unaccompanied minor" + ("" if count == 1 else "s")
+        return T("unaccompanied minors not given")
+    if count == 1:
+        return T("%(count)s unaccompanied minor", {"count": count})
+    return T("%(count)s unaccompanied minors", {"count": count})
 
 
-def _source(e: Any) -> str:
+def _if(condition: Any, template: str, **params: Any) -> T | str:
+    """An optional part of a summary: the words when ``condition`` holds, else nothing."""
+    return T(template, params) if condition else ""
+
+
+def _revision(e: Any) -> T | str:
+    return _if(e.revision, " (revision %(revision)s)", revision=e.revision)
+
+
+def _source(e: Any) -> T | str:
     """``, imported from file.csv line 12`` for a figure from IMDi's statistics (R15), else nothing."""
     source = e.source
-    return "" if source is None else f", imported from {source['file_name']} line {source['line']}"
+    if source is None:
+        return ""
+    return T(", imported from %(file)s line %(line)s", {"file": source["file_name"], "line": source["line"]})
 
 
-def _places(count: int) -> str:
-    return f"{count} place" + ("" if count == 1 else "s")
+def _places(count: int) -> T:
+    if count == 1:
+        return T("%(count)s place", {"count": count})
+    return T("%(count)s places", {"count": count})
 
 
-# One line per event class. Only ids, numbers, dates, enums and municipality numbers: never a name,
-# birth date, address, mapping, health detail or free text (reasons, descriptions, subjects may hold any).
-SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
-    Municipality.MunicipalityRegistered: lambda e: (
-        f"Municipality {e.number} {e.name} registered in {e.county}"
+def _persons(count: int) -> T:
+    if count == 1:
+        return T("%(count)s person", {"count": count})
+    return T("%(count)s persons", {"count": count})
+
+
+CATEGORY_WORDS = {
+    "asylum": T("asylum"),
+    "resettlement": T("resettlement"),
+    "family_reunification": T("family reunification"),
+    "collective_protection": T("collective protection"),
+}
+LETTER_KINDS = {
+    "request": T("Request letter"),
+    "selection": T("Selection letter"),
+    "decision_municipality": T("Decision municipality letter"),
+    "decision_person": T("Decision person letter"),
+}
+SOURCE_WORDS = {"municipality": T("municipality"), "reception": T("reception"), "history": T("history")}
+
+
+# One line per event class, as words to translate where shown (``Text``: an English template and its
+# values; the view keeps both the English line and the template). Only ids, numbers, dates, enums and
+# municipality numbers: never a name, birth date, address, mapping, health detail or free text (reasons,
+# descriptions, subjects may hold any).
+SUMMARIES: dict[type[Any], Callable[[Any], T]] = {
+    Municipality.MunicipalityRegistered: lambda e: T(
+        "Municipality %(number)s %(name)s registered in %(county)s",
+        {"number": e.number, "name": e.name, "county": e.county},
     ),
-    Municipality.ContactInformationUpdated: lambda e: "Contact information updated",
-    Municipality.MunicipalityRenamed: lambda e: (
-        f"Municipality {e.number} renamed from {e.previous_name} to {e.name}"
+    Municipality.ContactInformationUpdated: lambda e: T("Contact information updated"),
+    Municipality.MunicipalityRenamed: lambda e: T(
+        "Municipality %(number)s renamed from %(previous)s to %(name)s",
+        {"number": e.number, "previous": e.previous_name, "name": e.name},
     ),
-    QuotaYear.QuotaYearOpened: lambda e: f"Quota year {e.year} opened for {e.municipality}",
-    QuotaYear.SettlementRequested: lambda e: (
-        f"Settlement request for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
-        + (f" (revision {e.revision})" if e.revision else "")
-        + _source(e)
+    QuotaYear.QuotaYearOpened: lambda e: T(
+        "Quota year %(year)s opened for %(municipality)s", {"year": str(e.year), "municipality": e.municipality}
     ),
-    QuotaYear.QuotaDecided: lambda e: (
-        f"Quota decision for {e.year}: {e.persons} persons, {_minors(e.unaccompanied_minors)}"
-        + (f", decided on {e.decided_on.isoformat()}" if e.decided_on else "")
-        + (" (recorded by IMDi)" if e.recorded_by_imdi and e.source is None else "")
-        + (f" (revision {e.revision})" if e.revision else "")
-        + _source(e)
+    QuotaYear.SettlementRequested: lambda e: T(
+        "Settlement request for %(year)s: %(persons)s persons, %(minors)s%(revision)s%(source)s",
+        {
+            "year": str(e.year), "persons": e.persons, "minors": _minors(e.unaccompanied_minors),
+            "revision": _revision(e), "source": _source(e),
+        },
     ),
-    QuotaYear.HistoricalSettledCountRecorded: lambda e: (
-        f"Settled in {e.year} according to IMDi's statistics: {e.persons} persons"
-        + (f" (revision {e.revision})" if e.revision else "")
-        + _source(e)
+    QuotaYear.QuotaDecided: lambda e: T(
+        "Quota decision for %(year)s: %(persons)s persons, %(minors)s%(decided)s%(by_imdi)s%(revision)s%(source)s",
+        {
+            "year": str(e.year), "persons": e.persons, "minors": _minors(e.unaccompanied_minors),
+            "decided": _if(e.decided_on, ", decided on %(date)s", date=e.decided_on),
+            "by_imdi": _if(e.recorded_by_imdi and e.source is None, " (recorded by IMDi)"),
+            "revision": _revision(e), "source": _source(e),
+        },
     ),
-    QuotaYear.PlacesTakenBySelection: lambda e: (
-        f"{_places(len(e.refugee_ids))} of {e.year} taken in {e.municipality} "
-        + ("by a selection" if e.meta.get("source") else f"by distribution list {e.list_id}")
-        + (f", {_minors(e.unaccompanied_minors)}" if e.unaccompanied_minors else "")
+    QuotaYear.HistoricalSettledCountRecorded: lambda e: T(
+        "Settled in %(year)s according to IMDi's statistics: %(persons)s persons%(revision)s%(source)s",
+        {"year": str(e.year), "persons": e.persons, "revision": _revision(e), "source": _source(e)},
     ),
-    QuotaYear.SettlementPlaceTaken: lambda e: (
-        f"Place of {e.year} taken in {e.municipality}"
-        + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
-        + (" by override" if e.override_reason else "")
+    QuotaYear.PlacesTakenBySelection: lambda e: T(
+        "%(places)s of %(year)s taken in %(municipality)s %(how)s%(minors)s",
+        {
+            "places": _places(len(e.refugee_ids)), "year": str(e.year), "municipality": e.municipality,
+            "how": T("by a selection") if e.meta.get("source")
+            else T("by distribution list %(list)s", {"list": str(e.list_id)}),
+            "minors": _if(e.unaccompanied_minors, ", %(minors)s", minors=_minors(e.unaccompanied_minors)),
+        },
     ),
-    QuotaYear.SettlementPlaceReleased: lambda e: (
-        f"Place of {e.year} released in {e.municipality}"
-        + (" for an unaccompanied minor" if e.unaccompanied_minor else "")
-        + f", moved to {e.to_year}"
+    QuotaYear.SettlementPlaceTaken: lambda e: T(
+        "Place of %(year)s taken in %(municipality)s%(minor)s%(override)s",
+        {
+            "year": str(e.year), "municipality": e.municipality,
+            "minor": _if(e.unaccompanied_minor, " for an unaccompanied minor"),
+            "override": _if(e.override_reason, " by override"),
+        },
     ),
-    DataCompleteness.DataCompletenessOpened: lambda e: f"Completeness marks opened for {e.year}",
-    DataCompleteness.CompletenessMarked: lambda e: (
-        f"Data for {e.year}"
-        + (f" of {e.municipality}" if e.municipality else ", the whole year,")
-        + (" marked complete" if e.complete else " marked not complete")
+    QuotaYear.SettlementPlaceReleased: lambda e: T(
+        "Place of %(year)s released in %(municipality)s%(minor)s, moved to %(to_year)s",
+        {
+            "year": str(e.year), "municipality": e.municipality, "to_year": str(e.to_year),
+            "minor": _if(e.unaccompanied_minor, " for an unaccompanied minor"),
+        },
     ),
-    Import.ImportRecorded: lambda e: (
-        f"File {e.file_name} imported ({e.file_format}): {e.recorded} figures recorded, "
-        f"{e.unchanged} already stored, {e.skipped} rows skipped"
-        + (f", {e.revised} revised" if e.revised else "")
+    DataCompleteness.DataCompletenessOpened: lambda e: T(
+        "Completeness marks opened for %(year)s", {"year": str(e.year)}
     ),
-    Refugee.RefugeeRegistered: lambda e: (
-        f"Person registered: {e.category.replace('_', ' ')}, "
-        + ("reception centre" if e.residence.get("kind") == "reception_centre" else "private residence")
-        + (", unaccompanied minor" if e.unaccompanied_minor else "")
-        + (", in a family" if e.family_id else "")
+    DataCompleteness.CompletenessMarked: lambda e: T(
+        "Data for %(year)s%(whose)s%(mark)s",
+        {
+            "year": str(e.year),
+            "whose": T(" of %(municipality)s", {"municipality": e.municipality}) if e.municipality
+            else T(", the whole year,"),
+            "mark": T(" marked complete") if e.complete else T(" marked not complete"),
+        },
     ),
-    Refugee.MappingRecorded: lambda e: "Mapping recorded",
-    Refugee.RefugeeProposed: lambda e: f"Proposed to {e.municipality} on distribution list {e.list_id}",
-    Refugee.ProposalWithdrawn: lambda e: f"Proposal withdrawn with distribution list {e.list_id}",
-    Refugee.RefugeeDeclined: lambda e: f"Declined by {e.municipality} on distribution list {e.list_id}",
-    Refugee.RefugeeSelected: lambda e: (
-        f"Selected by {e.municipality} for {e.year} on {e.selected_on.isoformat()}"
+    Import.ImportRecorded: lambda e: T(
+        "File %(file)s imported (%(format)s): %(recorded)s figures recorded, %(unchanged)s already stored, "
+        "%(skipped)s rows skipped%(revised)s",
+        {
+            "file": e.file_name, "format": e.file_format, "recorded": e.recorded, "unchanged": e.unchanged,
+            "skipped": e.skipped, "revised": _if(e.revised, ", %(revised)s revised", revised=e.revised),
+        },
     ),
-    Refugee.SettlementDecided: lambda e: (
-        f"Settlement in {e.municipality} decided for {e.year} on {e.decided_on.isoformat()}"
-        + (" by override" if e.override_reason else "")
+    Refugee.RefugeeRegistered: lambda e: T(
+        "Person registered: %(category)s, %(residence)s%(minor)s%(family)s",
+        {
+            "category": CATEGORY_WORDS.get(e.category, e.category.replace("_", " ")),
+            "residence": T("reception centre") if e.residence.get("kind") == "reception_centre"
+            else T("private residence"),
+            "minor": _if(e.unaccompanied_minor, ", unaccompanied minor"),
+            "family": _if(e.family_id, ", in a family"),
+        },
     ),
-    Refugee.SettlementDateRegistered: lambda e: (
-        f"Settlement date {e.settlement_date.isoformat()} registered in {e.municipality} (from {e.source})"
+    Refugee.MappingRecorded: lambda e: T("Mapping recorded"),
+    Refugee.RefugeeProposed: lambda e: T(
+        "Proposed to %(municipality)s on distribution list %(list)s",
+        {"municipality": e.municipality, "list": str(e.list_id)},
+    ),
+    Refugee.ProposalWithdrawn: lambda e: T(
+        "Proposal withdrawn with distribution list %(list)s", {"list": str(e.list_id)}
+    ),
+    Refugee.RefugeeDeclined: lambda e: T(
+        "Declined by %(municipality)s on distribution list %(list)s",
+        {"municipality": e.municipality, "list": str(e.list_id)},
+    ),
+    Refugee.RefugeeSelected: lambda e: T(
+        "Selected by %(municipality)s for %(year)s on %(date)s",
+        {"municipality": e.municipality, "year": str(e.year), "date": e.selected_on},
+    ),
+    Refugee.SettlementDecided: lambda e: T(
+        "Settlement in %(municipality)s decided for %(year)s on %(date)s%(override)s",
+        {
+            "municipality": e.municipality, "year": str(e.year), "date": e.decided_on,
+            "override": _if(e.override_reason, " by override"),
+        },
+    ),
+    Refugee.SettlementDateRegistered: lambda e: T(
+        "Settlement date %(date)s registered in %(municipality)s (from %(source)s)",
+        {"date": e.settlement_date, "municipality": e.municipality, "source": SOURCE_WORDS.get(e.source, e.source)},
     ),
     Refugee.SettlementDateCorrected: lambda e: (
-        f"Settlement date corrected from {e.previous_date.isoformat()} to {e.settlement_date.isoformat()}"
+        T(
+            "Settlement date corrected from %(previous)s to %(date)s",
+            {"previous": e.previous_date, "date": e.settlement_date},
+        )
         if e.previous_date is not None
         # R7d: IMDi sets the first date where the municipality may not.
-        else f"Settlement date {e.settlement_date.isoformat()} set by IMDi in {e.municipality}"
+        else T(
+            "Settlement date %(date)s set by IMDi in %(municipality)s",
+            {"date": e.settlement_date, "municipality": e.municipality},
+        )
     ),
-    Refugee.DeviationOpened: lambda e: (
-        "Deviation opened"
-        + (" (registered as private by a known deviation)" if e.registered_private_by_known_deviation else "")
+    Refugee.DeviationOpened: lambda e: T(
+        "Deviation opened%(known)s",
+        {
+            "known": _if(
+                e.registered_private_by_known_deviation, " (registered as private by a known deviation)"
+            )
+        },
     ),
-    Refugee.DeviationResolved: lambda e: "Deviation resolved",
-    DistributionList.DistributionListCreated: lambda e: (
-        f"Distribution list for {e.municipality} for {e.year} created with {len(e.refugee_ids)} persons, "
-        f"respond by {e.respond_by.isoformat()}"
+    Refugee.DeviationResolved: lambda e: T("Deviation resolved"),
+    DistributionList.DistributionListCreated: lambda e: T(
+        "Distribution list for %(municipality)s for %(year)s created with %(count)s persons, respond by %(date)s",
+        {"municipality": e.municipality, "year": str(e.year), "count": len(e.refugee_ids), "date": e.respond_by},
     ),
-    DistributionList.DistributionListApproved: lambda e: (
-        f"Distribution list approved by {e.municipality}: {len(e.accepted)} accepted, {len(e.declined)} declined"
+    DistributionList.DistributionListApproved: lambda e: T(
+        "Distribution list approved by %(municipality)s: %(accepted)s accepted, %(declined)s declined",
+        {"municipality": e.municipality, "accepted": len(e.accepted), "declined": len(e.declined)},
     ),
-    DistributionList.DistributionListWithdrawn: lambda e: f"Distribution list for {e.municipality} withdrawn",
-    MinorCapacity.MinorCapacityReported: lambda e: (
-        f"Capacity for {e.places} unaccompanied minors aged {e.min_age}-{e.max_age} reported for "
-        f"{e.expected_week}" + (", staffed around the clock" if e.round_the_clock_staffing else "")
+    DistributionList.DistributionListWithdrawn: lambda e: T(
+        "Distribution list for %(municipality)s withdrawn", {"municipality": e.municipality}
     ),
-    MinorCapacity.MinorCapacityWithdrawn: lambda e: "Capacity report withdrawn",
-    MinorCapacity.MinorCapacityFilled: lambda e: "Capacity report filled",
-    SupportCase.SupportCaseFiled: lambda e: f"Support case filed by {e.municipality}",
-    SupportCase.SupportCaseAnswered: lambda e: "Support case answered" + (" and closed" if e.closed else ""),
-    Letter.LetterIssued: lambda e: (
-        f"{e.kind.replace('_', ' ').capitalize()} letter"
-        + (f" for {e.year}" if e.year else "")
-        + f" issued by {'digital post' if e.channel == 'digital' else 'post'}"
+    MinorCapacity.MinorCapacityReported: lambda e: T(
+        "Capacity for %(places)s unaccompanied minors aged %(min_age)s-%(max_age)s reported for %(week)s%(staffed)s",
+        {
+            "places": e.places, "min_age": e.min_age, "max_age": e.max_age, "week": e.expected_week,
+            "staffed": _if(e.round_the_clock_staffing, ", staffed around the clock"),
+        },
     ),
-    Letter.LetterDispatched: lambda e: f"Letter sent through the {e.channel} channel ({e.delivery})",
-    Letter.LetterDeliveryFailed: lambda e: (
-        f"Letter delivery through the {e.channel} channel failed"
-        + (", needs attention" if e.permanent else f" (attempt {e.attempt})")
+    MinorCapacity.MinorCapacityWithdrawn: lambda e: T("Capacity report withdrawn"),
+    MinorCapacity.MinorCapacityFilled: lambda e: T("Capacity report filled"),
+    SupportCase.SupportCaseFiled: lambda e: T(
+        "Support case filed by %(municipality)s", {"municipality": e.municipality}
     ),
-    Letter.LetterDeliveryRetried: lambda e: "Letter delivery retried",
+    SupportCase.SupportCaseAnswered: lambda e: (
+        T("Support case answered and closed") if e.closed else T("Support case answered")
+    ),
+    Letter.LetterIssued: lambda e: T(
+        "%(kind)s%(year)s issued by %(channel)s",
+        {
+            "kind": LETTER_KINDS.get(e.kind, T(e.kind.replace("_", " ").capitalize() + " letter")),
+            "year": _if(e.year, " for %(year)s", year=str(e.year)),
+            "channel": T("digital post") if e.channel == "digital" else T("post"),
+        },
+    ),
+    Letter.LetterDispatched: lambda e: T(
+        "Letter sent through the %(channel)s channel (%(delivery)s)",
+        {"channel": e.channel, "delivery": e.delivery},
+    ),
+    Letter.LetterDeliveryFailed: lambda e: T(
+        "Letter delivery through the %(channel)s channel failed%(how)s",
+        {
+            "channel": e.channel,
+            "how": T(", needs attention") if e.permanent else T(" (attempt %(attempt)s)", {"attempt": e.attempt}),
+        },
+    ),
+    Letter.LetterDeliveryRetried: lambda e: T("Letter delivery retried"),
     Letter.LetterOpened: lambda e: (
-        f"Letter opened ({'reported by the channel' if e.source == 'channel' else 'callback'})"
+        T("Letter opened (reported by the channel)") if e.source == "channel" else T("Letter opened (callback)")
     ),
-    Letter.LetterFellBackToPaper: lambda e: "Letter not opened within 48 hours: sent by post (R9)",
+    Letter.LetterFellBackToPaper: lambda e: T("Letter not opened within 48 hours: sent by post (R9)"),
     Export.ExportMade: lambda e: (
-        f"Case file exported as {e.format}"
+        T("Case file exported as %(format)s", {"format": e.format})
         if e.kind == "case_file"
-        else f"{len(e.letter_ids)} letters of {e.municipality} exported"
+        else T(
+            "%(count)s letters of %(municipality)s exported",
+            {"count": len(e.letter_ids), "municipality": e.municipality},
+        )
     ),
-    FolderRead.PersonFolderViewed: lambda e: "Person folder viewed",
+    FolderRead.PersonFolderViewed: lambda e: T("Person folder viewed"),
     # R18: the legal basis and reason are free text and stay out of the trail, like every reason.
-    Refugee.PersonalDataErased: lambda e: "Personal data erased (R18)",
+    Refugee.PersonalDataErased: lambda e: T("Personal data erased (R18)"),
     ListingRead.PersonalDataListed: lambda e: (
-        f"Personal data listed: {e.what}, {len(e.refugee_ids)} person{'' if len(e.refugee_ids) == 1 else 's'}"
+        T("Personal data listed: %(what)s, %(persons)s", {"what": e.what, "persons": _persons(len(e.refugee_ids))})
         if e.refugee_ids
-        else f"Personal data listed: {e.what} (persons no longer readable, R14)"
+        else T("Personal data listed: %(what)s (persons no longer readable, R14)", {"what": e.what})
     ),
-    Family.FamilyFormed: lambda e: "Family formed",
-    Family.FamilyMemberAdded: lambda e: "Family member added",
-    FamilyKey.FamilyKeyCreated: lambda e: "Family key created",
-    IdempotencyRecord.IdempotencyKeyRecorded: lambda e: "Idempotency key recorded",
-}
+    Family.FamilyFormed: lambda e: T("Family formed"),
+    Family.FamilyMemberAdded: lambda e: T("Family member added"),
+    FamilyKey.FamilyKeyCreated: lambda e: T("Family key created"),
+    IdempotencyRecord.IdempotencyKeyRecorded: lambda e: T("Idempotency key recorded"),
+}  # fmt: skip
 
 # Events of a person's case: the aggregate is the person.
 REFUGEE_EVENTS = frozenset(
@@ -280,13 +396,49 @@ def persons_of(e: Any) -> list[str]:
     return []
 
 
-def summary_of(e: Any) -> str:
-    """The event's line in the audit trail (a class without its own summary: its name in words)."""
+def summary_text(e: Any) -> T:
+    """The event's line in the audit trail as words to translate (a class without its own summary: its
+    name in words). A summary may also be a plain string (then it is shown as it is)."""
     summarize = SUMMARIES.get(type(e))
-    line = summarize(e) if summarize else _words(type(e).__name__).capitalize()
+    found: T | str = summarize(e) if summarize else _words(type(e).__name__).capitalize()
+    line = found if isinstance(found, T) else T("%(text)s", {"text": found})
     # A fact of a person-level history import (R15) names its file and line in its metadata.
     source = (getattr(e, "meta", None) or {}).get("source")
-    return line + (f", imported from {source['file_name']} line {source['line']}" if source else "")
+    if source:
+        imported = T(
+            ", imported from %(file)s line %(line)s", {"file": source["file_name"], "line": source["line"]}
+        )
+        line = T("%(line)s%(imported)s", {"line": line, "imported": imported})
+    return line
+
+
+def summary_of(e: Any) -> str:
+    """The event's line in the audit trail, in English (what the full-text search indexes)."""
+    return str(summary_text(e))
+
+
+def encode_text(value: Any) -> Any:
+    """A summary's words as JSON (the view keeps them, the edge translates them when shown)."""
+    if isinstance(value, T):
+        return {"t": value.template, "p": {key: encode_text(v) for key, v in value.params.items()}}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, list | tuple):
+        return [encode_text(v) for v in value]
+    return value if isinstance(value, int | str) else str(value)
+
+
+def decode_text(value: Any) -> Any:
+    """:func:`encode_text` undone: the Text (and dates) the edge renders."""
+    if isinstance(value, dict) and "t" in value:
+        return T(value["t"], {key: decode_text(v) for key, v in value.get("p", {}).items()})
+    if isinstance(value, dict) and "d" in value:
+        return date.fromisoformat(value["d"])
+    if isinstance(value, list):
+        return [decode_text(v) for v in value]
+    return value
 
 
 class AuditTrailProjection(Projection):
@@ -294,8 +446,9 @@ class AuditTrailProjection(Projection):
 
     name = "audit_trail"
     # 2: summaries of the places a selection takes or a decision releases, list years; 3: imports, R19;
-    # 4: a letter's delivery events belong to its municipality's case (R9)
-    version = 4
+    # 4: a letter's delivery events belong to its municipality's case (R9); 5: the summary's template and
+    # values beside it (summary_text), translated where shown
+    version = 5
     tables = (
         TableSpec(
             "events", _event_columns, ("position",),
@@ -332,6 +485,7 @@ class AuditTrailProjection(Projection):
         for person in persons:
             rows.append("event_persons", {"person_id": person, "position": position})
         meta = event.meta
+        line = summary_text(event)
         rows.append(
             "events",
             {
@@ -339,7 +493,7 @@ class AuditTrailProjection(Projection):
                 "aggregate_id": aggregate_id, "person_id": persons[0] if len(persons) == 1 else None,
                 "municipality": municipality, "actor_sub": meta.get("sub"), "actor_role": meta.get("role"),
                 "actor_municipality": meta.get("municipality"), "correlation_id": meta.get("correlation_id"),
-                "summary": summary_of(event),
+                "summary": str(line), "summary_text": json.dumps(encode_text(line), ensure_ascii=False),
             },
         )  # fmt: skip
 
@@ -490,4 +644,6 @@ def audit_item(row: Any) -> dict[str, Any]:
         },
         "correlation_id": row["correlation_id"],
         "summary": row["summary"],
+        # Not part of the API's shape: the edge renders it in the reader's language as ``summary``.
+        "summary_text": row.get("summary_text"),
     }

@@ -9,14 +9,17 @@ counts over quota.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Integer, String
+from sqlalchemy import Boolean, Column, Integer, Select, String, Table, and_, bindparam, func, literal, select
 
+from projections import completeness as completeness_model
+from projections import municipalities as municipalities_model
 from projections.engine.paging import Source, reading, serving_tables
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Row, Rows
+from projections.engine.serving import OneStatementRead, state_row
 from settlement_domain.model import QuotaYear, Refugee
 
 
@@ -212,3 +215,77 @@ def places(
             query = query.where(quotas.c.year == year)
         found = conn.execute(query.order_by(quotas.c.year.desc(), quotas.c.municipality)).mappings().all()
     return [dict(row) for row in found]
+
+
+# One municipality's places in one statement (the API's ``GET /municipalities/{number}/places``) ----------
+
+ALL_YEARS, ONE_YEAR = "all", "year"  # the two variants of the statement
+
+
+def _one_municipality(tables: Mapping[str, Mapping[str, Table]], variant: str) -> Select[Any]:
+    """Whether the municipality is registered, its quota rows (all years, or ``:year``) and each
+    year's completeness marks (its own and the whole year's, R19), beside the state of the three
+    read models. Starts from the state's one row, so that it answers a row whatever it finds."""
+    names = (municipalities_model.PROJECTION.name, PROJECTION.name, completeness_model.PROJECTION.name)
+    state = state_row(names)
+    registry = tables[names[0]]["registry"]
+    quotas = tables[names[1]]["quotas"]
+    own_mark = tables[names[2]]["marks"].alias("own_mark")
+    year_mark = tables[names[2]]["marks"].alias("year_mark")
+    on_quota = quotas.c.municipality == registry.c.number
+    year: Any = quotas.c.year
+    if variant == ONE_YEAR:
+        on_quota = and_(on_quota, quotas.c.year == bindparam("year"))
+        year = func.coalesce(quotas.c.year, bindparam("year"))
+    joined = (
+        state.outerjoin(registry, registry.c.number == bindparam("municipality"))
+        .outerjoin(quotas, on_quota)
+        .outerjoin(own_mark, and_(own_mark.c.year == year, own_mark.c.municipality == registry.c.number))
+        .outerjoin(
+            year_mark,
+            and_(
+                year_mark.c.year == year, year_mark.c.municipality == literal(completeness_model.WHOLE_YEAR)
+            ),
+        )
+    )
+    return (
+        select(
+            *state.c,
+            registry.c.number.label("registered"),
+            *quotas.c,
+            own_mark.c.complete.label("complete_own"),
+            year_mark.c.complete.label("complete_year"),
+        )
+        .select_from(joined)
+        .order_by(quotas.c.year.desc())
+    )
+
+
+PLACES_OF_ONE = OneStatementRead(
+    [municipalities_model.PROJECTION, PROJECTION, completeness_model.PROJECTION], _one_municipality
+)
+QUOTA_COLUMNS = tuple(column.name for column in _quota_columns())
+
+
+def places_of_one(rows: Sequence[Any]) -> list[dict[str, Any]] | None:
+    """The rows of :data:`PLACES_OF_ONE` as :func:`places` rows with ``complete`` (R19: the
+    municipality's own mark, else the whole year's, else false), newest year first; None when the
+    municipality is not registered."""
+    if rows[0]["registered"] is None:
+        return None
+    found = []
+    for row in rows:
+        if row["year"] is None:
+            continue  # the municipality has no quota row (of that year)
+        place = {name: row[name] for name in QUOTA_COLUMNS}
+        own, whole = row["complete_own"], row["complete_year"]
+        place["complete"] = bool(own if own is not None else whole)
+        found.append(place)
+    return found
+
+
+def year_complete(rows: Sequence[Any]) -> bool:
+    """For the one-year variant: whether the asked year is complete for the municipality (R19), also
+    when it has no quota row that year."""
+    own, whole = rows[0]["complete_own"], rows[0]["complete_year"]
+    return bool(own if own is not None else whole)

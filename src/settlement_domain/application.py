@@ -31,7 +31,7 @@ from settlement_domain.model import (
     Refugee,
 )
 from settlement_domain.permissions import check_permitted
-from settlement_domain.persistence import DateAsISO
+from settlement_domain.persistence import NOTIFY_SETTING, DateAsISO, notify_channel, notify_statement
 from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class
 
 FINGERPRINT_KEY = (
@@ -75,6 +75,17 @@ class SettlementApp(Application):
         super().__init__(env)
         self.clock = clock
         self.settlement_cutoff = settlement_cutoff
+        # Called after every committed save (with the last position it reached): the projection
+        # runner of this process wakes on it (on PostgreSQL every process also hears a NOTIFY).
+        self.on_saved: list[Callable[[int], None]] = []
+        # PostgreSQL: after each committed save, NOTIFY on the schema's channel, so that projection
+        # runners in other processes wake at once (projections/engine/wakeup.py).
+        self.notify_sql: str | None = None
+        if (
+            self.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+            and self.env.get(NOTIFY_SETTING) != "n"
+        ):
+            self.notify_sql = notify_statement(notify_channel(self.env.get("POSTGRES_SCHEMA")))
         # R18: a data key per person, in the store's own key table (none for the in-memory store).
         self.personal_keys: PersonalKeys | None = None
         if hasattr(self.recorder, "personal_keys"):  # the keyed recorder of construct_recorder
@@ -161,6 +172,22 @@ class SettlementApp(Application):
             ) from None
         position = recordings[-1].notification.id if recordings else self.position()
         return CommandResult(result.id, result.version, position, extra=result.extra)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """The library calls this after each save has committed: tell whoever waits for new events."""
+        super()._notify(recordings)
+        if recordings and self.notify_sql is not None:
+            try:
+                with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                    conn.execute(self.notify_sql)  # autocommit: delivered at once
+            except Exception:
+                # The save has committed: a lost notification only delays the views until the
+                # runners' next poll (at most a second), never the write's answer.
+                pass
+        if recordings and self.on_saved:
+            position = recordings[-1].notification.id
+            for hook in list(self.on_saved):
+                hook(position)
 
     def run_handler(
         self, ctx: CommandContext, command: Command, load: Callable[[UUID], Aggregate]

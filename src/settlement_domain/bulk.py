@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
-from settlement_domain.errors import ConcurrencyConflict
+from settlement_domain.errors import ConcurrencyConflict, Text
 
 MAX_TRANSACTION = 5_000  # events stored in one transaction (see BulkRun.flush)
 
@@ -107,12 +107,13 @@ class BulkRun:
                 recordings = self.app.save(chunk)  # type: ignore[arg-type]  # collects events, as an aggregate
             except IntegrityError:
                 stored = (
-                    "nothing of this batch was stored"
+                    Text("nothing of this batch was stored")
                     if start == 0
-                    else f"its first {start} events were stored"
+                    else Text("its first %(count)s events were stored", {"count": start})
                 )
                 raise ConcurrencyConflict(
-                    f"Another writer changed the same aggregates during the bulk run; {stored}."
+                    "Another writer changed the same aggregates during the bulk run; %(stored)s.",
+                    {"stored": stored},
                 ) from None
             if recordings:
                 position = recordings[-1].notification.id

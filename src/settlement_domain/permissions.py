@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from settlement_domain import commands as c
 from settlement_domain.context import Actor, Role
-from settlement_domain.errors import Refusal, RuleViolation
+from settlement_domain.errors import Refusal, RuleViolation, Text
 
 IMDI, MUNICIPALITY, RECEPTION, AUDITOR = Role.IMDI, Role.MUNICIPALITY, Role.RECEPTION, Role.AUDITOR
 
@@ -76,10 +76,12 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
 }
 
 
-def roles_in_words(roles: frozenset[Role] | set[Role]) -> str:
-    """``IMDi or the municipality``: the roles in the order of the role table, in words."""
-    names = [ROLE_NAMES[r] for r in Role if r in roles]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+def roles_in_words(roles: frozenset[Role] | set[Role]) -> Text:
+    """``IMDi or the municipality``: the roles in the order of the role table, in words (translated where shown)."""
+    names = [Text(ROLE_NAMES[r]) for r in Role if r in roles]
+    if len(names) == 1:
+        return names[0]
+    return Text("%(some)s or %(last)s", {"some": names[:-1], "last": names[-1]})
 
 
 def roles_for(command: type[c.Command]) -> frozenset[Role]:
@@ -93,9 +95,10 @@ def check_permitted(actor: Actor, command: c.Command) -> None:
     if actor.role not in permission.roles:
         raise RuleViolation(
             permission.rule,
-            f"Only {roles_in_words(permission.roles)} may {permission.action}.",
+            "Only %(roles)s may %(action)s.",
             refusal=Refusal.FORBIDDEN,
             field="role",
+            params={"roles": roles_in_words(permission.roles), "action": Text(permission.action)},
         )
 
 
@@ -104,7 +107,8 @@ def require_own_municipality(rule: str, actor: Actor, municipality: str, action:
     if actor.role is MUNICIPALITY and actor.municipality != municipality:
         raise RuleViolation(
             rule,
-            f"A municipality user may only {action} for its own municipality.",
+            "A municipality user may only %(action)s for its own municipality.",
             refusal=Refusal.FORBIDDEN,
             field="municipality",
+            params={"action": Text(action)},
         )

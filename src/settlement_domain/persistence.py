@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.persistence import Transcoding
 
 DEFAULT_DATABASE_URL = "sqlite:///var/settlement.db"
+# Set to "n" in a store's environment, the application sends no NOTIFY after its saves (tests).
+NOTIFY_SETTING = "SETTLEMENT_NOTIFY"
 
 
 class StoreConfigurationError(ValueError):
@@ -37,6 +39,18 @@ def private_file(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def notify_channel(schema: str | None) -> str:
+    """The PostgreSQL channel on which every committed append to the log of ``schema`` is announced
+    (``NOTIFY``), for the projection runners that follow it (one channel per schema: the schemas of
+    one database never wake each other's runners). PostgreSQL keeps the first 63 bytes of a name."""
+    return f"settlement_{schema or 'public'}"
+
+
+def notify_statement(channel: str) -> str:
+    """``NOTIFY "<channel>"``, the channel quoted as an identifier."""
+    return 'NOTIFY "' + channel.replace('"', '""') + '"'
 
 
 def store_environment(

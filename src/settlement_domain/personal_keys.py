@@ -811,7 +811,11 @@ class SealingMapper(Mapper[UUID]):
         return sealed
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event = super().to_domain_event(stored_event)
+        return self.open_event(super().to_domain_event(stored_event))
+
+    def open_event(self, event: Any) -> Any:
+        """Opens the sealed parts of an event the library's mapper decoded (the read side's decoder,
+        ``projections/engine/decoding.py``, decodes like the library and then calls this)."""
         keys = self.keys
         if keys is None:
             return event

@@ -46,9 +46,11 @@ def expire_read_keys(keys: PersonalKeys, today: date, years: int, *, now: date |
     current = month_key(now or today)
     if any(k >= current for k in expired):
         raise RuleViolation(
-            "R14", f"The key of the current month ({current[len(PREFIX):]}) or a later one is never expired.",
+            "R14",
+            "The key of the current month (%(month)s) or a later one is never expired.",
             field="today",
-        )  # fmt: skip
+            params={"month": current[len(PREFIX) :]},
+        )
     keys.delete_keys(expired)
     with _lock:
         _readable_from.pop(keys, None)

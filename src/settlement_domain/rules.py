@@ -7,7 +7,9 @@ aggregate live on that aggregate as ``check_*`` methods, and the ones here are t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import Any
 
 from settlement_domain.context import MUNICIPALITY_NUMBER
 from settlement_domain.errors import Refusal, RuleViolation
@@ -24,8 +26,10 @@ LAST_YEAR = 9998  # dates past this overflow date arithmetic
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def refuse_input(rule: str, message: str, field: str | None = None) -> RuleViolation:
-    return RuleViolation(rule, message, refusal=Refusal.INPUT, field=field)
+def refuse_input(
+    rule: str, message: str, field: str | None = None, params: Mapping[str, Any] | None = None
+) -> RuleViolation:
+    return RuleViolation(rule, message, refusal=Refusal.INPUT, field=field, params=params)
 
 
 DUF_NUMBER = re.compile(r"^[0-9]{12}\Z")  # ASCII digits only
@@ -56,18 +60,28 @@ def check_text(rule: str, value: str | None, field: str, *, max_length: int = 10
     """A required free-text field: not blank, not huge. Returns it stripped."""
     text = (value or "").strip()
     if not text:
-        raise refuse_input(rule, f"{field} must not be empty.", field)
+        raise refuse_input(rule, "%(field)s must not be empty.", field, {"field": field})
     if CONTROL_CHARACTERS.search(text):
-        raise refuse_input(rule, f"{field} contains a control character.", field)
+        raise refuse_input(rule, "%(field)s contains a control character.", field, {"field": field})
     if len(text) > max_length:
-        raise refuse_input(rule, f"{field} is longer than {max_length} characters.", field)
+        raise refuse_input(
+            rule,
+            "%(field)s is longer than %(limit)s characters.",
+            field,
+            {"field": field, "limit": max_length},
+        )
     return text
 
 
 def check_year(rule: str, year: int, today: date, field: str = "year") -> None:
     """R1's year bounds, shared by R2, R3 and R5: 2000 up to two years ahead."""
     if not FIRST_YEAR <= year <= today.year + 2:
-        raise refuse_input(rule, f"The year must be between {FIRST_YEAR} and {today.year + 2}.", field)
+        raise refuse_input(
+            rule,
+            "The year must be between %(first)s and %(last)s.",
+            field,
+            {"first": FIRST_YEAR, "last": today.year + 2},
+        )
 
 
 def check_place_counts(rule: str, year: int, persons: int, minors: int, today: date) -> None:
@@ -98,7 +112,9 @@ def parse_iso_week(value: str) -> tuple[date, date]:
             raise ValueError(year)
         monday = date.fromisocalendar(year, int(match[2]), 1)
     except ValueError:
-        raise refuse_input("R11", f"{value} is not a week of a possible year.", "expected_week") from None
+        raise refuse_input(
+            "R11", "%(week)s is not a week of a possible year.", "expected_week", {"week": value}
+        ) from None
     return monday, monday + timedelta(days=6)
 
 
@@ -125,7 +141,9 @@ def check_minor_capacity(places: int, expected_week: str, min_age: int, max_age:
 def check_settlement_date(settlement_date: date, today: date, cutoff: date) -> None:
     """R7e: a settlement date is not before the cut-off and not in the future."""
     if settlement_date < cutoff:
-        raise refuse_input("R7e", f"The date is before the settlement cut-off {cutoff.isoformat()}.", "date")
+        raise refuse_input(
+            "R7e", "The date is before the settlement cut-off %(cutoff)s.", "date", {"cutoff": cutoff}
+        )
     if settlement_date > today:
         raise refuse_input("R7e", "The date is in the future.", "date")
 

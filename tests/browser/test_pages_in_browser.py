@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -115,17 +116,27 @@ def test_a_municipal_caseworker_walks_the_tasks_in_bokmal(browser: object, serve
     page.goto(f"{server}/municipalities/0301")
     assert "Plasser per år" in page.inner_text("main")
 
-    # A settlement date in the future is refused, in words, beside the field (R7e).
+    # R7: the demo's Nadia Demo-Yousef lived privately and was accepted by Oslo today; Oslo registers her
+    # settlement date. A date in the future is refused, in words, beside the field (R7e); today's is taken.
     page.goto(f"{server}/settlement-dates")
-    assert "Du skal ikke registrere bosettingsdato på personer som" in page.inner_text("main")
-    dates = page.locator("input[id^='field-date-']")
-    if dates.count():
-        dates.first.fill("30.11.2099")
-        page.locator("form[action^='/settlement-dates/'] button").first.click()
-        assert "fram i tid" in page.inner_text("#error-summary")
-        check(page, "kommune-bosettingsdato-avvist")
-        page.locator("#error-summary a").first.click()
-        assert page.evaluate("document.activeElement.id").startswith("field-date-")
+    main = page.inner_text("main")
+    assert "Du skal ikke registrere bosettingsdato på personer som" in main and "Nadia Demo-Yousef" in main
+    check(page, "kommune-bosettingsdato")
+    row = page.locator("li.ds-card").filter(has_text="Nadia Demo-Yousef")
+    date_field = row.locator("input[id^='field-date-']")
+    date_field.fill("30.11.2099")
+    row.locator("button").click()
+    assert "fram i tid" in page.inner_text("#error-summary")
+    check(page, "kommune-bosettingsdato-avvist")
+    page.locator("#error-summary a").first.click()
+    assert page.evaluate("document.activeElement.id").startswith("field-date-")
+    today = date.today().strftime("%d.%m.%Y")
+    row = page.locator("li.ds-card").filter(has_text="Nadia Demo-Yousef")
+    row.locator("input[id^='field-date-']").fill(today)
+    row.locator("button").click()
+    assert "Bosettingsdatoen er registrert." in page.inner_text("main")
+    assert "Nadia Demo-Yousef" not in page.inner_text("main")  # no longer awaiting a date
+    check(page, "kommune-bosettingsdato-registrert")
 
     # An empty support case is refused with an error summary linked to the fields.
     page.goto(f"{server}/support")
@@ -170,6 +181,33 @@ def test_an_imdi_caseworker_walks_the_tasks_and_answers_a_case(browser: object, 
     assert "Velg kommunen." in page.inner_text("#error-summary")
     page.goto(f"{server}/municipalities/0301")
     check(page, "imdi-kommune-0301")
+    # R19: the year's data is marked complete on the reports page (a bad year first: refused, in words).
+    year = date.today().year - 1
+    page.goto(f"{server}/reports?year={year}")
+    page.locator("#field-mark_year").fill("tjue")
+    page.get_by_role("button", name="Lagre markeringen").click()
+    assert "Oppgi året, for eksempel 2025." in page.inner_text("#error-summary")
+    check(page, "imdi-komplett-avvist")
+    page.locator("#field-mark_year").fill(str(year))
+    page.get_by_role("button", name="Lagre markeringen").click()
+    assert "Datagrunnlaget er markert som komplett." in page.inner_text("main")
+    check(page, "imdi-rapporter-komplett")
+    # R15: an import uploaded on its page (a dry run: nothing stored), followed to its report.
+    page.goto(f"{server}/imports")
+    page.get_by_role("button", name="Importer", exact=True).click()
+    assert "Velg filen som skal importeres." in page.inner_text("#error-summary")
+    check(page, "imdi-import-avvist")
+    page.locator("#field-file").set_input_files(str(ROOT / "docs" / "examples" / "imdi-long.csv"))
+    page.get_by_label("Bare kontroller filen (prøvekjøring): lagre ingenting").check()
+    page.get_by_role("button", name="Importer", exact=True).click()
+    page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}$"))
+    for _ in range(30):  # the page refreshes itself while the import runs
+        if "kontrollert (prøvekjøring)" in page.inner_text("main"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert "kontrollert (prøvekjøring)" in page.inner_text("main")
+    check(page, "imdi-import-rapport")
     person = page.goto(f"{server}/persons")
     assert person.status == 200
     first = page.locator("main table a.ds-link").first

@@ -43,6 +43,9 @@ class Api:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
+        # The tests read problems and summaries in English, which their assertions quote; bokmål, the
+        # default, is tested by tests/e2e/test_problem_language.py (which sends its own Accept-Language).
+        client.headers.setdefault("Accept-Language", "en")
         self.position = 0  # the latest X-Event-Position seen: reads wait for it (read-your-writes)
 
     @property

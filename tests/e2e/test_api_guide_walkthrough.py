@@ -136,11 +136,14 @@ def test_the_curl_walkthrough_runs_in_order_on_the_demo_store(tmp_path: Path) ->
             text=True,
             timeout=400,
         )
+        (tmp_path / "reader.out").write_text(done.stdout, encoding="utf-8")  # what the reader saw
         trail = done.stderr[-4000:]
         assert done.returncode == 0, f"{trail}\n--- stdout (end)\n{done.stdout[-2000:]}"
         assert "the walkthrough ran to its end" in done.stderr
         # What the guide promises along the way, checked in what the reader saw.
         assert '"rule":"R6"' in done.stdout and '"rule":"R7f"' in done.stdout
+        # in bokmål, as the guide quotes them (no Accept-Language sent)
+        assert "Personmappen åpnes når kommunen har tatt imot personen." in done.stdout
         assert "imported" in done.stdout.split()
         assert (
             (work / "anmodninger-og-vedtak.csv").read_text(encoding="utf-8-sig").startswith("Kommunenummer;")

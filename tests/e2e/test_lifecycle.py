@@ -31,6 +31,8 @@ from tests.e2e.story import (
     propose,
     register_municipality,
     register_refugee,
+    selected_person,
+    two_municipalities,
 )
 from tests.given import TODAY
 
@@ -268,6 +270,29 @@ def test_reports_come_as_csv_and_xlsx_with_norwegian_headings(api: Api) -> None:
         ("Hele landet", 3, "Landet", "ikke komplett"),
     ]
     problem(api.get("/reports/national", IMDI, headers={"Accept": "application/pdf"}), 406)
+
+
+def test_a_file_of_settled_persons_writes_codes_as_words_and_dates_the_norwegian_way(api: Api) -> None:
+    two_municipalities(api)
+    refugee_id = selected_person(api)
+    api.ok(
+        api.post(f"/refugees/{refugee_id}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO)
+    )
+    url = "/reports/settled-persons"
+    response = api.get(url, MUNICIPALITY, OSLO, headers={"Accept": "text/csv"})
+    header, *lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    row = dict(zip(header, lines[0], strict=True))
+    assert row["Bosettingsdato"] == TODAY.strftime("%d.%m.%Y")
+    assert row["Dato registrert av"] == "Kommunen"  # the code "municipality" in words
+    assert row["Kategori"] in ("Asyl", "Overføringsflyktning", "Familiegjenforening", "Kollektiv beskyttelse")
+    assert row["Enslig mindreårig"] in ("ja", "nei") and row["Datagrunnlag"] == "ikke komplett"
+    sheet = load_workbook(
+        io.BytesIO(api.get(url, MUNICIPALITY, OSLO, headers={"Accept": XLSX}).content)
+    ).active
+    cells = {heading.value: cell for heading, cell in zip(sheet[1], sheet[2], strict=True)}
+    assert cells["Bosettingsdato"].value.date() == TODAY  # a date cell, shown as 30.11.2026
+    assert cells["Bosettingsdato"].number_format == "DD.MM.YYYY"
+    assert cells["Dato registrert av"].value == "Kommunen"
 
 
 def test_reads_wait_for_the_views_and_answer_503_when_they_lag(api: Api) -> None:

@@ -174,7 +174,7 @@ def test_log_lines_are_json_with_the_requests_correlation_id_and_no_personal_dat
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(quoted)
 
-    monkeypatch.setattr("api.http.controllers.municipalities.places", broken)
+    monkeypatch.setattr("api.http.controllers.municipalities.places_of_one", broken)
     response = api.get(f"/municipalities/{OSLO}/places", IMDI, headers={"X-Correlation-ID": "req-42"})
     assert response.status_code == 500
     logging.getLogger("tests.operations").info("outside any request")

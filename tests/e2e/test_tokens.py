@@ -201,3 +201,41 @@ def test_a_token_lifetime_of_a_year_is_issued(
         < jwt.decode(printed, options={"verify_signature": False})["exp"] - time.time()
         <= 366 * 86400
     )
+
+
+def test_a_verified_token_is_remembered_until_it_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature is checked once per token; the cached token expires with the token (exp + leeway)."""
+    verifier = TokenVerifier(
+        Settings(jwt_secret=SECRET, jwt_secret_file=tmp_path / "s", jwt_leeway_seconds=30)
+    )
+    now = [time.time()]
+    verifier.clock = lambda: now[0]
+    decoded = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: object, **kwargs: object) -> object:
+        decoded.append(1)
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    exp = int(now[0]) + 60
+    good = jwt.encode(claims(exp=exp, role="municipality", municipality=OSLO), SECRET, algorithm="HS256")
+    first = verifier.verify(good)
+    assert (first.role, first.municipality) == (Role.MUNICIPALITY, OSLO)
+    assert verifier.verify(good) == first and verifier.verify(good) == first
+    assert len(decoded) == 1  # verified once, then remembered
+
+    now[0] = exp + 29  # within the leeway: still accepted, from the cache
+    assert verifier.verify(good) == first and len(decoded) == 1
+    now[0] = exp + 30  # the token has expired: the cache says so, as the verification would
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(good)
+    assert len(decoded) == 1  # refused by the cache itself, which forgot the token
+
+    # A token that does not verify is never remembered: it is refused every time.
+    forged = jwt.encode(claims(exp=int(time.time()) + 600), "another-secret-" + "y" * 40, algorithm="HS256")
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="signature"):
+            verifier.verify(forged)

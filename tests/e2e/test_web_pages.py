@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -28,7 +28,11 @@ class Browserless:
     def __init__(self, client: TestClient, api: Api) -> None:
         self.client, self.api, self.token = client, api, ""
 
+    # The pages as a browser set to bokmål asks for them (the shared client's default is the API tests' English).
+    LANGUAGE: ClassVar[dict[str, str]] = {"Accept-Language": "nb-NO,nb;q=0.9"}
+
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = {**self.LANGUAGE, **(kwargs.get("headers") or {})}
         response = self.client.get(path, follow_redirects=False, **kwargs)
         found = re.search(r'name="_csrf_token" value="([^"]+)"', response.text)
         if found:
@@ -37,6 +41,7 @@ class Browserless:
 
     def post(self, path: str, data: dict[str, str], *, token: bool = True, **kwargs: Any) -> httpx.Response:
         body = {**data, "_csrf_token": self.token} if token else data
+        kwargs["headers"] = {**self.LANGUAGE, **(kwargs.get("headers") or {})}
         return self.client.post(path, data=body, follow_redirects=False, **kwargs)
 
     def login(self, user: str) -> None:
@@ -198,3 +203,99 @@ def test_an_erased_person_s_folder_says_so_in_bokmal(both) -> None:
     assert "slettet</dd>" not in folder.text.replace(" ", "")  # not the stored marker as the name
     words = explain("nb", RuleViolation("R18b", "English detail"))
     assert words.startswith("Slettingen ble avvist") and words.endswith("(R18b)")
+
+
+def test_imdi_marks_a_years_data_complete_on_the_reports_page(both) -> None:
+    api, web = both
+    with_places(api, OSLO)
+    web.login("imdi-caseworker-ingrid")
+    page = web.get("/reports", params={"year": "2025", "min_position": api.position})
+    assert "Marker datagrunnlaget som komplett" in text(page)
+    refused = web.post("/reports/completeness", {"mark_year": "tjue", "mark_complete": "true"})
+    assert refused.status_code == 422 and "Oppgi året, for eksempel 2025." in text(refused)
+    marked = web.post(
+        "/reports/completeness", {"mark_year": "2025", "mark_municipality": OSLO, "mark_complete": "true"}
+    )
+    assert marked.status_code == 303
+    written = api.app.state.settlement.position()  # the page's write, which the reads wait for
+    marks = api.ok(api.get("/completeness", IMDI, params={"min_position": written}))
+    assert [(m["year"], m["municipality"], m["complete"]) for m in marks] == [(2025, OSLO, True)]
+    web.login("caseworker-0301")
+    assert "Marker datagrunnlaget som komplett" not in text(web.get("/reports"))  # IMDi's task only
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "imdi-long.csv"
+
+
+def test_imdi_uploads_an_import_on_its_page_and_follows_it_to_its_report(both) -> None:
+    api, web = both
+    web.login("imdi-caseworker-ingrid")
+    page = web.get("/imports")
+    assert page.status_code == 200 and "Importer en fil" in text(page)
+    token = web.token
+
+    def upload(fields: dict[str, str], content: bytes | None, name: str = "imdi-long.csv") -> httpx.Response:
+        files = {"file": (name, content, "text/csv")} if content is not None else None
+        return web.client.post(
+            "/imports",
+            data={**fields, "_csrf_token": token},
+            files=files,
+            headers=Browserless.LANGUAGE,
+            follow_redirects=False,
+        )
+
+    # Bad forms: no file; revisions without a reason. Both shown beside their field, in bokmål.
+    empty = upload({}, b"  ")
+    assert empty.status_code == 422 and "Velg filen som skal importeres." in text(empty)
+    assert 'href="#field-file"' in empty.text
+    no_reason = upload({"revise_on": "on", "revise": ""}, EXAMPLE.read_bytes())
+    assert no_reason.status_code == 422 and "Begrunnelsen skal være én linje" in text(no_reason)
+    # Without its CSRF token a multipart form is refused too.
+    forged = web.client.post(
+        "/imports", files={"file": ("x.csv", EXAMPLE.read_bytes(), "text/csv")}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+
+    # A dry run stores nothing; its page says so and the state is "kontrollert".
+    dry = upload({"dry_run": "on"}, EXAMPLE.read_bytes())
+    assert dry.status_code == 303 and dry.headers["location"].startswith("/imports/")
+    where = dry.headers["location"]
+    api.app.state.imports.wait()
+    checked = web.get(where)
+    assert checked.status_code == 200 and "kontrollert (prøvekjøring)" in text(checked)
+    assert "ja: ingenting lagres" in text(checked)
+
+    # The import itself: followed to "importert", the figures then in the places.
+    started = upload({}, EXAMPLE.read_bytes())
+    assert started.status_code == 303 and started.headers["location"] == where
+    api.app.state.imports.wait()
+    report = web.get(where)
+    assert "importert" in text(report) and "imdi-long.csv" in text(report)
+    listed = text(web.get("/imports"))
+    assert "imdi-long.csv" in listed and "importert" in listed
+    written = api.app.state.settlement.position()
+    places = api.ok(
+        api.get(f"/municipalities/{OSLO}/places", IMDI, params={"year": 2013, "min_position": written})
+    )
+    assert places["persons"]["decided"] == 40
+
+    # The same file again changes nothing and says so.
+    again = upload({}, EXAMPLE.read_bytes())
+    assert again.status_code == 303 and again.headers["location"] == "/imports"
+    assert "Denne filen er importert før" in text(web.get("/imports"))
+
+    # A file with a bad row is refused, and the page names its line.
+    bad = (
+        EXAMPLE.read_text(encoding="utf-8")
+        + '"20x3","NULL","vedtak","personer","1","bosatt_vedtak","0301","NULL","NULL"\n'
+    )
+    refused = upload({}, bad.encode("utf-8"), "feil.csv")
+    api.app.state.imports.wait()
+    page = text(web.get(refused.headers["location"]))
+    assert "avvist" in page and "Rader med feil" in page and "12" in page
+
+    # Only IMDi imports: a municipality neither sees the page nor may post to it.
+    web.login("caseworker-0301")
+    assert web.get("/imports").status_code == 403
+    refused_role = upload({}, EXAMPLE.read_bytes())
+    assert refused_role.status_code == 403, (refused_role.status_code, refused_role.headers.get("location"))

@@ -30,3 +30,23 @@ def test_an_unreachable_store_is_one_line_without_its_parameters(capsys):
     code = main(["projections", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "status"])
     assert code == 1
     assert "could not be used" in one_line(capsys.readouterr().err)
+
+
+def test_every_command_is_listed_with_the_module_that_registers_it():
+    """A command imports only its own module (``COMMANDS``): each command there must be one its
+    module registers, and every registered command must be there."""
+    import argparse
+
+    from api.cli import main as cli
+
+    def registered(modules):
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers()
+        for name in modules:
+            __import__(name, fromlist=["register"]).register(subparsers)
+        return set(subparsers.choices)
+
+    assert registered(cli.COMMAND_MODULES) == set(cli.COMMANDS)
+    for command, module in cli.COMMANDS.items():
+        assert command in registered([module]), command
+        assert command in cli.build_parser([command])._subparsers._group_actions[0].choices

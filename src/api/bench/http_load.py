@@ -4,20 +4,28 @@ It seeds a fresh store through the application service, starts ``settlement serv
 80% reads (places, lists, person folders, audit search) and 20% writes (registrations, settlement
 decisions, settlement dates) at a fixed rate from several client connections, then measures how many
 of the same writes the application service makes directly, in the same run, for comparison.
+
+During the mixed load it also measures the views' delay: a thread of its own reads the lowest
+position of the read models (``projection_state``) every few milliseconds, and each write's delay is
+the time from its answer (with its ``X-Event-Position``) until the first reading at or past that
+position, an upper bound by one sampling interval.
 The command line (``settlement bench --http``) is in :mod:`api.cli.bench`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import os
 import random
 import secrets
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,10 +37,12 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 
 from api.bench.ports import free_port
 from api.bench.scratch_store import fresh_store
 from api.http.auth import issue_token
+from projections.engine.store import schema_of
 from settlement_domain.application import SettlementApp
 from settlement_domain.commands import (
     ApproveDistributionList,
@@ -73,6 +83,8 @@ class LoadOptions:
     municipalities: int = 20
     workers: int = 1
     seed: int = 1
+    letters_process: bool = True  # the letter outbox in a process of its own (``settlement letters run``)
+    projections_process: bool = False  # the projections in a process of its own (always with workers > 1)
 
 
 def _ctx(actor: Actor) -> CommandContext:
@@ -209,8 +221,63 @@ class Load:
         return "write", "POST", "/api/v1/refugees", self.reception, body
 
 
-async def drive(base_url: str, load: Load, rate: float, seconds: float, connections: int) -> dict[str, Any]:
-    """Sends requests on a fixed schedule (open loop) and records each one's latency and status."""
+class ViewWatcher:
+    """Reads the lowest position of the read models every ``interval`` seconds in a thread of its own
+    (PostgreSQL: its own connection; SQLite: its own connection to the file), from start to stop."""
+
+    def __init__(self, database_url: str, interval: float = 0.005) -> None:
+        self.database_url = database_url
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []  # (moment the reading came back, lowest position)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="view-watcher", daemon=True)
+
+    def __enter__(self) -> ViewWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _watch(self) -> None:
+        query = "select min(position) from projection_state"
+        if self.database_url.startswith("sqlite"):
+            conn: Any = sqlite3.connect(self.database_url.removeprefix("sqlite:///"), isolation_level=None)
+        else:
+            server = self.database_url.split("?", 1)[0]
+            conn = psycopg.connect(
+                server, autocommit=True, options=f"-c search_path={schema_of(self.database_url)}"
+            )
+        with contextlib.closing(conn):
+            while not self._stop.is_set():
+                (lowest,) = conn.execute(query).fetchone()
+                self.samples.append((time.perf_counter(), int(lowest or 0)))
+                self._stop.wait(self.interval)
+
+    def delays(self, writes: list[tuple[float, int]]) -> list[float]:
+        """Per write (answered at, position): seconds until a reading showed every view there."""
+        moments = [moment for moment, _ in self.samples]
+        found = []
+        for answered, position in writes:
+            index = bisect.bisect_left(moments, answered)
+            for moment, lowest in self.samples[index:]:
+                if lowest >= position:
+                    found.append(moment - answered)
+                    break
+        return found
+
+
+async def drive(
+    base_url: str,
+    load: Load,
+    rate: float,
+    seconds: float,
+    connections: int,
+    writes: list[tuple[float, int]] | None = None,
+) -> dict[str, Any]:
+    """Sends requests on a fixed schedule (open loop) and records each one's latency and status, and
+    into ``writes`` each accepted write's answer moment and log position."""
     latencies: dict[str, list[float]] = {"read": [], "write": []}
     errors: dict[str, int] = {}
     total = int(rate * seconds)
@@ -226,8 +293,12 @@ async def drive(base_url: str, load: Load, rate: float, seconds: float, connecti
                     await asyncio.sleep(delay)
                 started = time.perf_counter()
                 response = await client.request(method, path, headers=headers, json=body)
+                answered = time.perf_counter()
                 # Measured from the scheduled moment, so that a server falling behind shows as latency.
-                latencies[kind].append(time.perf_counter() - min(due, started))
+                latencies[kind].append(answered - min(due, started))
+                position = response.headers.get("X-Event-Position")
+                if writes is not None and kind == "write" and position and response.status_code < 300:
+                    writes.append((answered, int(position)))
                 if response.status_code >= 400:
                     key = f"{kind} {response.status_code}"
                     errors[key] = errors.get(key, 0) + 1
@@ -277,30 +348,49 @@ def direct_rate(app: SettlementApp, writes: int, rng: random.Random) -> float:
 
 
 @contextmanager
-def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> Iterator[str]:
-    """``settlement serve`` in its own process(es) on ``database_url``; yields its base URL."""
+def server(
+    database_url: str,
+    secret: str,
+    workdir: Path,
+    workers: int = 1,
+    *,
+    letters_process: bool = False,
+    projections_process: bool = False,
+    pids: list[int] | None = None,
+    master_key: str | None = None,
+) -> Iterator[str]:
+    """``settlement serve`` in its own process(es) on ``database_url``; yields its base URL.
+
+    ``letters_process``: the letter outbox (which renders a PDF per letter) runs as ``settlement letters
+    run`` in a process of its own instead of inside the API process; ``projections_process`` (always
+    with several workers): the projections run as ``settlement projections run`` beside the API."""
+    projections_process = projections_process or workers > 1
     port = free_port()
     env = {
         **os.environ,
         "SETTLEMENT_DATABASE_URL": database_url,
         "SETTLEMENT_JWT_SECRET": secret,
-        "SETTLEMENT_PROJECTION_POLL_SECONDS": "0.05",
+        "SETTLEMENT_LETTERS_OUTBOX_DIR": str(workdir / "outbox"),
+        "SETTLEMENT_LETTERS_PRINT_DIR": str(workdir / "print"),
     }
+    if letters_process:
+        env["SETTLEMENT_LETTERS_WORKER"] = "false"
+    if master_key:
+        env["SETTLEMENT_MASTER_KEY"] = master_key  # R18: the key the seeding process wrapped data keys with
     log = (workdir / "server.log").open("w")
     # The projections' lag in /health is shown to an imdi or auditor token only.
     imdi = {"Authorization": "Bearer " + issue_token(secret, role=Role.IMDI, sub="bench-health")}
     command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
+    if projections_process and workers == 1:
+        command.append("--no-projections")
     processes = [subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)]
-    if workers > 1:
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "api.cli.main", "projections", "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-            )
-        )
+    if pids is not None:
+        pids.append(processes[0].pid)  # the API process, whose CPU time a benchmark may read
+    # The workers beside it start once it answers: two processes creating the tables of a fresh
+    # schema at the same moment may trip over each other.
+    beside = [["projections", "run"]] if projections_process else []
+    if letters_process:
+        beside.append(["letters", "run"])
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -308,14 +398,29 @@ def server(database_url: str, secret: str, workdir: Path, workers: int = 1) -> I
             health = None
             with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
                 health = httpx.get(f"{base_url}/health", headers=imdi, timeout=2)
+            if health is not None and beside:
+                for arguments in beside:
+                    processes.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "api.cli.main", *arguments],
+                            env=env,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            cwd=workdir,
+                        )
+                    )
+                beside = []
             if (
                 health is not None
                 and health.status_code == 200
                 and all(p["lag"] == 0 for p in health.json()["projections"])
+                and not beside
             ):
                 break
             if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; see {workdir / 'server.log'}")
+                log.flush()
+                tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the server did not start; its log ends:\n{tail}")
             time.sleep(0.2)
         yield base_url
     finally:
@@ -336,15 +441,31 @@ def run(options: LoadOptions) -> dict[str, Any]:
     writes_in_load = int(options.rate * options.seconds * 0.2)
     per_pool = max(2, writes_in_load // (3 * options.municipalities) + 2)
     burst = max(200, writes_in_load)
+    # R18: the seeding process and the server wrap and unwrap the persons' data keys with one master key.
+    master_key = secrets.token_urlsafe(32)
     with fresh_store(options.backend, options.postgres_url) as url, tempfile.TemporaryDirectory() as workdir:
-        app = SettlementApp(store_environment(url))
+        app = SettlementApp(store_environment(url, master_key=master_key))
         try:
             seeded_at = time.perf_counter()
             world = seed(app, options.municipalities, per_pool, rng)
             seeding = time.perf_counter() - seeded_at
-            with server(url, secret, Path(workdir), options.workers) as base_url:
+            with server(
+                url,
+                secret,
+                Path(workdir),
+                options.workers,
+                letters_process=options.letters_process,
+                projections_process=options.projections_process,
+                master_key=master_key,
+            ) as base_url:
                 load = Load(world, secret, rng)
-                mixed = asyncio.run(drive(base_url, load, options.rate, options.seconds, options.connections))
+                writes: list[tuple[float, int]] = []
+                with ViewWatcher(url) as watcher:
+                    mixed = asyncio.run(
+                        drive(base_url, load, options.rate, options.seconds, options.connections, writes)
+                    )
+                    time.sleep(2.0)  # the last writes' views
+                view_delays = watcher.delays(writes)
                 http_writes = asyncio.run(write_burst(base_url, load, burst, options.connections))
             direct_writes = direct_rate(app, burst, rng)
         finally:
@@ -354,8 +475,18 @@ def run(options: LoadOptions) -> dict[str, Any]:
         "rate_target_per_s": options.rate,
         "connections": options.connections,
         "workers": options.workers,
+        "letters": "own process" if options.letters_process else "in the API process",
+        "projections": "own process"
+        if options.projections_process or options.workers > 1
+        else "in the API process",
         "seeding_s": round(seeding, 1),
         **mixed,
+        "view_delay": {
+            **summary(view_delays),
+            "writes": len(writes),
+            "never_seen": len(writes) - len(view_delays),
+            "sampling_ms": watcher.interval * 1000,
+        },
         "http_writes_per_s": round(http_writes, 1),
         "direct_writes_per_s": round(direct_writes, 1),
         "http_to_direct": round(http_writes / direct_writes, 2),

@@ -6,9 +6,14 @@ The command line is in :mod:`api.cli.bench`.
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import resource
 import secrets
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +27,7 @@ from api.bench.scratch_store import fresh_store
 from api.demo.history import generate, scale_for_events
 from projections import audit_trail, person_search, places, reports
 from projections.catalog import PROJECTIONS
+from projections.engine.decoding import EventDecoder
 from projections.engine.generations import create_generation, drop_generation
 from projections.engine.paging import serving_tables
 from projections.engine.rebuild import rebuild
@@ -31,8 +37,10 @@ from settlement_domain.application import SettlementApp
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.persistence import store_environment
 
+COMMAND_LINE = "import sys; from api.cli.main import main; sys.exit(main())"  # `settlement`
 BASELINE_GENERATION = 900  # scratch tables for the per-event baseline, never served
 MIN_EVENTS = 1_000
+CPU_SECONDS: dict[str, float] = {}  # the last run's CPU seconds per step
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class StoreBenchOptions:
     events: int = 100_000
     seed: int = 1
     baseline_events: int = 20_000  # 0: all
+    queries: bool = True  # measure query latency (the national report alone takes a while)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -95,9 +104,48 @@ def baseline(app: SettlementApp, engine: Engine, limit: int) -> tuple[int, float
     return done, seconds
 
 
+def read_and_decode(app: SettlementApp, fast: bool) -> tuple[int, float]:
+    """Reads the whole log in pages of 10,000 and decodes every event: with the library
+    (``select_notifications`` and ``mapper.to_domain_event``, the limit the rebuild is measured
+    against) or with the read side's decoder. The cyclic garbage collector is paused, as in a rebuild."""
+    decoder = EventDecoder(app)
+    count, after = 0, 0
+    with paused_garbage_collector():
+        started, cpu = time.perf_counter(), time.process_time()
+        while page := app.recorder.select_notifications(after + 1, 10_000):
+            count += len(decoder.decode(page) if fast else decode(app, page))
+            after = page[-1].id
+        CPU_SECONDS["read_decode_fast" if fast else "read_decode"] = time.process_time() - cpu
+        return count, time.perf_counter() - started
+
+
+def rebuild_process(url: str, key: str) -> tuple[float, dict[str, Any]]:
+    """``settlement projections rebuild --all --json`` in a process of its own, as an operator runs
+    it (start, imports, rebuild, the readers' grace second); its wall time and its report."""
+    env = {**os.environ, "SETTLEMENT_DATABASE_URL": url, "SETTLEMENT_SEARCH_KEY": key}
+    env.pop("SETTLEMENT_CIPHER_KEY", None)  # the scratch store is not encrypted
+    started = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, "-c", COMMAND_LINE, "projections", "rebuild", "--all", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS["rebuild_process"] = (after.ru_utime - children.ru_utime) + (
+        after.ru_stime - children.ru_stime
+    )
+    return seconds, json.loads(done.stdout)
+
+
 def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str, Any]:
     """Generates the log into the empty store at ``url`` and measures it; the measurements."""
-    person_search.use_key(secrets.token_bytes(32))  # a scratch store: a key of its own (R21)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    key = secrets.token_urlsafe(32)  # a scratch store: a search key of its own (R21)
+    person_search.use_key(key.encode())
     app = SettlementApp(store_environment(url))
     engine = open_read_store(url)
     projections = list(PROJECTIONS.values())
@@ -106,11 +154,15 @@ def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str,
         console.print(f"generating about {options.events:,} events (scale {scale:.4f}, seed {options.seed})")
         summary = generate(app, scale, seed=options.seed)
         events = summary.events
-        console.print(f"appended {events:,} events at {summary.events_per_s:,.0f}/s; live catch-up")
+        console.print(f"appended {events:,} events at {summary.events_per_s:,.0f}/s; read and decode")
+        decoded, decode_seconds = read_and_decode(app, fast=False)
+        fast_decoded, fast_decode_seconds = read_and_decode(app, fast=True)
+        console.print("live catch-up")
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         Runner(app, engine, projections, batch_size=1000).catch_up()
         live_seconds = time.perf_counter() - started
+        CPU_SECONDS["live"] = time.process_time() - cpu
 
         wanted = events if options.baseline_events == 0 else min(events, options.baseline_events)
         console.print(f"per-event baseline over {wanted:,} events")
@@ -120,58 +172,90 @@ def measure(url: str, options: StoreBenchOptions, console: Console) -> dict[str,
         with paused_garbage_collector():
             report = rebuild(app, engine, projections, grace_seconds=0)
 
+        console.print("rebuild of all views, whole process (settlement projections rebuild --all)")
+        process_seconds, process_report = rebuild_process(url, key)
+
         console.print("queries")
         rng = random.Random(options.seed)
         with engine.connect() as conn:
             registry = serving_tables(conn, PROJECTIONS["municipalities"])["registry"]
             numbers = list(conn.execute(select(registry.c.number)).scalars())
         now = datetime.now(UTC)
-        queries = {
-            "places": timed(lambda: places.places(engine, municipality=rng.choice(numbers)), 50),
-            "national_report": timed(
-                lambda: reports.national_report(
-                    engine, rng.choice(range(2016, 2026)), suppress=True, viewer=None
-                ),
-                20,
-            ),
-            "audit_own_cases": timed(
-                lambda: audit_trail.audit_events(engine, own_cases_of=rng.choice(numbers)), 50
-            ),
-            "audit_text": timed(
-                lambda: audit_trail.audit_events(
-                    engine,
-                    q=rng.choice(
-                        [
-                            "settlement date registered",
-                            "deviation opened",
-                            "selected",
-                            "distribution list withdrawn",
-                        ]
+        queries = (
+            {}
+            if not options.queries
+            else {
+                "places": timed(lambda: places.places(engine, municipality=rng.choice(numbers)), 50),
+                "national_report": timed(
+                    lambda: reports.national_report(
+                        engine, rng.choice(range(2016, 2026)), suppress=True, viewer=None
                     ),
+                    20,
                 ),
-                50,
-            ),
-            "audit_type_time": timed(
-                lambda: audit_trail.audit_events(
-                    engine, type="SettlementDecided", recorded_from=now - timedelta(days=1), recorded_to=now
+                "audit_own_cases": timed(
+                    lambda: audit_trail.audit_events(engine, own_cases_of=rng.choice(numbers)), 50
                 ),
-                50,
-            ),
-        }
+                "audit_text": timed(
+                    lambda: audit_trail.audit_events(
+                        engine,
+                        q=rng.choice(
+                            [
+                                "settlement date registered",
+                                "deviation opened",
+                                "selected",
+                                "distribution list withdrawn",
+                            ]
+                        ),
+                    ),
+                    50,
+                ),
+                "audit_type_time": timed(
+                    lambda: audit_trail.audit_events(
+                        engine,
+                        type="SettlementDecided",
+                        recorded_from=now - timedelta(days=1),
+                        recorded_to=now,
+                    ),
+                    50,
+                ),
+            }
+        )
         rebuild_rate = events / report.total_seconds if report.total_seconds else 0.0
         baseline_rate = baseline_done / baseline_seconds if baseline_seconds else 0.0
+        limit = decoded / decode_seconds
+        process_rate = events / process_seconds
+        live_rate = events / live_seconds
         return {
             "events": events,
             "backend": options.backend,
+            "load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "append_events_per_s": round(summary.events_per_s),
-            "live_events_per_s": round(events / live_seconds) if live_seconds else None,
+            "read_decode_events_per_s": round(limit),
+            "read_fast_decode_events_per_s": round(fast_decoded / fast_decode_seconds),
+            "live_events_per_s": round(live_rate),
+            "live_to_read_decode": round(live_rate / limit, 3),
+            "rebuild_process_events_per_s": round(process_rate),
+            "rebuild_process_to_read_decode": round(process_rate / limit, 3),
+            "rebuild_process_seconds": round(process_seconds, 2),
+            "rebuild_process_phases": process_report["seconds"],
+            "rebuild_process_equal": process_report["equal"],
             "rebuild_events_per_s": round(rebuild_rate),
+            "rebuild_to_read_decode": round(rebuild_rate / limit, 3),
             "rebuild_seconds": {k: round(v, 2) for k, v in report.seconds.items()},
             "baseline_events": baseline_done,
             "baseline_events_per_s": round(baseline_rate),
             "speedup": round(rebuild_rate / baseline_rate, 1) if baseline_rate else None,
             "views_equal_replay": report.equal,
             "query_ms": queries,
+            # CPU seconds of this process (of the rebuild's process for rebuild_process; the
+            # database server's work is not in them): on a shared machine their ratios move less
+            # than the wall-clock ones.
+            "cpu_seconds": {k: round(v, 2) for k, v in CPU_SECONDS.items()},
+            "cpu_live_to_read_decode": round(CPU_SECONDS["read_decode"] / CPU_SECONDS["live"], 3),
+            "cpu_rebuild_process_to_read_decode": round(
+                CPU_SECONDS["read_decode"] / CPU_SECONDS["rebuild_process"], 3
+            ),
         }
     finally:
         engine.dispose()

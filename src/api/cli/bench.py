@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from api.bench import http_load, import_bench, store_bench
+from api.bench import http_load, http_reads, import_bench, store_bench
 from api.bench.scratch_store import FALLBACK_POSTGRES_URL
 
 
@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
+        "--no-queries", action="store_true", help="skip the query latencies (read side figures only)"
+    )
+    parser.add_argument(
         "--import",
         dest="import_",
         action="store_true",
@@ -48,8 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     http = parser.add_argument_group("--http: the HTTP load benchmark against a running server")
     http.add_argument("--http", action="store_true", help="measure the HTTP API under a mixed load instead")
+    http.add_argument(
+        "--http-reads",
+        action="store_true",
+        help="measure the places read against the bare stack with wrk instead (PostgreSQL; make bench-http)",
+    )
+    http.add_argument("--rounds", type=int, default=3, help="--http-reads: wrk rounds per server (default 3)")
     http.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
-    http.add_argument("--seconds", type=float, default=20.0, help="length of the mixed load (default 20)")
+    http.add_argument(
+        "--seconds",
+        type=float,
+        help="length of the mixed load (default 20), or of each --http-reads round (default 10)",
+    )
     http.add_argument("--connections", type=int, default=16, help="client connections (default 16)")
     http.add_argument("--municipalities", type=int, default=20)
     http.add_argument(
@@ -58,10 +71,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="API processes; above 1 (PostgreSQL) the projections run in their own process",
     )
+    http.add_argument(
+        "--letters-in-server",
+        action="store_true",
+        help="run the letter outbox inside the API process (default: `settlement letters run` beside it)",
+    )
+    http.add_argument(
+        "--projections-process",
+        action="store_true",
+        help="run the projections as `settlement projections run` beside one API process (PostgreSQL)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.http_reads:
+        return run_http_reads(args)
     if args.http:
         return run_http(args)
     if args.import_:
@@ -72,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         events=args.events,
         seed=args.seed,
         baseline_events=args.baseline_events,
+        queries=not args.no_queries,
     )
     result = store_bench.run(options, Console(stderr=True, quiet=args.json))
     if args.json:
@@ -86,11 +112,13 @@ def run_http(args: argparse.Namespace) -> int:
         backend=args.backend,
         postgres_url=args.postgres_url,
         rate=args.rate,
-        seconds=args.seconds,
+        seconds=args.seconds or 20.0,
         connections=args.connections,
         municipalities=args.municipalities,
         workers=args.workers,
         seed=args.seed,
+        letters_process=not args.letters_in_server,
+        projections_process=args.projections_process,
     )
     result = http_load.run(options)
     if args.json:
@@ -100,10 +128,26 @@ def run_http(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_http_reads(args: argparse.Namespace) -> int:
+    options = http_reads.ReadBenchOptions(
+        postgres_url=args.postgres_url,
+        seconds=args.seconds or 10.0,
+        rounds=args.rounds,
+        connections=args.connections,
+    )
+    result = http_reads.run(options)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\n".join(http_reads.report(result)))
+    return 0
+
+
 def http_report(result: dict[str, Any]) -> list[str]:
     """The HTTP load's measurements as lines of text."""
     lines = [
-        f"HTTP load on {result['backend']} ({result['workers']} API process(es)): "
+        f"HTTP load on {result['backend']} ({result['workers']} API process(es); projections "
+        f"{result['projections']}, letters {result['letters']}): "
         f"{result['requests']} requests in {result['seconds']} s "
         f"({result['throughput_per_s']}/s, target {result['rate_target_per_s']}/s, "
         f"{result['connections']} connections)"
@@ -114,6 +158,12 @@ def http_report(result: dict[str, Any]) -> list[str]:
             f"  {kind:6}: {s['count']:6} p50 {s['p50_ms']} ms  p95 {s['p95_ms']} ms  p99 {s['p99_ms']} ms"
         )
     lines.append(f"  errors: {result['errors'] or 'none'}")
+    delay = result["view_delay"]
+    lines.append(
+        f"  views : delay after a write's answer p50 {delay['p50_ms']} ms  p95 {delay['p95_ms']} ms  "
+        f"p99 {delay['p99_ms']} ms  ({delay['count']} of {delay['writes']} writes seen, "
+        f"sampled every {delay['sampling_ms']:g} ms)"
+    )
     lines.append(
         f"Writes (registrations): HTTP {result['http_writes_per_s']}/s with {result['connections']} clients, "
         f"direct {result['direct_writes_per_s']}/s; ratio {result['http_to_direct']}"

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from api.bootstrap import open_application
+from api.cli.language import _, text
 from api.cli.main import UsageError
 from api.imports.backfill import ImportReport, import_file
 from api.imports.imdi_long import NotThisFormat
@@ -45,11 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.revise is not None and not args.revise.strip():
-        raise UsageError("--revise needs a reason")
+        raise UsageError(_("--revise needs a reason"))
     try:
         content = args.file.read_bytes()
     except OSError as error:
-        raise UsageError(f"{args.file}: {error.strerror or 'cannot be read'}") from None
+        reason = error.strerror or _("cannot be read")
+        raise UsageError(f"{args.file}: {reason}") from None
     settings = Settings()
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
@@ -103,46 +105,61 @@ def _bring_read_models_level(app: Any, settings: Settings) -> dict[str, Any]:
 
 
 def _print(report: ImportReport, level: dict[str, Any] | None, console: Console) -> None:
+    """The report in the run's language (bokmål unless --lang en); --json gives it in the API's terms."""
     if report.already_imported:
-        console.print(
-            f"{report.file_name}: already imported (checksum {report.checksum[:12]}…); nothing appended."
-        )
+        console.print(_("%(file)s: already imported (checksum %(checksum)s…); nothing appended.",
+                        file=report.file_name, checksum=report.checksum[:12]))  # fmt: skip
         return
-    verb = "would record" if report.dry_run else ("recorded" if report.imported else "did not import")
-    if report.file_format == "person-history":
-        console.print(
-            f"{report.file_name} ({report.file_format}, {report.rows:,} lines): {verb} {report.recorded:,} facts; "
-            f"{report.unchanged:,} already stored."
-        )
+    if report.dry_run:
+        verb = _("would record")
     else:
-        console.print(
-            f"{report.file_name} ({report.file_format}, {report.rows:,} rows): {verb} {report.recorded:,} figures; "
-            f"{report.unchanged:,} already stored, {report.revised:,} revised; skipped {report.derived_rows:,} "
-            f"derived and {report.other_levels:,} other-breakdown rows; {report.missing_figures:,} rows had no "
-            "figure ('.')."
-        )
+        verb = _("recorded") if report.imported else _("did not import")
+    if report.file_format == "person-history":
+        console.print(_("%(file)s (%(format)s, %(rows)s lines): %(verb)s %(recorded)s facts; %(unchanged)s already "
+                        "stored.", file=report.file_name, format=report.file_format, rows=report.rows, verb=verb,
+                        recorded=report.recorded, unchanged=report.unchanged))  # fmt: skip
+    else:
+        console.print(_("%(file)s (%(format)s, %(rows)s rows): %(verb)s %(recorded)s figures; %(unchanged)s already "
+                        "stored, %(revised)s revised; skipped %(derived)s derived and %(other)s other-breakdown rows; "
+                        "%(missing)s rows had no figure ('.').", file=report.file_name, format=report.file_format,
+                        rows=report.rows, verb=verb, recorded=report.recorded, unchanged=report.unchanged,
+                        revised=report.revised, derived=report.derived_rows, other=report.other_levels,
+                        missing=report.missing_figures))  # fmt: skip
     if report.municipalities_registered:
-        console.print(f"registered {len(report.municipalities_registered)} municipalities unknown to the store "
-                      "(named 'kommune NNNN': name them with `settlement municipality rename` or `names FILE`)")  # fmt: skip
+        console.print(_("registered %(count)s municipalities unknown to the store (named 'kommune NNNN': name them "
+                        "with `settlement municipality rename` or `names FILE`)",
+                        count=len(report.municipalities_registered)))  # fmt: skip
+
+    def mismatch(m: dict[str, Any]) -> str:
+        where = _("the nation") if m["county"] == "00" else _("county %(county)s", county=m["county"])
+        return _("%(year)s %(where)s %(kind)s: file %(total)s, municipalities %(sum)s", year=str(m["year"]),
+                 where=where, kind=text(m["kind"]), total=m["file_total"], sum=m["municipality_sum"])  # fmt: skip
+
     for title, items, line in (
-        ("bad rows", report.bad_rows, lambda b: f"line {b['line']}: {b['reason']}"),
-        ("conflicts with what is stored (statistics and settlement dates: import with --revise REASON)",
+        (_("bad rows"), report.bad_rows, lambda b: _("line %(line)s: %(reason)s", line=str(b["line"]),
+                                                     reason=text(b["reason"]))),
+        (_("conflicts with what is stored (statistics and settlement dates: import with --revise REASON)"),
          report.conflicts,
-         lambda c: f"line {c['line']}: {c['message']}"),
-        ("totals in the file that its municipality rows do not add up to (imported as they are)",
-         report.mismatches,
-         lambda m: f"{m['year']} {'the nation' if m['county'] == '00' else 'county ' + m['county']} {m['kind']}: "
-                   f"file {m['file_total']:,}, municipalities {m['municipality_sum']:,}"),
+         lambda c: _("line %(line)s: %(reason)s", line=str(c["line"]), reason=text(c["message"]))),
+        (_("totals in the file that its municipality rows do not add up to (imported as they are)"),
+         report.mismatches, mismatch),
     ):  # fmt: skip
         if items:
             console.print(f"{len(items)} {title}:")
             for item in items[:LISTED]:
                 console.print(f"  {line(item)}")
             if len(items) > LISTED:
-                console.print(f"  … and {len(items) - LISTED} more (--json lists them all)")
+                console.print(
+                    "  " + _("… and %(count)s more (--json lists them all)", count=len(items) - LISTED)
+                )
     if report.refused:
-        console.print("Nothing was imported. Fix the file, or use --skip-invalid to import the good rows.")
+        console.print(_("Nothing was imported. Fix the file, or use --skip-invalid to import the good rows."))
     if level is not None:
-        rebuilt = f" (rebuilt for new code: {', '.join(level['rebuilt'])})" if level["rebuilt"] else ""
-        console.print(f"read models caught up with {level['events']:,} events in {level['seconds']} s{rebuilt}: "
-                      f"{', '.join(level['caught_up'])}")  # fmt: skip
+        rebuilt = (
+            _(" (rebuilt for new code: %(names)s)", names=", ".join(level["rebuilt"]))
+            if level["rebuilt"]
+            else ""
+        )
+        console.print(_("read models caught up with %(events)s events in %(seconds)s s%(rebuilt)s: %(names)s",
+                        events=level["events"], seconds=str(level["seconds"]), rebuilt=rebuilt,
+                        names=", ".join(level["caught_up"])))  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 from uuid import UUID
 
 from api.bootstrap import open_application
+from api.cli.language import _
 from api.cli.main import UsageError
 from api.letters.erasure import erase_letter_files
 from api.settings import Settings
@@ -87,11 +88,15 @@ def run_erase(args: argparse.Namespace) -> int:
             # Erased before: only the letter files are looked for again (a letter the read model had
             # not folded then).
             position = None
-            done = f"Person {person} was erased before"
+            done = _("Person %(person)s was erased before.", person=str(person))
         else:
             result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
             position = result.position
-            done = f"Person {person} erased: the data key is deleted (log position {result.position})"
+            done = _(
+                "Person %(person)s erased: the data key is deleted (log position %(position)s).",
+                person=str(person),
+                position=str(result.position),
+            )
         engine = open_read_store(settings.database_url)
         try:
             files = erase_letter_files(engine, settings, person, position=position)
@@ -99,7 +104,14 @@ def run_erase(args: argparse.Namespace) -> int:
             engine.dispose()
     finally:
         app.close()
-    print(f"{done}; {files.files} files of {files.letters} letters naming the person removed from disk.")
+    print(done)
+    print(
+        _(
+            "%(files)s files of %(letters)s letters naming the person removed from disk.",
+            files=files.files,
+            letters=files.letters,
+        )
+    )
     return 0
 
 

@@ -1,6 +1,7 @@
 """The ``settlement`` command line: one dispatcher; each subcommand has its module in ``api.cli``.
 
-Bad input prints one line naming the field or rule and exits with code 2; never a traceback.
+Bad input prints one line naming the field or rule and exits with code 2; never a traceback. What a
+caseworker reads is in bokmål unless ``--lang en`` (anywhere on the line) or ``SETTLEMENT_LANG=en``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.cli import language
+from api.cli.language import _
 from settlement_domain.errors import DomainError, RuleViolation
 
 # Each module registers its subcommands and sets ``func`` on them: func(args) -> exit code.
@@ -31,6 +34,24 @@ COMMAND_MODULES = (
     "api.cli.letters",
     "api.cli.keys",
 )
+
+
+# The module registering each command: a command imports only its own module (a rebuild need not
+# load the HTTP app); no command given, or one not listed here, loads them all (help, errors).
+COMMANDS = {
+    "demo": "api.cli.demo",
+    "token": "api.cli.token",
+    "serve": "api.cli.serve",
+    "projections": "api.cli.projections",
+    "bench": "api.cli.bench",
+    "import": "api.cli.imports",
+    "audit": "api.cli.audit",
+    "municipality": "api.cli.municipalities",
+    "letters": "api.cli.letters",
+    "export": "api.cli.letters",
+    "keys": "api.cli.keys",
+    "erase": "api.cli.keys",
+}
 
 
 class UsageError(Exception):
@@ -58,36 +79,65 @@ def installed_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (given the arguments) of the one command they name."""
     parser = OneLineParser(prog="settlement", description="Settlement of refugees in municipalities (IMDi).")
     parser.add_argument("--version", action="version", version=f"settlement {installed_version()}")
+    parser.add_argument(
+        "--lang", choices=("nb", "en"), help="the language of messages (default: SETTLEMENT_LANG, else nb)"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    command = argv[0] if argv else None
+    modules = [COMMANDS[command]] if command in COMMANDS else list(COMMAND_MODULES)
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
+def _language_of(argv: Sequence[str]) -> list[str]:
+    """Takes ``--lang X`` (or ``--lang=X``) from anywhere on the line, so it may follow the subcommand."""
+    language.choose(None)
+    rest: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--lang":
+            language.choose(next(words, None))
+        elif word.startswith("--lang="):
+            language.choose(word.partition("=")[2])
+        else:
+            rest.append(word)
+    return rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = _language_of(sys.argv[1:] if argv is None else list(argv))
+    args = build_parser(words).parse_args(words)
     try:
         return int(args.func(args) or 0)
     except RuleViolation as error:
-        print(f"settlement: refused by {error.rule}: {error.message}", file=sys.stderr)
+        print(_("settlement: refused by %(rule)s: %(message)s", rule=error.rule, message=language.refusal(error)),
+              file=sys.stderr)  # fmt: skip
         return 2
     except ValidationError as error:  # settings from the environment, or a file's row
-        print(f"settlement: {_first_problem(error)}", file=sys.stderr)
+        print(f"settlement: {language.text(_first_problem(error))}", file=sys.stderr)
         return 2
-    except (DomainError, UsageError, ValueError, OverflowError) as error:
+    except DomainError as error:
+        print(f"settlement: {language.refusal(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except (UsageError, ValueError, OverflowError) as error:
         print(
-            f"settlement: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
+            f"settlement: {language.text(str(error).splitlines()[0]) if str(error) else type(error).__name__}",
             file=sys.stderr,
         )
         return 2
     except (PersistenceError, SQLAlchemyError, psycopg.Error, OSError) as error:
         # The message may carry SQL parameters (personal data): name the kind of failure only.
         print(
-            f"settlement: the store could not be used ({type(error).__name__}); "
-            "check SETTLEMENT_DATABASE_URL and that the database is running",
+            _(
+                "settlement: the store could not be used (%(kind)s); check SETTLEMENT_DATABASE_URL and that "
+                "the database is running",
+                kind=type(error).__name__,
+            ),
             file=sys.stderr,
         )
         return 1

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from api.bootstrap import open_application
+from api.cli.language import _
 from api.cli.main import UsageError
 from api.settings import Settings
 from settlement_domain import commands as c
@@ -69,7 +70,11 @@ def run_rename(args: argparse.Namespace) -> int:
         renamed = app.handle(_operator(), c.RenameMunicipality(args.number, args.name)).extra["renamed"]
     finally:
         app.close()
-    print(f"{args.number} is {'now' if renamed else 'already'} named {args.name.strip()}.")
+    name = args.name.strip()
+    if renamed:
+        print(_("%(number)s is now named %(name)s.", number=args.number, name=name))
+    else:
+        print(_("%(number)s is already named %(name)s.", number=args.number, name=name))
     return 0
 
 
@@ -78,7 +83,7 @@ def read_names(content: bytes, file_name: str) -> dict[str, str]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UsageError(f"{file_name}: the file is not UTF-8 text") from None
+        raise UsageError(_("%(file)s: the file is not UTF-8 text", file=file_name)) from None
     first = text.splitlines()[0] if text.strip() else ""
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=";" if first.count(";") > first.count(",") else ","
@@ -88,8 +93,12 @@ def read_names(content: bytes, file_name: str) -> dict[str, str]:
     name_at = next((header.index(n) for n in NAME_COLUMNS if n in header), None)
     if number_at is None or name_at is None:
         raise UsageError(
-            f"{file_name}: the header needs a number column ({'/'.join(NUMBER_COLUMNS)}) "
-            f"and a name column ({'/'.join(NAME_COLUMNS)})"
+            _(
+                "%(file)s: the header needs a number column (%(numbers)s) and a name column (%(names)s)",
+                file=file_name,
+                numbers="/".join(NUMBER_COLUMNS),
+                names="/".join(NAME_COLUMNS),
+            )
         )
     names: dict[str, str] = {}
     for row in reader:
@@ -105,7 +114,8 @@ def run_names(args: argparse.Namespace) -> int:
     try:
         content = args.file.read_bytes()
     except OSError as error:
-        raise UsageError(f"{args.file}: {error.strerror or 'cannot be read'}") from None
+        reason = error.strerror or _("cannot be read")
+        raise UsageError(f"{args.file}: {reason}") from None
     names = read_names(content, args.file.name)
     app = _app(args)
     renamed, unknown = [], []
@@ -122,7 +132,8 @@ def run_names(args: argparse.Namespace) -> int:
                     renamed.append(number)
     finally:
         app.close()
-    print(f"{args.file.name}: {len(names)} municipalities, {len(renamed)} renamed, "
-          f"{len(names) - len(renamed) - len(unknown)} already so named, {len(unknown)} unknown to the store"
+    print(_("%(file)s: %(count)s municipalities, %(renamed)s renamed, %(same)s already so named, %(unknown)s "
+            "unknown to the store", file=args.file.name, count=len(names), renamed=len(renamed),
+            same=len(names) - len(renamed) - len(unknown), unknown=len(unknown))
           + (f" ({', '.join(unknown[:20])}{' …' if len(unknown) > 20 else ''})" if unknown else ""))  # fmt: skip
     return 0

@@ -11,6 +11,7 @@ import uvicorn
 from rich.console import Console
 
 from api.bootstrap import open_application
+from api.cli.language import _
 from api.cli.main import UsageError
 from api.demo.story import play_story
 from api.http.app import SWITCH_INTERVAL, create_app
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     options = uvicorn_options(settings, args.host, args.port, workers=args.workers)
     if args.workers > 1:
         if not settings.database_url.startswith("postgres"):
-            raise UsageError("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")
+            raise UsageError(_("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...)."))
         if args.demo:
             settlement = open_application(settings)
             try:

@@ -189,6 +189,7 @@ PRIVATE_ADDRESSES = {
     "kidane": PostalAddress("Transittveien 3", "0150", "Oslo"),
     "ahmadi": PostalAddress("Kirkegata 9", "4006", "Stavanger"),
     "nasser": PostalAddress("Olav Tryggvasons gate 5", "7011", "Trondheim"),
+    "yousef": PostalAddress("Tøyengata 21", "0578", "Oslo"),
 }
 OSLO_CONTACT = ContactInformation(
     contact_person="Settlement office, Oslo (demo)",
@@ -245,6 +246,7 @@ def _play(s: Story) -> None:
     open_list = _lists_and_approvals(s, cast, year)
     _decisions_and_dates(s, cast, year)
     _open_list_minors_and_support(s, cast, open_list)
+    _waiting_for_a_private_date(s, year)
 
 
 @dataclass
@@ -999,6 +1001,52 @@ def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: UUID) -> Non
         "answers the closed support case again",
         AnswerSupportCase(case_id=case, text="Any news?", close=False),
     )
+
+
+def _waiting_for_a_private_date(s: Story, year: int) -> str:
+    """R7: a person who lived privately, selected by Oslo today, whose settlement date Oslo has yet to
+    register (the municipality registers it; for persons from a reception centre the reception system
+    does, R8). The story leaves it to the caseworker: on the pages, «Bosettingsdato for privatboende»."""
+    a, do = s.anchor, s.do
+    s.day(0)
+    s.chapter("11. A person who lived privately waits for Oslo's settlement date")
+    person = UUID(
+        do(
+            "register-p",
+            IMDI,
+            "registers Nadia Demo-Yousef (single adult living privately in Oslo, family reunification)",
+            RegisterRefugee(
+                full_name="Nadia Demo-Yousef",
+                birth_date=_years_before(a, 31, 140),
+                family_id=None,
+                unaccompanied_minor=False,
+                residence=PRIVATE,
+                postal_address=PRIVATE_ADDRESSES["yousef"],
+                category=Category.FAMILY_REUNIFICATION,
+            ),
+        ).id
+    )
+    listed = UUID(
+        do(
+            "list-oslo-p",
+            IMDI,
+            "proposes Nadia Demo-Yousef to Oslo",
+            CreateDistributionList(
+                municipality=OSLO, refugee_ids=(person,), respond_by=a + timedelta(days=14), year=year
+            ),
+        ).id
+    )
+    do(
+        "approve-oslo-p",
+        caseworker(OSLO),
+        "accepts Nadia Demo-Yousef; she lives privately, so Oslo registers her settlement date itself",
+        ApproveDistributionList(list_id=listed, accepted=(person,), declined=()),
+    )
+    s.console.print(
+        "     [dim]Oslo registers Nadia Demo-Yousef's settlement date on the day she settles (R7)[/]",
+        highlight=False,
+    )
+    return str(person)
 
 
 def _print_summary(s: Story) -> None:

@@ -32,15 +32,25 @@ def sends(command: type[Command]) -> dict[str, Any]:
     return {"roles": roles_for(command), "command": command}
 
 
-def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Refuses a read to a role the route does not name (403); writes are left to the application."""
+async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Refuses a read to a role the route does not name (403); writes are left to the application.
+
+    A coroutine: litestar runs a plain function guard in a worker thread."""
+    if handler.opt.get("roles") is not None:  # a page without roles (the login) has no user yet
+        check_role(connection.user, handler)
+
+
+def check_role(actor: Actor, handler: BaseRouteHandler) -> None:
+    """What :func:`role_guard` checks (the API checks it in its authentication middleware)."""
     roles = handler.opt.get("roles")
     if roles is None or "GET" not in getattr(handler, "http_methods", ()):
         return
-    actor: Actor = connection.user
     if actor.role not in roles:
         raise RuleViolation(
-            "roles", f"Only {roles_in_words(roles)} may read this.", refusal=Refusal.FORBIDDEN
+            "roles",
+            "Only %(roles)s may read this.",
+            refusal=Refusal.FORBIDDEN,
+            params={"roles": roles_in_words(roles)},
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 HMAC_ALGORITHMS = ("HS256",)
 KEY_ALGORITHMS = ("RS256", "ES256")
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub", "role")
+# Verified tokens are remembered until they expire: a client sends the same token with every request,
+# and checking its signature again each time cost more than the rest of a read's work in this service.
+TOKEN_CACHE_SIZE = 10_000
 
 
 class Unauthenticated(Exception):
@@ -128,6 +132,9 @@ class TokenVerifier:
         self.secret: str | None = (
             local_secret(settings) if settings.jwt_secret is not None or not settings.jwt_jwks else None
         )
+        self.clock = time.time
+        # Digest of a verified token -> (its actor, the moment it stops being accepted: exp + leeway).
+        self._verified: dict[bytes, tuple[Actor, float]] = {}
 
     def _key(self, token: str) -> tuple[Any, tuple[str, ...]]:
         try:
@@ -144,6 +151,31 @@ class TokenVerifier:
         raise Unauthenticated("The token's signing algorithm is not accepted here.")
 
     def verify(self, token: str) -> Actor:
+        """The token's actor; a token verified before is not checked again until it expires (its
+        expiry is, whatever the cache holds)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(digest)
+        if cached is not None:
+            actor, until = cached
+            if self.clock() < until:
+                return actor
+            self._verified.pop(digest, None)
+            raise Unauthenticated("The token has expired.")
+        actor, expires = self._verify(token)
+        if len(self._verified) >= TOKEN_CACHE_SIZE:
+            self._forget_expired()
+        self._verified[digest] = (actor, expires + self.leeway)
+        return actor
+
+    def _forget_expired(self) -> None:
+        """Drops the expired tokens, and, if the cache is still full, every token (they verify again)."""
+        now = self.clock()
+        self._verified = {d: entry for d, entry in self._verified.items() if entry[1] > now}
+        if len(self._verified) >= TOKEN_CACHE_SIZE:
+            self._verified = {}
+
+    def _verify(self, token: str) -> tuple[Actor, float]:
+        """The actor of a token whose signature, issuer, audience and expiry verify, and its expiry."""
         key, algorithms = self._key(token)
         try:
             claims = jwt.decode(
@@ -165,7 +197,7 @@ class TokenVerifier:
             raise Unauthenticated("The token's signature does not verify.") from None
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"The token is not valid: {type(error).__name__}.") from None
-        return actor_from_claims(claims)
+        return actor_from_claims(claims), float(claims["exp"])
 
 
 def actor_from_claims(claims: dict[str, Any]) -> Actor:

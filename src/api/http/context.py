@@ -9,11 +9,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.handlers import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.schemas import Written
@@ -52,16 +50,15 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def reject_unstorable_input(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Refuses NUL characters in the path or query string (422): PostgreSQL cannot compare text with them."""
-    if "\x00" in connection.scope["path"] or "\x00" in unquote_plus(
-        connection.scope["query_string"].decode("latin-1")
-    ):
+def check_storable(scope: Any) -> None:
+    """Refuses NUL characters in the path or query string (422): PostgreSQL cannot compare text with
+    them. The API checks it in its authentication middleware (``api.http.app.ApiAuthentication``)."""
+    if "\x00" in scope["path"] or "\x00" in unquote_plus(scope["query_string"].decode("latin-1")):
         raise ValidationException(
             "The path or query string contains a NUL character.",
             extra=[
                 {
-                    "key": "path" if "\x00" in connection.scope["path"] else "query",
+                    "key": "path" if "\x00" in scope["path"] else "query",
                     "message": "contains a NUL character",
                 }
             ],

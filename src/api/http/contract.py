@@ -157,7 +157,7 @@ def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str, operat
             found.add(409)
         if operation.parameters or operation.request_body is not None:
             found.add(422)
-        if "reads" in parameters:
+        if "reads" in parameters or "min_position" in query:  # a read of the read models
             found.add(503)
     if operation.request_body is not None:
         found.update((413, 415))

@@ -15,8 +15,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from api.http.auth import Unauthenticated
 from api.http.context import CORRELATION_HEADER, UnsupportedMediaType, correlation_id
+from api.messages import error_text, translate
+from api.web.i18n import N_, choose_locale, gettext
 from settlement_domain.errors import (
     ConcurrencyConflict,
+    DomainError,
     IdempotencyKeyReused,
     NotFound,
     Refusal,
@@ -35,37 +38,37 @@ REFUSAL_STATUS = {Refusal.INPUT: 422, Refusal.STATE: 409, Refusal.FORBIDDEN: 403
 
 # What a refused rule was about, for the problem's human-readable title.
 RULE_TITLES = {
-    "roles": "Not allowed for this role",
-    "registry": "Municipality registry refused",
-    "registration": "Registration refused",
-    "R1": "Settlement request refused",
-    "R2": "Quota decision refused",
-    "R3": "Distribution list refused",
-    "R4": "Approval refused",
-    "R5": "Settlement decision refused",
-    "R6": "Person folder refused",
-    "R7": "Settlement date refused",
-    "R8": "Settlement date refused",
-    "R11": "Capacity report refused",
-    "R12": "Deviation refused",
-    "R16": "Support case refused",
+    "roles": N_("Not allowed for this role"),
+    "registry": N_("Municipality registry refused"),
+    "registration": N_("Registration refused"),
+    "R1": N_("Settlement request refused"),
+    "R2": N_("Quota decision refused"),
+    "R3": N_("Distribution list refused"),
+    "R4": N_("Approval refused"),
+    "R5": N_("Settlement decision refused"),
+    "R6": N_("Person folder refused"),
+    "R7": N_("Settlement date refused"),
+    "R8": N_("Settlement date refused"),
+    "R11": N_("Capacity report refused"),
+    "R12": N_("Deviation refused"),
+    "R16": N_("Support case refused"),
 }
 
 STATUS_TITLES = {
-    400: "Bad request",
-    401: "Not signed in",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    408: "Request timeout",
-    409: "Conflict",
-    413: "Request too large",
-    415: "Unsupported media type",
-    422: "Invalid input",
-    429: "Too many requests",
-    431: "Request headers too large",
-    503: "Not yet available",
+    400: N_("Bad request"),
+    401: N_("Not signed in"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    406: N_("Not acceptable"),
+    408: N_("Request timeout"),
+    409: N_("Conflict"),
+    413: N_("Request too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Invalid input"),
+    429: N_("Too many requests"),
+    431: N_("Request headers too large"),
+    503: N_("Not yet available"),
 }
 
 
@@ -89,10 +92,15 @@ class NotAcceptable(Exception):
     """The client accepts none of the formats a resource comes in."""
 
 
+def problem_locale(request: Request) -> str:
+    """The language of a problem's title and detail: bokmål unless ``Accept-Language`` asks for English."""
+    return choose_locale(None, request.headers.get("accept-language"))
+
+
 def problem(
     request: Request,
     status: int,
-    detail: str,
+    detail: str | DomainError,
     *,
     title: str | None = None,
     slug: str | None = None,
@@ -102,52 +110,64 @@ def problem(
     extra: dict[str, Any] | None = None,
     error_count: int | None = None,
 ) -> Response[dict[str, Any]]:
+    """An RFC 9457 answer. ``title``, ``detail`` (English text, or a domain error) and each listed error's
+    ``message`` are given in the reader's language (bokmål by default); the type, rule and fields stay."""
+    locale = problem_locale(request)
     body: dict[str, Any] = {
         "type": RULE_BASE + rule if rule else PROBLEM_BASE + (slug or str(status)),
-        "title": title or STATUS_TITLES.get(status, "Error"),
+        "title": gettext(locale, title or STATUS_TITLES.get(status, "Error")),
         "status": status,
-        "detail": detail,
+        "detail": error_text(locale, detail)
+        if isinstance(detail, DomainError)
+        else translate(locale, detail),
     }
     if rule:
         body["rule"] = rule
     if errors:
-        body["errors"] = errors[:MAX_LISTED_ERRORS]
+        body["errors"] = [
+            {**item, "message": translate(locale, item["message"])}
+            if isinstance(item.get("message"), str)
+            else item
+            for item in errors[:MAX_LISTED_ERRORS]
+        ]
         body["error_count"] = max(error_count or 0, len(errors))
     if extra:
         body.update(extra)
     # Errors raised before or outside the correlation middleware still carry the request's id.
-    headers = {**(headers or {}), CORRELATION_HEADER: correlation_id(request)}
+    headers = {**(headers or {}), CORRELATION_HEADER: correlation_id(request), "Content-Language": locale}
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _rule_title(rule: str) -> str:
+def _rule_title(locale: str, rule: str) -> str:
     family = rule.rstrip("abcdefghijklmnopqrstuvwxyz") if rule.startswith("R") else rule
-    return RULE_TITLES.get(family, f"Refused by rule {rule}")
+    if family in RULE_TITLES:
+        return gettext(locale, RULE_TITLES[family])
+    return gettext(locale, N_("Refused by rule %(rule)s"), rule=rule)
 
 
 def rule_violation(request: Request, error: RuleViolation) -> Response:
     status = REFUSAL_STATUS[error.refusal]
-    errors = [{"field": error.field, "message": error.message}] if status == 422 and error.field else None
+    locale = problem_locale(request)
+    message = error_text(locale, error)
+    errors = [{"field": error.field, "message": message}] if status == 422 and error.field else None
     return problem(
-        request, status, error.message, title=_rule_title(error.rule), rule=error.rule, errors=errors
+        request, status, error, title=_rule_title(locale, error.rule), rule=error.rule, errors=errors
     )
 
 
 def not_found(request: Request, error: NotFound) -> Response:
-    return problem(request, 404, error.message, slug="not-found")
+    return problem(request, 404, error, slug="not-found")
 
 
 def concurrency_conflict(request: Request, error: ConcurrencyConflict) -> Response:
-    return problem(
-        request, 409, error.message, title="Changed at the same moment", slug="concurrency-conflict"
-    )
+    return problem(request, 409, error, title=N_("Changed at the same moment"), slug="concurrency-conflict")
 
 
 def idempotency_key_reused(request: Request, error: IdempotencyKeyReused) -> Response:
     return problem(
         request,
         422,
-        error.message,
+        error,
         slug="idempotency-key-reused",
         errors=[{"field": "Idempotency-Key", "message": error.message}],
     )
@@ -162,7 +182,7 @@ def stale_read(request: Request, error: StaleRead) -> Response:
         request,
         503,
         str(error),
-        title="Read models not yet up to date",
+        title=N_("Read models not yet up to date"),
         slug="stale-read",
         headers={"Retry-After": "1"},
     )
@@ -173,14 +193,14 @@ def read_models_unavailable(request: Request, error: ReadModelsUnavailable) -> R
         request,
         503,
         str(error),
-        title="Read models not available",
+        title=N_("Read models not available"),
         slug="read-models-unavailable",
         headers={"Retry-After": "5"},
     )
 
 
 def busy(request: Request, error: Busy) -> Response:
-    return problem(request, 503, str(error), title="Busy", slug="busy", headers={"Retry-After": "10"})
+    return problem(request, 503, str(error), title=N_("Busy"), slug="busy", headers={"Retry-After": "10"})
 
 
 def not_acceptable(request: Request, error: NotAcceptable) -> Response:

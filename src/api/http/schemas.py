@@ -123,7 +123,7 @@ def body_ids(values: list[str], rule: str, field: str) -> tuple[UUID, ...]:
         try:
             parsed.append(UUID(value))
         except ValueError:
-            raise refuse_input(rule, f"{value!r} is not a person id.", field) from None
+            raise refuse_input(rule, "%(value)s is not a person id.", field, {"value": repr(value)}) from None
     return tuple(parsed)
 
 

@@ -28,7 +28,9 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from api.http.errors import PROBLEM_BASE, PROBLEM_JSON, STATUS_TITLES
+from api.messages import translate
 from api.settings import Settings
+from api.web.i18n import DEFAULT_LOCALE, choose_locale, gettext
 
 # On SIGTERM or Ctrl-C uvicorn stops accepting, lets requests in flight finish for up to this long,
 # then runs the app's shutdown: running imports finish, the projection runner commits its batch.
@@ -63,19 +65,21 @@ def limits_from_environment() -> Limits:
 
 
 def problem_parts(
-    status: int, detail: str, slug: str, headers: dict[str, str] | None = None
+    status: int, detail: str, slug: str, headers: dict[str, str] | None = None, locale: str = DEFAULT_LOCALE
 ) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """The headers and problem-details body of an answer that closes the connection."""
+    """The headers and problem-details body of an answer that closes the connection (in bokmål unless
+    the request's headers, where they were read, asked for English)."""
     body = json.dumps(
         {
             "type": PROBLEM_BASE + slug,
-            "title": STATUS_TITLES.get(status, "Error"),
+            "title": gettext(locale, STATUS_TITLES.get(status, "Error")),
             "status": status,
-            "detail": detail,
+            "detail": translate(locale, detail),
         }
     ).encode()
     fields = {
         "content-type": PROBLEM_JSON,
+        "content-language": locale,
         "content-length": str(len(body)),
         "connection": "close",
         "x-correlation-id": uuid.uuid4().hex,
@@ -97,11 +101,16 @@ def problem_bytes(status: int, detail: str, slug: str, headers: dict[str, str] |
 
 async def too_many_connections(scope: Any, receive: Any, send: Any) -> None:
     """The ASGI answer to a request on a connection beyond ``max_connections`` (429)."""
+    accept_language = next(
+        (value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"accept-language"),
+        None,
+    )
     fields, body = problem_parts(
         429,
         "This server has too many open connections; try again shortly.",
         "too-many-connections",
         {"retry-after": "1"},
+        choose_locale(None, accept_language),
     )
     await send({"type": "http.response.start", "status": 429, "headers": fields})
     await send({"type": "http.response.body", "body": body})

@@ -25,11 +25,12 @@ from litestar.types import ExceptionHandlersMap, Message
 
 from api.http.access import role_guard
 from api.http.errors import ReadModelsUnavailable, StaleRead
+from api.messages import error_text
 from api.settings import Settings
 from api.web.i18n import HERE, N_
 from api.web.oidc import OidcClient
 from api.web.pages import ROUTES
-from api.web.render import page, translate
+from api.web.render import locale_of, page, translate
 from api.web.session import NotSignedIn, SessionAuthenticationMiddleware, SessionExpired, web_secret
 from settlement_domain.errors import NotFound, Refusal, RuleViolation
 
@@ -86,7 +87,7 @@ def session_expired(request: Request, _: SessionExpired) -> Response[Any]:
 
 def forbidden(request: Request, error: RuleViolation) -> Response[Any]:
     if error.refusal is not Refusal.FORBIDDEN:
-        return _message(request, 409, N_("Not possible now"), error.message)
+        return _message(request, 409, N_("Not possible now"), error_text(locale_of(request), error))
     return _message(
         request,
         403,

@@ -34,6 +34,25 @@ OSLO = ZoneInfo("Europe/Oslo")
 # How the messages are found: Python modules by their gettext calls, templates by Jinja2's extractor.
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "translate": (2,)}
+# The domain's refusals and the other edges' messages: what the constructors of the errors are given.
+SOURCES = HERE.parent.parent  # src/
+ERROR_KEYWORDS = {
+    **KEYWORDS,
+    "RuleViolation": (2,),
+    "refuse_input": (2,),
+    "FactConflict": None,
+    "Text": None,
+    "DomainError": None,
+    "ConcurrencyConflict": None,
+    "IdempotencyKeyReused": None,
+    "require_own_municipality": (4,),
+}
+OTHER_SOURCES: list[tuple[Path, list[tuple[str, str]], dict[str, Any]]] = [
+    (SOURCES / "settlement_domain", [("**.py", "python")], ERROR_KEYWORDS),
+    (SOURCES / "api", [("web/**", "ignore"), ("**.py", "python")], ERROR_KEYWORDS),
+    # The audit trail's summaries (``T`` is Text there), translated where they are shown.
+    (SOURCES / "projections", [("audit_trail.py", "python"), ("**", "ignore")], {"T": None, "_if": (2,)}),
+]
 
 
 def N_(message: str) -> str:
@@ -124,11 +143,22 @@ def parse_date(text: str) -> date:
 
 def extract_messages() -> Catalog:
     """Every message of the pages' Python modules and templates."""
+    from api.messages import DOMAIN_WORDS  # the words the domain passes as values; imports this module
+
     catalog = Catalog(locale="nb", project="settlement", charset="utf-8")
     for filename, lineno, message, comments, _context in extract_from_dir(
         str(HERE), METHOD_MAP, keywords=KEYWORDS, comment_tags=("Translators:",)
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments)
+    for directory, method_map, keywords in OTHER_SOURCES:
+        for filename, lineno, message, comments, _context in extract_from_dir(
+            str(directory), method_map, keywords=keywords, comment_tags=("Translators:",)
+        ):
+            where = f"{directory.name}/{filename}"
+            catalog.add(message, None, [(where, lineno)], auto_comments=comments)
+    for word in DOMAIN_WORDS:
+        if catalog.get(word) is None:
+            catalog.add(word, None, [("api/messages.py", 0)])
     return catalog
 
 

@@ -6,6 +6,7 @@ means for the caseworker and what to do, with the rule code beside it.
 
 from __future__ import annotations
 
+from api.messages import error_text
 from api.web.i18n import N_, gettext
 from settlement_domain.errors import RuleViolation
 
@@ -80,5 +81,5 @@ def explain(locale: str, error: RuleViolation) -> str:
     """The refusal in words, with its rule code: ``... (R7c)``."""
     message = RULES.get(error.rule) or RULES.get(error.rule.rstrip("abcdefghijklmnopqrstuvwxyz"))
     if message is None:
-        return f"{error.message} ({error.rule})"
+        return f"{error_text(locale, error)} ({error.rule})"
     return f"{gettext(locale, message)} ({error.rule})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,14 @@ class TableSpec:
     columns: Callable[[], list[Column[Any]]]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+
+
+def _key_function(columns: tuple[str, ...]) -> Callable[[Row], Key]:
+    """A row's key as a tuple of ``columns``' values."""
+    if len(columns) == 1:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return operator.itemgetter(*columns)
 
 
 class ProjectionError(RuntimeError):
@@ -55,6 +64,10 @@ class Projection(ABC):
 
     def __init__(self) -> None:
         self._specs = {spec.name: spec for spec in self.tables}
+        # A key function per table, made once: key_of runs for almost every event a runner folds.
+        self._keys: dict[str, Callable[[Row], Key]] = {
+            spec.name: _key_function(spec.key) for spec in self.tables
+        }
         self._generations: dict[tuple[int, str], dict[str, Table]] = {}
         self.handlers: Mapping[type[Any], Handler] = self.handler_map()
 
@@ -80,7 +93,7 @@ class Projection(ABC):
         return updated
 
     def key_of(self, table: str, row: Row) -> Key:
-        return tuple(row[c] for c in self._specs[table].key)
+        return self._keys[table](row)
 
     def spec(self, table: str) -> TableSpec:
         return self._specs[table]

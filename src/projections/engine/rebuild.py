@@ -17,10 +17,11 @@ from sqlalchemy import Engine, select
 
 from projections.engine.bulk_write import bulk_write
 from projections.engine.compare import TableComparison, compare
+from projections.engine.decoding import EventDecoder
 from projections.engine.generations import create_generation, drop_generation, finish_generation, install
 from projections.engine.projection import Projection
 from projections.engine.rows import MemoryRows
-from projections.engine.runner import Dispatch, decode, fold_into
+from projections.engine.runner import Dispatch, fold_into, handled_by
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import read_transaction, write_transaction
 from settlement_domain.personal_keys import app_keys, bind_read_store
@@ -85,13 +86,13 @@ def rebuild_outdated(
     return rebuild(app, engine, stale, progress=progress) if stale else None
 
 
-def _tail(app: Any, after: int, until: int) -> list[tuple[int, Any]]:
+def _tail(app: Any, decoder: EventDecoder, after: int, until: int) -> list[tuple[int, Any]]:
     events: list[tuple[int, Any]] = []
     while after < until:
         page = app.recorder.select_notifications(after + 1, PAGE, stop=until)
         if not page:
             break
-        events += decode(app, page)
+        events += decoder.decode(page)
         after = page[-1].id
     return events
 
@@ -130,12 +131,13 @@ def _rebuild(
     head = app.recorder.max_notification_id() or 0
     memories = {p.name: MemoryRows(p) for p in projections}
     dispatch = Dispatch([(p, memories[p.name]) for p in projections], keys=app_keys(app))
+    decoder = EventDecoder(app, handled_by(projections))
     done, after = 0, 0
     while after < head:
         page = app.recorder.select_notifications(after + 1, PAGE, stop=head)
         if not page:
             break
-        dispatch.fold(decode(app, page))
+        dispatch.fold(decoder.decode(page))
         after = page[-1].id
         done += len(page)
         if progress:
@@ -181,7 +183,7 @@ def _rebuild(
         for p in projections
     ]
     for projection, result in zip(projections, results, strict=True):
-        result.comparisons = _catch_up_and_compare(app, engine, projection, result, positions)
+        result.comparisons = _catch_up_and_compare(app, decoder, engine, projection, result, positions)
     seconds["compare"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -190,7 +192,7 @@ def _rebuild(
         for projection, result in zip(projections, results, strict=True):
             serving = states[projection.name]
             target = max(serving.position, positions[projection.name])
-            events = _tail(app, positions[projection.name], target)
+            events = _tail(app, decoder, positions[projection.name], target)
             fold_into(
                 conn,
                 projection,
@@ -222,7 +224,12 @@ def _rebuild(
 
 
 def _catch_up_and_compare(
-    app: Any, engine: Engine, projection: Projection, result: ProjectionRebuild, positions: dict[str, int]
+    app: Any,
+    decoder: EventDecoder,
+    engine: Engine,
+    projection: Projection,
+    result: ProjectionRebuild,
+    positions: dict[str, int],
 ) -> list[TableComparison]:
     """Brings the new generation to the serving one's position and compares both in one snapshot.
 
@@ -243,13 +250,13 @@ def _catch_up_and_compare(
             # Nobody advanced the serving generation past the rebuild's head: do the runner's work.
             with write_transaction(engine) as conn:
                 state = lock_states(conn, [name])[name]
-                events = _tail(app, state.position, positions[name])
+                events = _tail(app, decoder, state.position, positions[name])
                 fold_into(conn, projection, state.generation, events, state.position, keys=app_keys(app))
                 conn.execute(STATE.update().where(STATE.c.name == name).values(position=positions[name]))
             continue
         if serving.position > positions[name]:
             with write_transaction(engine) as conn:
-                events = _tail(app, positions[name], serving.position)
+                events = _tail(app, decoder, positions[name], serving.position)
                 fold_into(
                     conn, projection, result.new_generation, events, positions[name], keys=app_keys(app)
                 )

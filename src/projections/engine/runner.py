@@ -14,11 +14,13 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from projections.engine import chain as event_chain
+from projections.engine.decoding import EventDecoder
 from projections.engine.generations import install, lock_key
 from projections.engine.projection import Handler, Projection, ProjectionError
 from projections.engine.rows import DatabaseRows, Rows
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import write_transaction
+from projections.engine.wakeup import Wakeup
 from settlement_domain.personal_keys import ViewKeys, app_keys, bind_read_store
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,18 @@ log = logging.getLogger(__name__)
 Decoded = list[tuple[int, Any]]
 
 
+# A read model's rows kept in memory between batches: at most this many keys while catching up, and
+# this many once the runner has reached the head of the log (then it is following, not catching up).
+KEPT_CATCHING_UP = 1_000_000
+KEPT_AT_HEAD = 20_000
+# When the runner starts on a read model (or starts over), it reads a table whole when it has at most
+# this many rows per event it is behind: a lookup costs a round trip, a row read in bulk far less.
+LOAD_PER_EVENT = 5
+
+
 def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
-    """Decodes a page of notifications once, for every projection (decoding dominates the cost)."""
+    """Decodes a page of notifications once with the library's mapper (``audit verify`` and the
+    per-event baseline; the runner and the rebuild use the faster :class:`EventDecoder`)."""
     to_domain_event = app.mapper.to_domain_event
     return [(n.id, to_domain_event(n)) for n in notifications]
 
@@ -59,6 +71,16 @@ class Dispatch:
                     handler(event, position, rows)
                 except Exception as error:
                     raise ProjectionError(projection.name, position, event_class.__name__, error) from error
+
+
+def handled_by(projections: Iterable[Projection]) -> Any:
+    """Whether any of ``projections`` folds events of a class (the others are not even decoded)."""
+    projections = list(projections)
+
+    def wanted(event_class: type[Any]) -> bool:
+        return any(p.handler_for(event_class) is not None for p in projections)
+
+    return wanted
 
 
 def fold_into(
@@ -141,12 +163,29 @@ class OutdatedReadModel(RuntimeError):
         self.name = name
 
 
+@dataclass
+class _Kept:
+    """A read model's rows the runner keeps in memory, valid while the state row still shows the
+    generation and position this runner's last commit left (nobody else folded into the tables)."""
+
+    generation: int
+    position: int
+    rows: DatabaseRows
+    dispatch: Dispatch
+
+
 class Runner:
     """Follows the log and keeps the read models current.
 
     Each batch reads one page of notifications, decodes it once, hands every event to the projections
     that want its type and commits their rows together with their positions. A crash before the
     commit leaves rows and positions as they were, so the batch is simply done again.
+
+    The rows a batch read or wrote stay in memory for the next batch (a catch-up then reads each row
+    once, and tables that were empty when the runner began are never queried for rows that do not
+    exist). They are dropped when the read model's state row shows another generation or position
+    than this runner's last commit left (a rebuild swapped, another worker folded), when a batch
+    fails, and when they grow past ``KEPT_CATCHING_UP`` keys (``KEPT_AT_HEAD`` once at the head).
 
     On PostgreSQL a session advisory lock per projection lets one worker own it; another runner
     started beside it waits for the lock instead of doing the same work.
@@ -164,6 +203,7 @@ class Runner:
         batch_size: int = 1000,
         poll_interval: float = 0.5,
         chain: bool = True,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.app = app
         self.keys = app_keys(app)
@@ -177,10 +217,14 @@ class Runner:
         self._chain_owned = False  # whether this runner advances the hash chain (one runner does)
         self._lock_conn: Connection | None = None
         self._stop = threading.Event()
+        # Between polls, new events wake the live loop at once (engine/wakeup.py).
+        self.wakeup = wakeup or Wakeup()
         self._thread: threading.Thread | None = None
         self._progress = threading.Condition()
         self.position = 0
         self.error: BaseException | None = None
+        self._decoder = EventDecoder(app, handled_by(self.projections))
+        self._kept: dict[str, _Kept] = {}
         install(engine, self.projections)
         if chain:
             event_chain.install(engine)
@@ -223,6 +267,7 @@ class Runner:
                 conn.invalidate()
         self._owned = []
         self._chain_owned = False
+        self._kept.clear()  # another worker may fold these read models now
 
     # Work --------------------------------------------------------------------------------------
 
@@ -248,31 +293,63 @@ class Runner:
         if not notifications:
             self._advanced(start)
             return chained
-        events = decode(self.app, notifications)
+        events = self._decoder.decode(notifications)
         last = notifications[-1].id
         now = datetime.now(UTC)
-        with write_transaction(self.engine) as conn:
-            states = lock_states(conn, positions)
-            # Positions are re-read under the lock: another worker or a rebuild may have moved them.
-            for projection in owned:
-                state = states[projection.name]
-                if state.position >= last:
-                    continue
-                try:
-                    fold_into(conn, projection, state.generation, events, state.position, keys=self.keys)
-                except ProjectionError:
-                    raise
-                except Exception as error:  # writing the batch's rows failed: no one event to name
-                    raise ProjectionError(
-                        projection.name, last, f"batch write after {state.position}", error
-                    ) from error
-                conn.execute(
-                    STATE.update()
-                    .where(STATE.c.name == projection.name)
-                    .values(position=last, updated_at=now)
-                )
+        folded: list[str] = []
+        try:
+            with write_transaction(self.engine) as conn:
+                states = lock_states(conn, positions)
+                # Positions are re-read under the lock: another worker or a rebuild may have moved them.
+                for projection in owned:
+                    state = states[projection.name]
+                    if state.position >= last:
+                        continue
+                    kept = self._kept_for(conn, projection, state)
+                    try:
+                        kept.dispatch.fold(events, state.position)
+                        kept.rows.flush()
+                    except ProjectionError:
+                        raise
+                    except Exception as error:  # writing the batch's rows failed: no one event to name
+                        raise ProjectionError(
+                            projection.name, last, f"batch write after {state.position}", error
+                        ) from error
+                    conn.execute(
+                        STATE.update()
+                        .where(STATE.c.name == projection.name)
+                        .values(position=last, updated_at=now)
+                    )
+                    folded.append(projection.name)
+        except BaseException:
+            # The batch rolled back: rows kept in memory may hold its changes.
+            self._kept.clear()
+            raise
+        at_head = len(notifications) < self.batch_size
+        for name in folded:
+            kept = self._kept[name]
+            kept.position = last
+            if kept.rows.size() > (KEPT_AT_HEAD if at_head else KEPT_CATCHING_UP):
+                del self._kept[name]
         self._advanced(last)
-        return max(len(events), chained)
+        return max(len(notifications), chained)
+
+    def _kept_for(self, conn: Connection, projection: Projection, state: Any) -> _Kept:
+        """The rows kept for ``projection`` when still valid for its state row, else fresh ones."""
+        kept = self._kept.get(projection.name)
+        if kept is not None and (kept.generation, kept.position) == (state.generation, state.position):
+            kept.rows.rebind(conn)
+            return kept
+        lag = (self.app.recorder.max_notification_id() or 0) - state.position
+        # Catching up (more than a batch behind), a table looked up is read whole when it is empty, or
+        # small beside the work ahead; following the log, lookups go to the database as they come
+        # (no count of a large table for a batch of a few events).
+        load_limit = min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag) if lag > self.batch_size else None
+        rows = DatabaseRows(conn, projection, state.generation, load_limit=load_limit)
+        kept = self._kept[projection.name] = _Kept(
+            state.generation, state.position, rows, Dispatch([(projection, rows)], keys=self.keys)
+        )
+        return kept
 
     def catch_up(self, until: int | None = None) -> int:
         """Runs batches until the log's head (or ``until``) is reached; answers events read."""
@@ -295,7 +372,7 @@ class Runner:
         try:
             while not self._stop.is_set():
                 if self.run_batch() == 0:
-                    self._stop.wait(self.poll_interval)
+                    self.wakeup.wait(self.poll_interval)
         except BaseException as error:
             self.error = error
             # Never the traceback or the error's text: a database error quotes SQL and the values of
@@ -325,6 +402,7 @@ class Runner:
         """Stops the live loop after the batch in hand: that batch still commits whole (shutdown waits
         for it up to ``timeout`` seconds; a batch takes well under one)."""
         self._stop.set()
+        self.wakeup.wake()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():

@@ -131,10 +131,17 @@ def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[Conn
 
     Query functions read the serving generation and then its tables, which stays right across a swap
     (the old tables outlive it by a grace period), so they need no snapshot and skip its round trip.
+    Without a snapshot, PostgreSQL reads in autocommit: in READ COMMITTED each statement has a snapshot
+    of its own anyway, and BEGIN and COMMIT would cost two round trips more per read.
     """
-    with engine.connect() as conn, conn.begin():
-        if snapshot and conn.dialect.name == "postgresql":
-            # READ COMMITTED would give each statement its own snapshot; this holds for this
-            # transaction only, so the pooled connection needs no reset afterwards.
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        yield conn
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql" and not snapshot:
+            # Reset to the engine's default when the connection goes back to the pool.
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        with conn.begin():
+            if snapshot and conn.dialect.name == "postgresql":
+                # READ COMMITTED would give each statement its own snapshot; this holds for this
+                # transaction only, so the pooled connection needs no reset afterwards.
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield conn

@@ -19,11 +19,15 @@ def create_distribution_list(scope: Scope, cmd: c.CreateDistributionList) -> Out
     refugees: dict[UUID, Refugee] = {}
     for refugee_id in cmd.refugee_ids:
         if refugee_id in refugees:
-            raise refuse_input("R3", f"Person {refugee_id} is named twice.", "refugee_ids")
+            raise refuse_input(
+                "R3", "Person %(person)s is named twice.", "refugee_ids", {"person": refugee_id}
+            )
         try:
             refugees[refugee_id] = scope.refugee(refugee_id)
         except NotFound:
-            raise refuse_input("R3", f"Person {refugee_id} is not registered.", "refugee_ids") from None
+            raise refuse_input(
+                "R3", "Person %(person)s is not registered.", "refugee_ids", {"person": refugee_id}
+            ) from None
         refugees[refugee_id].check_may_be_proposed()
     families = {
         r.family_id: _members(scope, r.family_id) for r in refugees.values() if r.family_id is not None

@@ -46,15 +46,17 @@ def _person(scope: Scope, cmd: Any) -> Refugee:
     refugee = scope.find(Refugee, person_id(cmd.person))
     if refugee is None:
         raise RuleViolation(
-            "R15", f"The person {cmd.person} is not registered by this file or an earlier import.",
-            field="person",
+            "R15", "The person %(person)s is not registered by this file or an earlier import.",
+            field="person", params={"person": cmd.person},
         )  # fmt: skip
     return refugee
 
 
 def _check_past(scope: Scope, day: Any, field: str) -> None:
     if day > scope.today:
-        raise RuleViolation("R15", f"A history's date is not in the future ({day.isoformat()}).", field=field)
+        raise RuleViolation(
+            "R15", "A history's date is not in the future (%(date)s).", field=field, params={"date": day}
+        )
 
 
 def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Outcome:
@@ -72,8 +74,8 @@ def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Ou
             new, personal=not stored.erased
         ):
             raise FactConflict(
-                f"The person {cmd.person} is stored with other registration data than the file's.",
-                field="person",
+                "The person %(person)s is stored with other registration data than the file's.",
+                field="person", params={"person": cmd.person},
             )  # fmt: skip
         return Outcome(stored, extra={"recorded": False})
     changed: list[Aggregate] = []

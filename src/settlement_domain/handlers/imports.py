@@ -16,9 +16,16 @@ def record_historical_figure(scope: Scope, cmd: c.RecordHistoricalFigure) -> Out
     check_year("R15", cmd.year, scope.today)
     if cmd.year >= scope.today.year:
         # Statistics describe years gone by; this year's requests and decisions are made here (R1, R2).
-        raise RuleViolation("R15", f"IMDi's statistics are of past years, not {cmd.year}.", field="year")
+        raise RuleViolation(
+            "R15",
+            "IMDi's statistics are of past years, not %(year)s.",
+            field="year",
+            params={"year": cmd.year},
+        )
     if cmd.kind not in KINDS:
-        raise RuleViolation("R15", f"A figure is one of {', '.join(KINDS)}.", field="kind")
+        raise RuleViolation(
+            "R15", "A figure is one of %(kinds)s.", field="kind", params={"kinds": list(KINDS)}
+        )
     scope.municipality(cmd.number)
     quota = scope.quota_year(cmd.number, cmd.year)
     recorded = quota.record_historical(
@@ -30,7 +37,10 @@ def record_historical_figure(scope: Scope, cmd: c.RecordHistoricalFigure) -> Out
 def record_import(scope: Scope, cmd: c.RecordImport) -> Outcome:
     if scope.find(Import, Import.create_id(cmd.checksum)) is not None:
         raise RuleViolation(
-            "R15", f"The file with checksum {cmd.checksum} is already imported.", field="file"
+            "R15",
+            "The file with checksum %(checksum)s is already imported.",
+            field="file",
+            params={"checksum": cmd.checksum},
         )
     record = Import(
         meta=scope.meta, file_name=cmd.file_name, checksum=cmd.checksum, file_format=cmd.file_format,

@@ -26,9 +26,11 @@ def _letter(scope: Scope, letter_id: UUID) -> Letter:
 
 def _check_delivery(delivery: str, channel: str) -> None:
     if delivery not in DELIVERIES:
-        raise refuse_input("R9", f"A delivery is one of {', '.join(DELIVERIES)}.", "delivery")
+        raise refuse_input(
+            "R9", "A delivery is one of %(deliveries)s.", "delivery", {"deliveries": list(DELIVERIES)}
+        )
     if channel not in CHANNELS:
-        raise refuse_input("R9", f"A channel is one of {', '.join(CHANNELS)}.", "channel")
+        raise refuse_input("R9", "A channel is one of %(channels)s.", "channel", {"channels": list(CHANNELS)})
 
 
 def record_dispatch(scope: Scope, cmd: c.RecordLetterDispatch) -> Outcome:
@@ -92,7 +94,10 @@ def record_letters_export(scope: Scope, cmd: c.RecordLettersExport) -> Outcome:
         scope.municipality(cmd.municipality)
     except NotFound:
         raise refuse_input(
-            "R17", f"Municipality {cmd.municipality} is not registered.", "municipality"
+            "R17",
+            "Municipality %(number)s is not registered.",
+            "municipality",
+            {"number": cmd.municipality},
         ) from None
     export = Export(
         meta=scope.meta,

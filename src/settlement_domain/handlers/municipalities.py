@@ -14,7 +14,12 @@ def register_municipality(scope: Scope, cmd: c.RegisterMunicipality) -> Outcome:
         scope.meta, cmd.number, cmd.name, cmd.county, cmd.organisation_number
     )
     if scope.find(Municipality, municipality.id) is not None:
-        raise RuleViolation("registry", f"Municipality {cmd.number} is already registered.", field="number")
+        raise RuleViolation(
+            "registry",
+            "Municipality %(number)s is already registered.",
+            field="number",
+            params={"number": cmd.number},
+        )
     return Outcome(municipality)
 
 

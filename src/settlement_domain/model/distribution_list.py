@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
-from settlement_domain.errors import RuleViolation
+from settlement_domain.errors import RuleViolation, Text
 from settlement_domain.values import Decline
 
 if TYPE_CHECKING:
@@ -77,8 +77,9 @@ class DistributionList(Aggregate):
             if left_out:
                 raise RuleViolation(
                     "R3",
-                    f"Family {family_id} is proposed whole; missing: {', '.join(map(str, left_out))}.",
+                    "Family %(family)s is proposed whole; missing: %(missing)s.",
                     field="refugee_ids",
+                    params={"family": family_id, "missing": [str(m) for m in left_out]},
                 )
         return cls(
             meta=meta,
@@ -108,7 +109,11 @@ class DistributionList(Aggregate):
 
     def check_open(self, rule: str) -> None:
         if self.status is not ListStatus.OPEN:
-            raise RuleViolation(rule, f"The distribution list is {self.status.value}, no longer open.")
+            raise RuleViolation(
+                rule,
+                "The distribution list is %(status)s, no longer open.",
+                params={"status": Text(self.status.value)},
+            )
 
     def check_approval(self, accepted: Sequence[UUID], declined: Sequence[Decline]) -> None:
         """R4: open, every person named exactly once, a reason for each decline, families whole."""
@@ -117,24 +122,32 @@ class DistributionList(Aggregate):
         duplicates = {str(r) for r in named if named.count(r) > 1}
         if duplicates:
             raise rules.refuse_input(
-                "R4", f"Persons named more than once: {', '.join(sorted(duplicates))}.", "accepted"
+                "R4",
+                "Persons named more than once: %(persons)s.",
+                "accepted",
+                {"persons": sorted(duplicates)},
             )
         strangers = set(named) - set(self.refugee_ids)
         if strangers:
             raise rules.refuse_input(
-                "R4", f"Persons not on this list: {', '.join(sorted(map(str, strangers)))}.", "accepted"
+                "R4",
+                "Persons not on this list: %(persons)s.",
+                "accepted",
+                {"persons": sorted(map(str, strangers))},
             )
         missing = set(self.refugee_ids) - set(named)
         if missing:
             raise rules.refuse_input(
                 "R4",
-                "Every person on the list must be accepted or declined; missing: "
-                f"{', '.join(sorted(map(str, missing)))}.",
+                "Every person on the list must be accepted or declined; missing: %(persons)s.",
                 "accepted",
+                {"persons": sorted(map(str, missing))},
             )
         for decline in declined:
             if not (decline.reason and decline.reason.strip()):
-                raise rules.refuse_input("R4", f"Declining {decline.refugee_id} needs a reason.", "declined")
+                raise rules.refuse_input(
+                    "R4", "Declining %(person)s needs a reason.", "declined", {"person": decline.refugee_id}
+                )
         accepted_set = set(accepted)
         for members in self.families.values():
             taken = [m for m in members if m in accepted_set]
@@ -142,8 +155,9 @@ class DistributionList(Aggregate):
                 # The family's own text is never shown to the municipality (it may name the family).
                 raise rules.refuse_input(
                     "R4",
-                    f"A family must be accepted or declined whole: {', '.join(map(str, members))}.",
+                    "A family must be accepted or declined whole: %(persons)s.",
                     "accepted",
+                    {"persons": [str(m) for m in members]},
                 )
 
     def approve(

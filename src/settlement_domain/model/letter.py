@@ -135,8 +135,9 @@ class Letter(Aggregate):
         if self.pending != delivery:
             raise RuleViolation(
                 "R9",
-                f"Letter {self.id} has no {delivery} delivery waiting; it is recorded once.",
+                "Letter %(letter)s has no %(delivery)s delivery waiting; it is recorded once.",
                 field="delivery",
+                params={"letter": self.id, "delivery": delivery},
             )
 
     def dispatch(
@@ -177,7 +178,12 @@ class Letter(Aggregate):
         the failure is permanent: then IMDi must act, and retries it)."""
         self.check_pending(delivery)
         if self.failed_permanently:
-            raise RuleViolation("R9", f"Letter {self.id} already failed; IMDi retries it.", field="delivery")
+            raise RuleViolation(
+                "R9",
+                "Letter %(letter)s already failed; IMDi retries it.",
+                field="delivery",
+                params={"letter": self.id},
+            )
         self._delivery_failed(
             meta=meta,
             delivery=delivery,
@@ -206,7 +212,12 @@ class Letter(Aggregate):
     def retry_delivery(self, meta: dict[str, Any]) -> None:
         """R9: IMDi has the failed letter tried again (after the municipality's address was fixed)."""
         if not self.failed_permanently:
-            raise RuleViolation("R9", f"Letter {self.id} has no failed delivery to retry.", field="letter_id")
+            raise RuleViolation(
+                "R9",
+                "Letter %(letter)s has no failed delivery to retry.",
+                field="letter_id",
+                params={"letter": self.id},
+            )
         assert self.pending is not None  # a permanent failure is of the delivery still pending
         self._delivery_retried(meta=meta, delivery=self.pending)
 
@@ -221,7 +232,12 @@ class Letter(Aggregate):
         callback). Only after a digital dispatch; a letter already opened stays opened (no event)."""
         dispatched_at = self.digital_dispatched_at
         if dispatched_at is None:
-            raise RuleViolation("R9", f"Letter {self.id} was not sent by digital post.", field="letter_id")
+            raise RuleViolation(
+                "R9",
+                "Letter %(letter)s was not sent by digital post.",
+                field="letter_id",
+                params={"letter": self.id},
+            )
         if self.opened_at is not None:
             return False
         self._opened(meta=meta, opened_at=max(opened_at, dispatched_at), source=source)
@@ -235,14 +251,26 @@ class Letter(Aggregate):
         """R9: sent by digital post, not opened 48 hours after dispatch: it goes by post, once."""
         due = self.fallback_due_at
         if due is None:
-            raise RuleViolation("R9", f"Letter {self.id} was not sent by digital post.", field="letter_id")
+            raise RuleViolation(
+                "R9",
+                "Letter %(letter)s was not sent by digital post.",
+                field="letter_id",
+                params={"letter": self.id},
+            )
         if self.fallback_at is not None:
-            raise RuleViolation("R9", f"Letter {self.id} already went to post.", field="letter_id")
+            raise RuleViolation(
+                "R9", "Letter %(letter)s already went to post.", field="letter_id", params={"letter": self.id}
+            )
         if self.opened_at is not None and self.opened_at < due:
-            raise RuleViolation("R9", f"Letter {self.id} was opened in time.", field="letter_id")
+            raise RuleViolation(
+                "R9", "Letter %(letter)s was opened in time.", field="letter_id", params={"letter": self.id}
+            )
         if now < due:
             raise RuleViolation(
-                "R9", f"Letter {self.id} goes to post at {due.isoformat()}, not before.", field="now"
+                "R9",
+                "Letter %(letter)s goes to post at %(due)s, not before.",
+                field="now",
+                params={"letter": self.id, "due": due},
             )
         self._fell_back(meta=meta, due_at=due, fallback_at=now)
 

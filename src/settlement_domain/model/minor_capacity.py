@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
-from settlement_domain.errors import RuleViolation
+from settlement_domain.errors import RuleViolation, Text
 
 if TYPE_CHECKING:
     from settlement_domain.model.dynamic import DynamicEvent
@@ -77,7 +77,11 @@ class MinorCapacity(Aggregate):
 
     def _check_open(self) -> None:
         if self.status is not CapacityStatus.OPEN:
-            raise RuleViolation("R11", f"The capacity report is already {self.status.value}.")
+            raise RuleViolation(
+                "R11",
+                "The capacity report is already %(status)s.",
+                params={"status": Text(self.status.value)},
+            )
 
     def withdraw(self, meta: dict[str, Any], reason: str) -> None:
         """R11: an open report is withdrawn, with a reason."""

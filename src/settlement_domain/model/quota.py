@@ -10,19 +10,23 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from settlement_domain import rules
-from settlement_domain.errors import RuleViolation
+from settlement_domain.errors import RuleViolation, Text
 from settlement_domain.model.ids import natural_id
 
 if TYPE_CHECKING:
     from settlement_domain.model.dynamic import DynamicEvent
 
 
-def _places(count: int) -> str:
-    return f"{count} place" if count == 1 else f"{count} places"
+def _places(count: int) -> Text:
+    if count == 1:
+        return Text("%(count)s place", {"count": count})
+    return Text("%(count)s places", {"count": count})
 
 
-def _used(count: int) -> str:
-    return f"{count} is used" if count == 1 else f"{count} are used"
+def _used(count: int) -> Text:
+    if count == 1:
+        return Text("%(count)s is used", {"count": count})
+    return Text("%(count)s are used", {"count": count})
 
 
 class QuotaYear(Aggregate):
@@ -113,8 +117,9 @@ class QuotaYear(Aggregate):
         if self.requested is not None and reason is None:
             raise RuleViolation(
                 "R1",
-                f"A request for {self.year} was already sent; a revision must give a reason.",
+                "A request for %(year)s was already sent; a revision must give a reason.",
                 field="reason",
+                params={"year": self.year},
             )
         self._settlement_requested(
             meta=meta,
@@ -185,22 +190,36 @@ class QuotaYear(Aggregate):
         if decided_on > today:
             raise rules.refuse_input("R2", "The decision date is in the future.", "decided_on")
         if decided_on.year < rules.FIRST_YEAR:
-            raise rules.refuse_input("R2", f"The decision date is before {rules.FIRST_YEAR}.", "decided_on")
+            raise rules.refuse_input(
+                "R2", "The decision date is before %(year)s.", "decided_on", {"year": rules.FIRST_YEAR}
+            )
         within_persons = self.places_taken - self.over_quota_persons
         within_minors = self.minor_places_taken - self.over_quota_minors
         if persons < within_persons:
             raise RuleViolation(
                 "R2",
-                f"{self.municipality} already uses {_places(self.places_taken)} in {self.year}; "
-                f"the decision cannot be fewer than {within_persons} persons.",
+                "%(municipality)s already uses %(places)s in %(year)s; "
+                "the decision cannot be fewer than %(within)s persons.",
                 field="persons",
+                params={
+                    "municipality": self.municipality,
+                    "places": _places(self.places_taken),
+                    "year": self.year,
+                    "within": within_persons,
+                },
             )
         if minors < within_minors:
             raise RuleViolation(
                 "R2",
-                f"{self.municipality} already uses {_places(self.minor_places_taken)} for unaccompanied "
-                f"minors in {self.year}; the decision cannot be fewer than {within_minors}.",
+                "%(municipality)s already uses %(places)s for unaccompanied "
+                "minors in %(year)s; the decision cannot be fewer than %(within)s.",
                 field="unaccompanied_minors",
+                params={
+                    "municipality": self.municipality,
+                    "places": _places(self.minor_places_taken),
+                    "year": self.year,
+                    "within": within_minors,
+                },
             )
         self._quota_decided(
             meta=meta,
@@ -290,9 +309,16 @@ class QuotaYear(Aggregate):
         if live:
             raise RuleViolation(
                 "R15",
-                f"{self.municipality} {self.year}: the {kind} of {stored} persons was recorded in this service; "
-                f"the file says {persons}, and an import does not revise what was recorded here.",
+                "%(municipality)s %(year)s: the %(kind)s of %(stored)s persons was recorded in this service; "
+                "the file says %(persons)s, and an import does not revise what was recorded here.",
                 field="persons",
+                params={
+                    "municipality": self.municipality,
+                    "year": self.year,
+                    "kind": Text(kind),
+                    "stored": stored,
+                    "persons": persons,
+                },
             )
         # Places that persons of a history import took are history as well: a decision of the
         # statistics is not refused below them (either import may come first).
@@ -300,17 +326,30 @@ class QuotaYear(Aggregate):
         if kind == "decision" and persons < within:
             raise RuleViolation(
                 "R15",
-                f"{self.municipality} {self.year}: the file decides {persons} places, but {within} are used "
+                "%(municipality)s %(year)s: the file decides %(persons)s places, but %(within)s are used "
                 "within the quota (R2, R10); it is not imported.",
                 field="persons",
+                params={
+                    "municipality": self.municipality,
+                    "year": self.year,
+                    "persons": persons,
+                    "within": within,
+                },
             )
         reason = rules.check_text("R15", revise_reason, "reason") if revise_reason else None
         if stored is not None and reason is None:
             raise RuleViolation(
                 "R15",
-                f"{self.municipality} {self.year}: the {kind} stored is {stored} persons, the file says "
-                f"{persons}; import it as a revision, with a reason, or leave it.",
+                "%(municipality)s %(year)s: the %(kind)s stored is %(stored)s persons, the file says "
+                "%(persons)s; import it as a revision, with a reason, or leave it.",
                 field=kind,
+                params={
+                    "municipality": self.municipality,
+                    "year": self.year,
+                    "kind": Text(kind),
+                    "stored": stored,
+                    "persons": persons,
+                },
             )
         if kind == "request":
             self._settlement_requested(
@@ -347,26 +386,36 @@ class QuotaYear(Aggregate):
 
     # R4, R5: places taken ----------------------------------------------------------------------
 
-    def shortfall(self, persons: int, minors: int) -> str | None:
+    def shortfall(self, persons: int, minors: int) -> Text | None:
         """Why ``persons`` more (``minors`` of them unaccompanied minors) find no vacant places, or None."""
         return self._shortfall(persons, minors)
 
-    def _shortfall(self, persons: int, minors: int) -> str | None:
+    def _shortfall(self, persons: int, minors: int) -> Text | None:
         """Why ``persons`` (of which ``minors``) more places do not fit, with the figures; None if they do."""
         if self.decided is None:
-            return f"{self.municipality} has recorded no quota decision for {self.year}"
+            return Text(
+                "%(municipality)s has recorded no quota decision for %(year)s",
+                {"municipality": self.municipality, "year": self.year},
+            )
         decided_persons, decided_minors = self.decided
         vacant_persons, vacant_minors = self.vacant() or (0, 0)
         if persons > vacant_persons:
-            return (
-                f"{self.municipality} decided {_places(decided_persons)} for {self.year}, "
-                f"{_used(self.places_taken)} and {vacant_persons} vacant; {persons} asked"
-            )
+            return Text(
+                "%(municipality)s decided %(places)s for %(year)s, %(used)s and %(vacant)s vacant; %(asked)s asked",
+                {
+                    "municipality": self.municipality, "places": _places(decided_persons), "year": self.year,
+                    "used": _used(self.places_taken), "vacant": vacant_persons, "asked": persons,
+                },
+            )  # fmt: skip
         if minors > vacant_minors:
-            return (
-                f"{self.municipality} decided {_places(decided_minors)} for unaccompanied minors for {self.year}, "
-                f"{_used(self.minor_places_taken)} and {vacant_minors} vacant; {minors} asked"
-            )
+            return Text(
+                "%(municipality)s decided %(places)s for unaccompanied minors for %(year)s, %(used)s and "
+                "%(vacant)s vacant; %(asked)s asked",
+                {
+                    "municipality": self.municipality, "places": _places(decided_minors), "year": self.year,
+                    "used": _used(self.minor_places_taken), "vacant": vacant_minors, "asked": minors,
+                },
+            )  # fmt: skip
         return None
 
     def take_places_by_selection(
@@ -377,8 +426,8 @@ class QuotaYear(Aggregate):
         if shortfall is not None:
             raise RuleViolation(
                 "R4",
-                f"The accepted persons do not fit: {shortfall}. Revise the quota decision (R2) "
-                "or decline persons.",
+                "The accepted persons do not fit: %(shortfall)s. Revise the quota decision (R2) or decline persons.",
+                params={"shortfall": shortfall},
             )
         self._places_taken_by_selection(
             meta=meta,
@@ -424,8 +473,9 @@ class QuotaYear(Aggregate):
         if shortfall is not None and override_reason is None:
             raise RuleViolation(
                 "R5",
-                f"No vacant place: {shortfall}. A settlement decision for {self.year} needs an override reason.",
+                "No vacant place: %(shortfall)s. A settlement decision for %(year)s needs an override reason.",
                 field="override_reason",
+                params={"shortfall": shortfall, "year": self.year},
             )
         self._place_taken(
             meta=meta,
@@ -462,7 +512,9 @@ class QuotaYear(Aggregate):
         must hold a place to release (of a minor, for a minor)."""
         if self.places_taken < 1 or (unaccompanied_minor and self.minor_places_taken < 1):
             raise RuleViolation(
-                "R5", f"{self.municipality} has no place of {self.year} taken to move to {to_year}."
+                "R5",
+                "%(municipality)s has no place of %(year)s taken to move to %(to_year)s.",
+                params={"municipality": self.municipality, "year": self.year, "to_year": to_year},
             )
         self._place_released(
             meta=meta,

@@ -133,7 +133,10 @@ class Refugee(Aggregate):
             category = Category(category)
         except ValueError:
             raise rules.refuse_input(
-                "registration", f"The category is one of {', '.join(Category)}.", "category"
+                "registration",
+                "The category is one of %(categories)s.",
+                "category",
+                {"categories": [c.value for c in Category]},
             ) from None
         return {
             "meta": meta,
@@ -234,14 +237,25 @@ class Refugee(Aggregate):
     def check_may_be_proposed(self) -> None:
         """R3: not settled or decided, not accepted by a municipality, not on another open list."""
         if self.settlement_date is not None or self.decided_for is not None:
-            raise RuleViolation("R3", f"Person {self.id} is already settled or decided.", field="refugee_ids")
+            raise RuleViolation(
+                "R3",
+                "Person %(person)s is already settled or decided.",
+                field="refugee_ids",
+                params={"person": self.id},
+            )
         if self.selected_by is not None:
             raise RuleViolation(
-                "R3", f"Person {self.id} was already accepted by {self.selected_by}.", field="refugee_ids"
+                "R3",
+                "Person %(person)s was already accepted by %(municipality)s.",
+                field="refugee_ids",
+                params={"person": self.id, "municipality": self.selected_by},
             )
         if self.open_list_id is not None:
             raise RuleViolation(
-                "R3", f"Person {self.id} is already on another open distribution list.", field="refugee_ids"
+                "R3",
+                "Person %(person)s is already on another open distribution list.",
+                field="refugee_ids",
+                params={"person": self.id},
             )
 
     def propose(self, meta: dict[str, Any], list_id: UUID, municipality: str) -> None:
@@ -256,7 +270,11 @@ class Refugee(Aggregate):
 
     def _check_on_list(self, rule: str, list_id: UUID) -> None:
         if self.open_list_id != list_id:
-            raise RuleViolation(rule, f"Person {self.id} is not on the open distribution list {list_id}.")
+            raise RuleViolation(
+                rule,
+                "Person %(person)s is not on the open distribution list %(list)s.",
+                params={"person": self.id, "list": list_id},
+            )
 
     def withdraw_proposal(self, meta: dict[str, Any], list_id: UUID) -> None:
         """R3: the list the person was on is withdrawn; the person is free again."""
@@ -272,7 +290,9 @@ class Refugee(Aggregate):
         """R4: the municipality declines the person, with a reason."""
         self._check_on_list("R4", list_id)
         if not (reason and reason.strip()):
-            raise rules.refuse_input("R4", f"Declining {self.id} needs a reason.", "declined")
+            raise rules.refuse_input(
+                "R4", "Declining %(person)s needs a reason.", "declined", {"person": self.id}
+            )
         reason = rules.check_text("R4", reason, "declined")
         self._declined(meta=meta, list_id=list_id, municipality=municipality, reason=reason)
 
@@ -346,8 +366,9 @@ class Refugee(Aggregate):
         if self.selected_by != municipality:
             raise RuleViolation(
                 "R5",
-                f"A settlement decision needs the person to be selected by {municipality} first.",
+                "A settlement decision needs the person to be selected by %(municipality)s first.",
                 field="municipality",
+                params={"municipality": municipality},
             )
         if self.decided_for is not None:
             raise RuleViolation("R5", "A settlement decision was already made for this person.")
@@ -425,16 +446,17 @@ class Refugee(Aggregate):
         if self.selected_on is not None and settlement_date < self.selected_on:
             raise RuleViolation(
                 "R7e",
-                f"The date is before the person was selected ({self.selected_on.isoformat()}).",
+                "The date is before the person was selected (%(date)s).",
                 field="date",
+                params={"date": self.selected_on},
             )
 
     def _check_no_date_yet(self) -> None:
         if self.settlement_date is not None:
             raise RuleViolation(
                 "R7f",
-                f"A settlement date ({self.settlement_date.isoformat()}) is already registered; "
-                "IMDi corrects it.",
+                "A settlement date (%(date)s) is already registered; IMDi corrects it.",
+                params={"date": self.settlement_date},
             )
 
     @event("SettlementDateRegistered")
@@ -485,9 +507,17 @@ class Refugee(Aggregate):
             if (self.selected_by, self.selection_year, self.selected_on) == (municipality, year, selected_on):
                 return False
             raise FactConflict(
-                f"The person is already selected by {self.selected_by} for {self.selection_year} "
-                f"on {self.selected_on}; the file says {municipality} for {year} on {selected_on}.",
+                "The person is already selected by %(stored)s for %(stored_year)s on %(stored_on)s; "
+                "the file says %(municipality)s for %(year)s on %(selected_on)s.",
                 field="selection",
+                params={
+                    "stored": self.selected_by,
+                    "stored_year": self.selection_year,
+                    "stored_on": self.selected_on,
+                    "municipality": municipality,
+                    "year": year,
+                    "selected_on": selected_on,
+                },
             )
         if self.open_list_id is not None:
             raise RuleViolation("R15", "The person is on an open distribution list here.", field="selection")
@@ -509,19 +539,25 @@ class Refugee(Aggregate):
             if (self.decided_for, self.decision_year) == (municipality, year):
                 return False
             raise FactConflict(
-                f"A settlement decision for {self.decided_for} ({self.decision_year}) is already stored; "
-                f"the file says {municipality} ({year}).",
+                "A settlement decision for %(stored)s (%(stored_year)s) is already stored; "
+                "the file says %(municipality)s (%(year)s).",
                 field="decision",
+                params={
+                    "stored": self.decided_for,
+                    "stored_year": self.decision_year,
+                    "municipality": municipality,
+                    "year": year,
+                },
             )
         if self.selected_by != municipality:
             raise RuleViolation(
-                "R15", f"A settlement decision needs the person selected by {municipality} first (R5).",
-                field="decision",
+                "R15", "A settlement decision needs the person selected by %(municipality)s first (R5).",
+                field="decision", params={"municipality": municipality},
             )  # fmt: skip
         if self.selected_on is not None and decided_on < self.selected_on:
             raise RuleViolation(
-                "R15", f"The decision ({decided_on}) is before the selection ({self.selected_on}).",
-                field="date",
+                "R15", "The decision (%(decided_on)s) is before the selection (%(selected_on)s).",
+                field="date", params={"decided_on": decided_on, "selected_on": self.selected_on},
             )  # fmt: skip
         self._settlement_decided(
             meta=meta, municipality=municipality, year=year, decided_on=decided_on,
@@ -543,9 +579,9 @@ class Refugee(Aggregate):
                 )  # fmt: skip
                 return True
             raise FactConflict(
-                f"A settlement date ({self.settlement_date.isoformat()}) is already stored; the file says "
-                f"{settlement_date.isoformat()}.",
+                "A settlement date (%(stored)s) is already stored; the file says %(date)s.",
                 field="settlement_date",
+                params={"stored": self.settlement_date, "date": settlement_date},
             )
         if self.decided_for is None:
             raise RuleViolation(
@@ -553,8 +589,8 @@ class Refugee(Aggregate):
             )
         if self.decided_on is not None and settlement_date < self.decided_on:
             raise RuleViolation(
-                "R15", f"The date is before the settlement decision ({self.decided_on.isoformat()}).",
-                field="settlement_date",
+                "R15", "The date is before the settlement decision (%(date)s).",
+                field="settlement_date", params={"date": self.decided_on},
             )  # fmt: skip
         if settlement_date > today:
             raise RuleViolation(
@@ -562,8 +598,8 @@ class Refugee(Aggregate):
             )
         if self.selected_on is not None and settlement_date < self.selected_on:
             raise RuleViolation(
-                "R15", f"The date is before the person was selected ({self.selected_on.isoformat()}).",
-                field="settlement_date",
+                "R15", "The date is before the person was selected (%(date)s).",
+                field="settlement_date", params={"date": self.selected_on},
             )  # fmt: skip
         self._date_registered(DateSource.HISTORY, meta, settlement_date)
         return True

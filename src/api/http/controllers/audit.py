@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import FromQuery, QueryParameter
 
 from api.http.access import allowed, municipality_scope
 from api.http.context import CurrentActor, Settlement
+from api.http.errors import problem_locale
 from api.http.reads import Reads
 from api.http.schemas import Cursor, Limit, Model, MunicipalityNumber, Page, instant
+from api.messages import audit_summaries
 from projections.audit_trail import audit_events
 from settlement_domain.context import Role
 from settlement_domain.read_retention import readable_from
@@ -73,6 +75,7 @@ class AuditController(Controller):
     )
     def events(
         self,
+        request: Request,
         actor: CurrentActor,
         app: Settlement,
         reads: Reads,
@@ -114,6 +117,8 @@ class AuditController(Controller):
             cursor=cursor,
             limit=limit,
         )
+        # Each summary in the reader's language (bokmål unless Accept-Language asks for English).
+        found = {**found, "items": audit_summaries(problem_locale(request), found["items"])}
         page = Page[AuditEvent].of(found, AuditEvent)
         reads_from = readable_from(app.personal_keys, app.clock(), app.read_retention_years)
         return AuditPage(items=page.items, next_cursor=page.next_cursor, reads_from=reads_from)

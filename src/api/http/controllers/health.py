@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.http.auth import bearer_token
 from api.http.errors import problem
 from api.http.schemas import Model
+from api.web.i18n import N_
 from projections.catalog import PROJECTIONS
 from projections.engine.runner import status
 from settlement_domain.context import Role
@@ -150,7 +151,7 @@ def _not_ready(request: Request, reasons: list[str]) -> Response[Any]:
         request,
         503,
         "; ".join(reasons),
-        title="Not ready",
+        title=N_("Not ready"),
         slug="not-ready",
         headers={"Retry-After": "5"},
         extra={"reasons": reasons},

@@ -38,7 +38,7 @@ from projections.imports import imported, imports
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.context import Role
-from settlement_domain.errors import ConcurrencyConflict, NotFound, Refusal, RuleViolation
+from settlement_domain.errors import ConcurrencyConflict, NotFound, Refusal, RuleViolation, Text
 from settlement_domain.model import Import
 from settlement_domain.permissions import PERMISSIONS, roles_in_words
 
@@ -296,7 +296,7 @@ class ImportDetail(ImportView):
     report: ImportReportView | None = None
 
 
-def _recorded_view(row: dict[str, Any]) -> dict[str, Any]:
+def recorded_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["import_id"], "state": "imported", "file_name": row["file_name"], "checksum": row["checksum"],
         "file_format": row["file_format"], "recorded_at": row["recorded_at"], "recorded_by": row["actor_sub"],
@@ -305,8 +305,8 @@ def _recorded_view(row: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _job_view(job: ImportJob, row: dict[str, Any] | None = None, *, detail: bool = False) -> dict[str, Any]:
-    view = _recorded_view(row) if row is not None else {}
+def job_view(job: ImportJob, row: dict[str, Any] | None = None, *, detail: bool = False) -> dict[str, Any]:
+    view = recorded_view(row) if row is not None else {}
     report = job.report or {}
     view.update(
         id=job.id, state=job.state, file_name=job.file_name, checksum=job.checksum,
@@ -340,7 +340,8 @@ class Upload:
 
 
 def _invalid(key: str, message: str) -> ValidationException:
-    return ValidationException(f"{key} {message}.", extra=[{"key": key, "message": message}])
+    """422 naming the form field; each ``message`` has its template ``%(key)s <message>.`` in api.messages."""
+    return ValidationException(" ".join((key, message)) + ".", extra=[{"key": key, "message": message}])
 
 
 def _text(value: str, key: str) -> str:
@@ -417,19 +418,20 @@ async def _read_upload(
     return Upload(content, _file_name(name), dry_run, skip_invalid, revise)
 
 
-def _check_may_import(request: Request) -> None:
+def check_may_import(request: Request) -> None:
     """Only the roles of the role table may import (403, naming the rule), before the body is read."""
     permission = PERMISSIONS[c.RecordImport]
     if request.user.role not in permission.roles:
         raise RuleViolation(
             permission.rule,
-            f"Only {roles_in_words(permission.roles)} may {permission.action}.",
+            "Only %(roles)s may %(action)s.",
             refusal=Refusal.FORBIDDEN,
             field="role",
+            params={"roles": roles_in_words(permission.roles), "action": Text(permission.action)},
         )
 
 
-def _submit(request: Request, upload: Upload) -> Response[ImportDetail]:
+def submit_upload(request: Request, upload: Upload) -> Response[ImportDetail]:
     """Starts the import (202), or answers at once that the file is imported already (200)."""
     app: SettlementApp = request.app.state.settlement
     checksum = checksum_of(upload.content)
@@ -450,7 +452,7 @@ def _submit(request: Request, upload: Upload) -> Response[ImportDetail]:
         started_at=datetime.now(UTC),
     )  # fmt: skip
     started = jobs_of(request).submit(app, upload.content, job)
-    return Response(ImportDetail(**_job_view(started, detail=True)), status_code=202, headers=headers)
+    return Response(ImportDetail(**job_view(started, detail=True)), status_code=202, headers=headers)
 
 
 class _FileBody(Operation):
@@ -527,9 +529,9 @@ class ImportController(Controller):
     ) -> Response[ImportDetail]:
         """Import a file of IMDi's statistics (R15): answers 202 with the import's id at once (follow it at
         Location), or 200 with state already_imported for a file imported before (nothing appended)."""
-        _check_may_import(request)
+        check_may_import(request)
         upload = await _read_upload(request, file_name, dry_run, skip_invalid, revise)
-        return await anyio.to_thread.run_sync(partial(_submit, request, upload))
+        return await anyio.to_thread.run_sync(partial(submit_upload, request, upload))
 
     @get("/", operation_id="listImports", sync_to_thread=True, opt=allowed(Role.IMDI))
     def list_imports(self, request: Request, reads: Reads) -> list[ImportView]:
@@ -540,9 +542,9 @@ class ImportController(Controller):
         found: list[tuple[datetime, ImportView]] = []
         for import_id, row in rows.items():
             if import_id not in jobs:
-                found.append((row["recorded_at"], ImportView(**_recorded_view(row))))
+                found.append((row["recorded_at"], ImportView(**recorded_view(row))))
         for job in jobs.values():
-            found.append((job.started_at, ImportView(**_job_view(job, rows.get(job.id)))))
+            found.append((job.started_at, ImportView(**job_view(job, rows.get(job.id)))))
         return [view for _, view in sorted(found, key=lambda f: f[0], reverse=True)]
 
     @get("/{import_id:str}", operation_id="getImport", sync_to_thread=True, opt=allowed(Role.IMDI))
@@ -553,7 +555,7 @@ class ImportController(Controller):
         job = jobs_of(request).get(key)
         row = reads.query(imported, key)
         if job is not None:
-            return ImportDetail(**_job_view(job, row, detail=True))
+            return ImportDetail(**job_view(job, row, detail=True))
         if row is None:
             raise NotFound("import", import_id)
-        return ImportDetail(**_recorded_view(row))
+        return ImportDetail(**recorded_view(row))

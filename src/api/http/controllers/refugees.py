@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -15,6 +15,7 @@ from pydantic import Field
 from api.http.access import allowed, municipality_scope, sends
 from api.http.context import Ctx, CurrentActor, Settlement, record_listed, written
 from api.http.controllers.audit import AuditEvent
+from api.http.errors import problem_locale
 from api.http.reads import Reads
 from api.http.schemas import (
     By,
@@ -35,6 +36,7 @@ from api.http.schemas import (
     path_id,
 )
 from api.letters.erasure import erase_letter_files
+from api.messages import audit_summaries
 from projections.audit_trail import audit_events
 from projections.person_folders import person_folder, persons_awaiting_settlement_date
 from projections.person_search import search_persons
@@ -504,6 +506,7 @@ class RefugeeController(Controller):
     @get("/{refugee_id:str}/history", operation_id="getCaseHistory", sync_to_thread=True, opt=FOLDER_READERS)
     def history(
         self,
+        request: Request,
         ctx: Ctx,
         actor: CurrentActor,
         app: Settlement,
@@ -537,7 +540,7 @@ class RefugeeController(Controller):
             refugee_id=refugee_id,
             as_of=as_of,
             state=case_state(replay.case_as_of(app, person, as_of, by=by), own),
-            items=[AuditEvent.from_row(e) for e in events["items"]],
+            items=[AuditEvent.from_row(e) for e in audit_summaries(problem_locale(request), events["items"])],
             next_cursor=events["next_cursor"],
         )
 

@@ -52,7 +52,10 @@ ROUTES = [
     work.case_page,
     work.answer_case,
     work.imports_page,
+    work.upload_import,
+    work.import_page,
     reports.reports_page,
+    reports.mark_completeness,
     reports.download,
     reports.audit_page,
 ]

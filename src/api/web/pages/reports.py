@@ -4,12 +4,13 @@ audit search (R14): a municipality its own cases, IMDi and the auditor everythin
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, Response, get
-from litestar.params import FromPath
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
 
-from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_counts
+from api.http.access import EVERYONE, allowed, municipality_scope, sees_small_counts, sends
 from api.http.controllers.reports import (
     KIND_NO,
     NATIONAL_COLUMNS,
@@ -20,15 +21,17 @@ from api.http.controllers.reports import (
     with_completeness,
 )
 from api.http.spreadsheets import CSV, XLSX, as_file
-from api.web.i18n import OSLO, parse_date
-from api.web.pages.base import actor, reads
-from api.web.render import page, translate
+from api.messages import audit_summaries
+from api.web.i18n import N_, OSLO, parse_date
+from api.web.pages.base import actor, form_of, may, reads, send
+from api.web.render import Form, done, locale_of, page, refuse, translate
 from projections.audit_trail import audit_events
 from projections.completeness import completeness
 from projections.municipalities import municipalities
 from projections.reports import national_report, requests_and_decisions, settled_persons
+from settlement_domain import commands as c
 from settlement_domain.context import Role
-from settlement_domain.errors import NotFound
+from settlement_domain.errors import NotFound, RuleViolation
 
 READERS = allowed(Role.MUNICIPALITY, Role.IMDI, Role.AUDITOR)
 FORMATS = {"csv": CSV, "xlsx": XLSX}
@@ -50,21 +53,52 @@ def _national(request: Request, year: int) -> dict[str, Any]:
     return with_completeness(found, models.query(completeness, [year]))
 
 
-@get("/reports", opt=allowed(*EVERYONE), sync_to_thread=True)
-def reports_page(request: Request) -> Response[str]:
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+COMPLETENESS_FIELDS = {"year": "mark_year", "municipality": "mark_municipality"}
+
+
+def _reports_page(request: Request, form: Form | None = None, year: int | None = None) -> Response[str]:
     user = actor(request)
-    year = _year(request)
+    year = year or _year(request)
     number = request.query_params.get("municipality") or user.municipality or ""
+    form = form or Form(values={"mark_year": str(year), "mark_complete": "true"})
     return page(
         request,
         "reports.html",
+        status=200 if form.ok else 422,
         title=translate(request, "Reports"),
         year=year,
         report=_national(request, year),
         municipality=number,
         municipalities=reads(request).query(municipalities) if user.role is not Role.MUNICIPALITY else [],
         may_files=user.role in READERS["roles"],
+        may_mark=may(request, c.MarkCompleteness),
+        form=form,
     )
+
+
+@get("/reports", opt=allowed(*EVERYONE), sync_to_thread=True)
+def reports_page(request: Request) -> Response[str]:
+    return _reports_page(request)
+
+
+@post("/reports/completeness", opt=sends(c.MarkCompleteness), sync_to_thread=True)
+def mark_completeness(request: Request, data: FormData) -> Response[Any]:
+    """R19: IMDi marks a year's data (the whole year, or one municipality's) as complete or not."""
+    form = form_of(data)
+    year = form.whole("mark_year", translate(request, "Give the year, like 2025."), low=2000, high=2100)
+    number = form.text("mark_municipality", "", required=False, max_length=4) or None
+    complete = form.get("mark_complete") != "false"
+    if form.ok:
+        try:
+            send(request, c.MarkCompleteness(year, number, complete), form)
+        except RuleViolation as error:
+            refuse(request, form, error, COMPLETENESS_FIELDS)
+        else:
+            if complete:
+                return done(request, f"/reports?year={year}", N_("The data is marked as complete."))
+            return done(request, f"/reports?year={year}", N_("The data is marked as not complete."))
+    return _reports_page(request, form, year if form.errors.get("mark_year") is None else None)
 
 
 @get("/reports/download/{name:str}", opt=READERS, sync_to_thread=True)
@@ -136,7 +170,7 @@ def audit_page(request: Request) -> Response[str]:
         request,
         "audit.html",
         title=translate(request, "Event log"),
-        events=found["items"],
+        events=audit_summaries(locale_of(request), found["items"]),
         next_cursor=found["next_cursor"],
         searched=searched,
     )

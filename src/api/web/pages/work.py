@@ -3,18 +3,33 @@ IMDi's imports (R15)."""
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio.to_thread
 from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
 from api.http.access import allowed, check_owner, sends
+from api.http.controllers.imports import (
+    DEFAULT_FILE_NAME,
+    MAX_UPLOAD_BYTES,
+    Upload,
+    check_may_import,
+    job_view,
+    jobs_of,
+    recorded_view,
+    submit_upload,
+)
+from api.http.errors import Busy
+from api.messages import translate as explain_text
 from api.web.i18n import N_
 from api.web.pages.base import actor, form_of, may, reads, send
-from api.web.render import Form, done, page, refuse, translate
-from projections.imports import imports
+from api.web.render import Form, done, locale_of, page, refuse, translate
+from projections.imports import imported, imports
 from projections.letters import letters
 from projections.minor_capacity import minor_capacity_reports
 from projections.support_cases import support_case, support_cases
@@ -24,6 +39,14 @@ from settlement_domain.errors import NotFound, RuleViolation
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 SHOWN = 200
+IMPORT_STATES = {
+    "running": N_("running"),
+    "imported": N_("imported"),
+    "already_imported": N_("imported before"),
+    "refused": N_("refused"),
+    "validated": N_("checked (dry run)"),
+    "failed": N_("failed"),
+}
 CAPACITY_FIELDS = {
     "places": "places",
     "expected_week": "expected_week",
@@ -194,8 +217,108 @@ def answer_case(request: Request, case_id: FromPath[str], data: FormData) -> Res
     return _case_page(request, case_id, form)
 
 
+def _imports_page(request: Request, form: Form | None = None) -> Response[str]:
+    """The imports recorded in the log and this server's uploads not recorded (running, refused, dry
+    runs), newest first, as ``GET /api/v1/imports`` lists them; and the upload form."""
+    rows = {row["import_id"]: row for row in reads(request).query(imports)}
+    jobs = {job.id: job for job in jobs_of(request).all()}
+    found = [recorded_view(row) for key, row in rows.items() if key not in jobs]
+    found += [job_view(job, rows.get(job.id)) for job in jobs.values()]
+    found.sort(key=lambda view: view.get("started_at") or view["recorded_at"], reverse=True)
+    form = form or Form()
+    return page(
+        request,
+        "imports.html",
+        status=200 if form.ok else 422,
+        title=translate(request, "Imports"),
+        imports=found,
+        states=IMPORT_STATES,
+        form=form,
+    )
+
+
 @get("/imports", opt=allowed(Role.IMDI), sync_to_thread=True)
 def imports_page(request: Request) -> Response[str]:
+    return _imports_page(request)
+
+
+@post("/imports", opt=sends(c.RecordImport), request_max_body_size=MAX_UPLOAD_BYTES)
+async def upload_import(request: Request) -> Response[Any]:
+    """A file of IMDi's statistics or a person-level history, imported as ``POST /api/v1/imports`` does
+    (R15): the import runs in the background and its page follows it."""
+    check_may_import(request)  # the role table's answer (403) before the file is read
+    data = await request.form()
+    part = data.get("file")
+    form = Form(values={k: v for k, v in data.items() if k not in ("file", "_csrf_token")})
+    content = b""
+    file_name = ""
+    if isinstance(part, UploadFile):
+        content = await part.read()
+        await part.close()
+        file_name = PurePosixPath((part.filename or "").replace("\\", "/")).name.strip()
+    if not content.strip():
+        form.errors["file"] = translate(request, "Choose the file to import.")
+    elif len(file_name) > 300 or any(ch in file_name for ch in "\r\n\x00"):
+        form.errors["file"] = translate(request, "The file's name is too long or not one line.")
+    revise = form.text("revise", translate(request, "The reason is one line of at most 300 characters."),
+                       required=form.checked("revise_on"), max_length=300)  # fmt: skip
+    if "\n" in revise or "\r" in revise:
+        form.errors["revise"] = translate(request, "The reason is one line of at most 300 characters.")
+    if not form.ok:
+        return await anyio.to_thread.run_sync(_imports_page, request, form)
+    upload = Upload(
+        content=content,
+        file_name=file_name or DEFAULT_FILE_NAME,
+        dry_run=form.checked("dry_run"),
+        skip_invalid=form.checked("skip_invalid"),
+        revise=revise if form.checked("revise_on") else None,
+    )
+    try:
+        answer = await anyio.to_thread.run_sync(submit_upload, request, upload)
+    except RuleViolation as error:
+        refuse(request, form, error, {"file": "file"})
+        return await anyio.to_thread.run_sync(_imports_page, request, form)
+    except Busy:
+        form.general.append(translate(request, "Too many imports are running or waiting; try again shortly."))
+        return await anyio.to_thread.run_sync(_imports_page, request, form)
+    detail = answer.content
+    if detail.state == "already_imported":
+        return done(request, "/imports", N_("This file was imported before; nothing was changed."))
+    return done(request, f"/imports/{detail.id}", N_("The import has started."))
+
+
+@get("/imports/{import_id:str}", opt=allowed(Role.IMDI), sync_to_thread=True)
+def import_page(request: Request, import_id: FromPath[str]) -> Response[str]:
+    """One import: while it runs, the page refreshes itself every two seconds (no script needed)."""
+    key = str(_id(import_id, "import"))
+    job = jobs_of(request).get(key)
+    row = reads(request).query(imported, key)
+    if job is not None:
+        view = job_view(job, row, detail=True)
+    elif row is not None:
+        view = recorded_view(row)
+    else:
+        raise NotFound("import", import_id)
+    report = view.get("report") or {}
+    locale = locale_of(request)
     return page(
-        request, "imports.html", title=translate(request, "Imports"), imports=reads(request).query(imports)
+        request,
+        "import.html",
+        title=translate(request, "Import of %(file)s", file=view["file_name"]),
+        view=view,
+        state=translate(request, IMPORT_STATES.get(view["state"], view["state"])),
+        running=view["state"] == "running",
+        refresh_seconds=2 if view["state"] == "running" else None,
+        message=explain_text(locale, view.get("message") or ""),
+        bad_rows=[
+            {**bad, "reason": explain_text(locale, str(bad.get("reason", "")))}
+            for bad in report.get("bad_rows", [])[:SHOWN]
+        ],
+        bad_count=len(report.get("bad_rows", [])),
+        conflicts=[
+            {**conflict, "message": explain_text(locale, str(conflict.get("message", "")))}
+            for conflict in report.get("conflicts", [])[:SHOWN]
+        ],
+        conflict_count=len(report.get("conflicts", [])),
+        mismatches=report.get("mismatches", [])[:SHOWN],
     )
