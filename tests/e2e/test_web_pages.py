@@ -199,7 +199,7 @@ def test_an_erased_person_s_folder_says_so_in_bokmal(both) -> None:
     web.login("imdi-caseworker-ingrid")
     folder = web.get(f"/persons/{person}", params={"min_position": api.position})
     assert folder.status_code == 200, folder.text
-    assert "Personopplysningene er slettet (R18)" in text(folder)
+    assert "Personopplysninger slettet (R18)" in text(folder)
     assert "slettet</dd>" not in folder.text.replace(" ", "")  # not the stored marker as the name
     words = explain("nb", RuleViolation("R18b", "English detail"))
     assert words.startswith("Slettingen ble avvist") and words.endswith("(R18b)")
