@@ -20,7 +20,9 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from api.web.i18n import N_, format_date, format_moment, translations
+from babel.messages.pofile import read_po
+
+from api.web.i18n import CATALOG, N_, format_date, format_moment, translations
 from projections.audit_trail import decode_text
 from settlement_domain.errors import DomainError, Text
 from settlement_domain.model.distribution_list import ListStatus
@@ -176,6 +178,18 @@ EDGE_MESSAGES = (
     N_("List should have at most %(limit)s items after validation, not %(count)s"),
     N_("List should have at most %(limit)s item after validation, not %(count)s"),
     N_("Value error, %(reason)s"),
+    # the reasons of our own validators (api.http.schemas), inside "Value error, ..."
+    N_("contains a control character (U+%(code)s), which is not allowed here"),
+    N_("must be a date written YYYY-MM-DD"),
+    N_("must be a JSON integer (not a string, a boolean or a decimal)"),
+    N_("Input should be %(choices)s or %(last)s"),
+    N_("Input should be a valid date or datetime, %(reason)s"),
+    N_("month value is outside expected range of 1-12"),
+    N_("day value is outside expected range"),
+    N_("input is too short"),
+    N_("invalid character in year"),
+    N_("Invalid RFC3339 encoded datetime"),
+    N_("Input data was truncated"),
     N_("Unable to extract tag using discriminator %(tag)s"),
     N_("The value found using %(rest)s"),
     N_("Expected `%(expected)s`, got `%(got)s`"),
@@ -223,11 +237,19 @@ def error_text(locale: str, error: DomainError) -> str:
 
 
 def _pattern(template: str) -> re.Pattern[str]:
+    # ``key`` names a field or parameter of the request (``revise needs a reason.``): only such a name
+    # matches it, so that "%(key)s is empty." never takes a sentence ("The list is empty.").
     parts = re.split(r"%\((\w+)\)s", template.replace("%%", "%"))
     regex = "".join(
-        re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)" for index, part in enumerate(parts)
+        re.escape(part)
+        if index % 2 == 0
+        else (KEY if part == "key" else f"(?P<{part}>.+?)").replace("NAME", part)
+        for index, part in enumerate(parts)
     )
     return re.compile(f"^{regex}$", re.DOTALL)
+
+
+KEY = r"(?P<NAME>[A-Za-z_][A-Za-z0-9_.\[\]$-]*)"
 
 
 MIN_FIXED_TEXT = 15  # a template of the catalog matches English text only with this much text of its own
@@ -252,9 +274,12 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((template, _pattern(template)) for template in (*edge, *catalog))
 
 
-def _catalog_ids() -> list[str]:
-    catalog = getattr(translations("nb"), "_catalog", {})
-    return [key for key in catalog if isinstance(key, str) and key]
+@cache
+def _catalog_ids() -> tuple[str, ...]:
+    """The message ids of the nb catalog, read from the .po file itself (not from gettext's internals)."""
+    with CATALOG.open("rb") as file:
+        catalog = read_po(file, locale="nb")
+    return tuple(message.id for message in catalog if isinstance(message.id, str) and message.id)
 
 
 def template_of(text: str) -> tuple[str, dict[str, str]] | None:
@@ -296,7 +321,9 @@ def _value(locale: str, value: str) -> str:
             return render_value(locale, date.fromisoformat(value))
         except ValueError:
             return value
-    return translations(locale).gettext(value) if value in _constants() else value
+    if value in _constants():
+        return translations(locale).gettext(value)
+    return translate(locale, value)  # a reason made from a template of its own ("Value error, ...")
 
 
 def audit_summaries(locale: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

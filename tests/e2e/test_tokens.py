@@ -239,3 +239,37 @@ def test_a_verified_token_is_remembered_until_it_expires(
     for _ in range(2):
         with pytest.raises(Unauthenticated, match="signature"):
             verifier.verify(forged)
+
+
+def test_with_a_jwks_url_a_remembered_token_is_checked_again_when_the_keys_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key the provider withdraws stops its tokens within the time the keys are kept (5 minutes),
+    as before tokens were remembered, not only when each token expires."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from api.http import auth
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    verifier = TokenVerifier(
+        Settings(jwt_jwks="https://login.example/jwks", jwt_secret_file=tmp_path / "s", jwt_leeway_seconds=0)
+    )
+    assert verifier.jwks_url is not None
+    withdrawn = [False]
+
+    def key_for_token(token: str) -> object:
+        if withdrawn[0]:
+            raise Unauthenticated("The token's signing key could not be found.")
+        return key.public_key()
+
+    monkeypatch.setattr(verifier.jwks_url, "key_for_token", key_for_token)
+    now = [time.time()]
+    verifier.clock = lambda: now[0]
+    good = jwt.encode(claims(exp=int(now[0]) + 3600), key, algorithm="RS256", headers={"kid": "k1"})
+    assert verifier.verify(good).role is Role.IMDI
+    withdrawn[0] = True
+    now[0] += auth.JWKS_KEYS_SECONDS - 1
+    assert verifier.verify(good).role is Role.IMDI  # remembered while the keys would be
+    now[0] += 2
+    with pytest.raises(Unauthenticated, match="signing key"):
+        verifier.verify(good)

@@ -299,3 +299,62 @@ def test_imdi_uploads_an_import_on_its_page_and_follows_it_to_its_report(both) -
     assert web.get("/imports").status_code == 403
     refused_role = upload({}, EXAMPLE.read_bytes())
     assert refused_role.status_code == 403, (refused_role.status_code, refused_role.headers.get("location"))
+
+
+def test_the_import_pages_show_an_import_still_running_or_refused_without_a_report(both) -> None:
+    api, web = both
+    web.login("imdi-caseworker-ingrid")
+    web.get("/imports")
+    token = web.token
+
+    def upload(content: bytes, name: str) -> httpx.Response:
+        return web.client.post(
+            "/imports",
+            data={"_csrf_token": token},
+            files={"file": (name, content, "text/csv")},
+            headers=Browserless.LANGUAGE,
+            follow_redirects=False,
+        )
+
+    # A file that is not UTF-8 is refused with no report: its page and the list still answer.
+    refused = upload("\u00e6\u00f8\u00e5;1;2\n".encode("latin-1"), "latin.csv")
+    assert refused.status_code == 303
+    api.app.state.imports.wait()
+    assert web.get(refused.headers["location"]).status_code == 200
+    assert web.get("/imports").status_code == 200
+    # A running import (no report yet) shows its state and a link to follow it, not a refresh.
+    jobs = api.app.state.imports
+    held = jobs._one_at_a_time  # an import that holds the queue: the next one waits, running
+    held.acquire()
+    try:
+        waiting = upload(EXAMPLE.read_bytes(), "imdi-long.csv")
+        page = web.get(waiting.headers["location"])
+        assert page.status_code == 200 and "pågår" in text(page)
+        assert "Se hvor langt den har kommet" in text(page) and 'http-equiv="refresh"' not in page.text
+        assert web.get("/imports").status_code == 200
+    finally:
+        held.release()
+    jobs.wait()
+    # A name with a control character is refused at the field, never stored or echoed raw.
+    escape = upload(EXAMPLE.read_bytes(), "a\x1b[31mred.csv")
+    assert escape.status_code == 422 and "Filnavnet er for langt" in text(escape)
+    assert "\x1b" not in escape.text
+
+
+def test_the_import_upload_is_refused_by_role_before_its_body_is_read(both) -> None:
+    _, web = both
+    web.login("caseworker-0301")
+    web.get("/")
+    # No multipart boundary: had the body been parsed first (by the CSRF middleware), this would be a 422.
+    refused = web.client.post(
+        "/imports",
+        content=b"x" * 1000,
+        headers={**Browserless.LANGUAGE, "Content-Type": "multipart/form-data"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    web.client.cookies.clear()
+    anonymous = web.client.post(
+        "/imports", content=b"x", headers={"Content-Type": "multipart/form-data"}, follow_redirects=False
+    )
+    assert anonymous.status_code in (302, 303) and anonymous.headers["location"].startswith("/login")

@@ -37,3 +37,12 @@ def test_a_refusal_of_the_domain_is_in_bokmal(
     assert error == "settlement: Fant ikke kommune 0301."
     assert main(["municipality", "rename", "--database-url", url, "0301", "   ", "--lang=en"]) == 2
     assert capsys.readouterr().err.strip() == "settlement: No municipality 0301."
+
+
+def test_lang_takes_only_a_language_and_never_the_next_word(capsys: pytest.CaptureFixture[str]) -> None:
+    # `settlement --lang projections status` must not swallow the command: a usage error, exit code 2.
+    for line in (["--lang", "projections", "status"], ["--lang", "de", "municipality", "--help"], ["--lang"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(line)
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err.strip().endswith("(see --help)")

@@ -95,17 +95,30 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _language_of(argv: Sequence[str]) -> list[str]:
-    """Takes ``--lang X`` (or ``--lang=X``) from anywhere on the line, so it may follow the subcommand."""
+    """Takes ``--lang X`` (or ``--lang=X``) from anywhere on the line before a ``--``, so it may follow
+    the command (``settlement import FILE --lang en``); a missing value or one other than nb or en is a
+    usage error (exit code 2), never taken as the next word of the command."""
     language.choose(None)
     rest: list[str] = []
-    words = iter(argv)
-    for word in words:
-        if word == "--lang":
-            language.choose(next(words, None))
-        elif word.startswith("--lang="):
-            language.choose(word.partition("=")[2])
-        else:
-            rest.append(word)
+    words = list(argv)
+    at = 0
+    while at < len(words):
+        word = words[at]
+        if word == "--":
+            rest += words[at:]
+            break
+        if word == "--lang" or word.startswith("--lang="):
+            value = word.partition("=")[2] if "=" in word else (words[at + 1] if at + 1 < len(words) else "")
+            if value not in language.LOCALES:
+                sys.stderr.write(
+                    f"settlement: --lang must be one of {', '.join(language.LOCALES)} (see --help)\n"
+                )
+                raise SystemExit(2)
+            language.choose(value)
+            at += 1 if "=" in word else 2
+            continue
+        rest.append(word)
+        at += 1
     return rest
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -28,11 +28,25 @@ from projections.engine.store import schema_of
 CONNECT_TIMEOUT_SECONDS = 10
 
 
+# libpq's connection settings that asyncpg does not know: asyncpg would send them to the server as
+# run-time parameters, which the server refuses ("unrecognized configuration parameter"). The same URL
+# serves psycopg (the event store, the listener) and asyncpg (the reads), so these are left to psycopg.
+LIBPQ_ONLY = frozenset(
+    {
+        "schema", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "client_encoding", "fallback_application_name",
+        "channel_binding", "gssencmode", "sslcompression", "requirepeer", "hostaddr", "load_balance_hosts",
+        "replication", "service", "requiressl", "sslsni", "sslcertmode", "gssdelegation", "require_auth",
+        "sslnegotiation",
+    }
+)  # fmt: skip
+
+
 def asyncpg_dsn(database_url: str) -> tuple[str, dict[str, str]]:
     """A settlement PostgreSQL URL as asyncpg's DSN and server settings (``?schema=`` as the search path)."""
     parts = urlsplit(database_url)
-    query = "&".join(
-        f"{k}={v}" for k, values in parse_qs(parts.query).items() if k != "schema" for v in values
+    query = urlencode(
+        [(k, v) for k, values in parse_qs(parts.query).items() if k not in LIBPQ_ONLY for v in values]
     )
     settings = {"application_name": "settlement-reads"}
     schema = schema_of(database_url)

@@ -30,6 +30,7 @@ REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub", "role")
 # Verified tokens are remembered until they expire: a client sends the same token with every request,
 # and checking its signature again each time cost more than the rest of a read's work in this service.
 TOKEN_CACHE_SIZE = 10_000
+JWKS_KEYS_SECONDS = 300  # how long the provider's keys (a JWKS URL) are kept before fetched again
 
 
 class Unauthenticated(Exception):
@@ -102,7 +103,7 @@ class _JwksUrl:
     """Keys from an OIDC provider's JWKS URL, fetched on demand and cached by PyJWT."""
 
     def __init__(self, url: str) -> None:
-        self.client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+        self.client = jwt.PyJWKClient(url, cache_keys=True, lifespan=JWKS_KEYS_SECONDS, timeout=5)
         self.lock = threading.Lock()
 
     def key_for_token(self, token: str) -> Any:
@@ -134,7 +135,7 @@ class TokenVerifier:
         )
         self.clock = time.time
         # Digest of a verified token -> (its actor, the moment it stops being accepted: exp + leeway).
-        self._verified: dict[bytes, tuple[Actor, float]] = {}
+        self._verified: dict[bytes, tuple[Actor, float, float]] = {}  # actor, trusted until, expiry
 
     def _key(self, token: str) -> tuple[Any, tuple[str, ...]]:
         try:
@@ -156,15 +157,22 @@ class TokenVerifier:
         digest = hashlib.sha256(token.encode()).digest()
         cached = self._verified.get(digest)
         if cached is not None:
-            actor, until = cached
-            if self.clock() < until:
+            actor, until, expired_at = cached
+            now = self.clock()
+            if now < until:
                 return actor
             self._verified.pop(digest, None)
-            raise Unauthenticated("The token has expired.")
+            if now >= expired_at:
+                raise Unauthenticated("The token has expired.")
+            # else: remembered as long as the provider's keys are (JWKS URL), verified again below
         actor, expires = self._verify(token)
         if len(self._verified) >= TOKEN_CACHE_SIZE:
             self._forget_expired()
-        self._verified[digest] = (actor, expires + self.leeway)
+        expired_at = expires + self.leeway
+        # With keys fetched from the provider, a key it withdraws stops a token within the time the
+        # keys are kept (as before the cache), not only when the token expires.
+        until = min(expired_at, self.clock() + JWKS_KEYS_SECONDS) if self.jwks_url is not None else expired_at
+        self._verified[digest] = (actor, until, expired_at)
         return actor
 
     def _forget_expired(self) -> None:

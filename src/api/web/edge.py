@@ -196,7 +196,7 @@ class WebEdge:
         )
 
     def state(self) -> dict[str, Any]:
-        return {"web_oidc": self.oidc}
+        return {"web_oidc": self.oidc, "web_csrf": self.csrf}
 
     def route_handlers(self) -> list[Any]:
         pages = Router(

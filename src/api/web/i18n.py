@@ -125,7 +125,7 @@ def format_moment(value: datetime | str | None) -> str:
 
 def format_number(value: int | float | Decimal | str | None, locale: str = "nb") -> str:
     """``12 345`` (a non-breaking space between thousands) and ``1,5`` in bokmål; text (``<5``) as it is."""
-    if value is None:
+    if value is None or not isinstance(value, (int, float, Decimal, str)):  # None, or a template's Undefined
         return ""
     if isinstance(value, str):
         return value

@@ -225,6 +225,9 @@ class Runner:
         self.error: BaseException | None = None
         self._decoder = EventDecoder(app, handled_by(self.projections))
         self._kept: dict[str, _Kept] = {}
+        # Read models whose kept rows outgrew the bound while catching up: until the runner reaches the
+        # head, their tables are no longer read whole (they would be, again, at every batch).
+        self._outgrown: set[str] = set()
         install(engine, self.projections)
         if chain:
             event_chain.install(engine)
@@ -331,6 +334,10 @@ class Runner:
             kept.position = last
             if kept.rows.size() > (KEPT_AT_HEAD if at_head else KEPT_CATCHING_UP):
                 del self._kept[name]
+                if not at_head:
+                    self._outgrown.add(name)
+        if at_head:
+            self._outgrown.clear()
         self._advanced(last)
         return max(len(notifications), chained)
 
@@ -344,7 +351,8 @@ class Runner:
         # Catching up (more than a batch behind), a table looked up is read whole when it is empty, or
         # small beside the work ahead; following the log, lookups go to the database as they come
         # (no count of a large table for a batch of a few events).
-        load_limit = min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag) if lag > self.batch_size else None
+        catching_up = lag > self.batch_size and projection.name not in self._outgrown
+        load_limit = min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag) if catching_up else None
         rows = DatabaseRows(conn, projection, state.generation, load_limit=load_limit)
         kept = self._kept[projection.name] = _Kept(
             state.generation, state.position, rows, Dispatch([(projection, rows)], keys=self.keys)

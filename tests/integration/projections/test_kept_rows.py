@@ -135,3 +135,34 @@ def test_a_runner_far_behind_bounded_by_no_loading_still_equals_a_rebuild(app, e
     lazy.release()
     live = snapshot(engine)
     assert rebuilt(app, engine) == live
+
+
+def test_rows_that_outgrew_the_bound_are_not_read_whole_again_at_every_batch(
+    app, engine, history, monkeypatch
+):
+    """A read model whose kept rows passed the catching-up bound is dropped once; until the head its
+    tables are looked up key by key, not read whole again at each batch (review of issue 12)."""
+    first = runner(app, engine, batch_size=50)
+    first.catch_up()
+    first.release()
+    more(app, 30, "Outgrown")
+    limits: list[object] = []
+    made = DatabaseRows.__init__
+
+    def recording(self, *args, **kwargs):
+        limits.append(kwargs.get("load_limit"))
+        made(self, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseRows, "__init__", recording)
+    monkeypatch.setattr(runner_module, "LOAD_PER_EVENT", 1_000)
+    monkeypatch.setattr(runner_module, "KEPT_CATCHING_UP", 1)  # every read model outgrows it at once
+    behind = runner(app, engine, batch_size=5)
+    behind.catch_up()
+    behind.release()
+    loading = [limit for limit in limits if limit is not None]
+    read_models = len(select_projections(None))
+    # At most one loading start per read model (its first batch), then key by key.
+    assert 0 < len(loading) <= read_models, (len(loading), read_models, len(limits))
+    monkeypatch.undo()
+    live = snapshot(engine)
+    assert rebuilt(app, engine) == live

@@ -125,6 +125,23 @@ def test_words_inside_a_message_are_translated_too() -> None:
         ("The body is larger than 1000000 bytes.", "Innholdet er større enn 1000000 byte."),
         ("revise needs a reason.", "revise krever en begrunnelse."),
         ("Expected `int`, got `str` - at `$.year`", "Forventet `int`, fikk `str` – i `$.year`"),
+        # our validators' reasons inside pydantic's "Value error, ..." (issue 11: no English left inside)
+        (
+            "Value error, contains a control character (U+0007), which is not allowed here",
+            "Ugyldig verdi: inneholder et kontrolltegn (U+0007), som ikke er tillatt her",
+        ),
+        (
+            "Value error, must be a date written YYYY-MM-DD",
+            "Ugyldig verdi: må være en dato skrevet ÅÅÅÅ-MM-DD",
+        ),
+        ("Input should be 'asylum' or 'resettlement'", "Verdien må være 'asylum' eller 'resettlement'"),
+        (
+            "Input should be a valid date or datetime, month value is outside expected range of 1-12",
+            "Verdien må være en gyldig dato eller et gyldig tidspunkt, måneden er utenfor 1–12",
+        ),
+        ("Input data was truncated", "JSON-innholdet er avkortet eller ufullstendig"),
+        # a field's template never takes a sentence, which the domain's own template translates instead
+        ("Declining Amina needs a reason.", "Avslag på Amina krever en begrunnelse."),
     ],
 )
 def test_an_edge_message_is_translated_by_its_template(english: str, bokmal: str) -> None:
@@ -136,3 +153,9 @@ def test_a_message_no_template_knows_stays_as_it_is() -> None:
     assert messages.translate("nb", "Something nobody wrote a template for") == (
         "Something nobody wrote a template for"
     )
+
+
+def test_a_template_for_a_field_name_does_not_take_a_sentence() -> None:
+    # "%(key)s is empty." is for a form field ("file is empty."): a sentence is left as it is.
+    assert messages.translate("nb", "The list is empty.") == "The list is empty."
+    assert messages.translate("nb", "file is empty.") != "file is empty."

@@ -306,7 +306,9 @@ def recorded_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_view(job: ImportJob, row: dict[str, Any] | None = None, *, detail: bool = False) -> dict[str, Any]:
-    view = recorded_view(row) if row is not None else {}
+    view: dict[str, Any] = dict.fromkeys(("rows", "recorded", "unchanged", "skipped", "revised", "position"))
+    if row is not None:
+        view.update(recorded_view(row))
     report = job.report or {}
     view.update(
         id=job.id, state=job.state, file_name=job.file_name, checksum=job.checksum,

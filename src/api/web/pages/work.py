@@ -3,6 +3,7 @@ IMDi's imports (R15)."""
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,6 +12,7 @@ import anyio.to_thread
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromPath
 
 from api.http.access import allowed, check_owner, sends
@@ -26,6 +28,7 @@ from api.http.controllers.imports import (
 )
 from api.http.errors import Busy
 from api.messages import translate as explain_text
+from api.web.csrf import csrf_matches
 from api.web.i18n import N_
 from api.web.pages.base import actor, form_of, may, reads, send
 from api.web.render import Form, done, locale_of, page, refuse, translate
@@ -217,6 +220,11 @@ def answer_case(request: Request, case_id: FromPath[str], data: FormData) -> Res
     return _case_page(request, case_id, form)
 
 
+def _one_line(text: str) -> bool:
+    """One line of at most 300 characters with no control character (the API's ``ShortText``)."""
+    return len(text) <= 300 and not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+
+
 def _imports_page(request: Request, form: Form | None = None) -> Response[str]:
     """The imports recorded in the log and this server's uploads not recorded (running, refused, dry
     runs), newest first, as ``GET /api/v1/imports`` lists them; and the upload form."""
@@ -242,12 +250,19 @@ def imports_page(request: Request) -> Response[str]:
     return _imports_page(request)
 
 
-@post("/imports", opt=sends(c.RecordImport), request_max_body_size=MAX_UPLOAD_BYTES)
+@post(
+    "/imports",
+    opt={**sends(c.RecordImport), "exclude_from_csrf": True},  # checked below, after the role
+    request_max_body_size=MAX_UPLOAD_BYTES,
+)
 async def upload_import(request: Request) -> Response[Any]:
     """A file of IMDi's statistics or a person-level history, imported as ``POST /api/v1/imports`` does
-    (R15): the import runs in the background and its page follows it."""
-    check_may_import(request)  # the role table's answer (403) before the file is read
+    (R15): the import runs in the background and its page follows it. The role is checked before the
+    body is read (up to 256 MB), and the form's CSRF token after, as the middleware would."""
+    check_may_import(request)
     data = await request.form()
+    if not csrf_matches(request, data.get("_csrf_token")):
+        raise PermissionDeniedException("CSRF token verification failed")
     part = data.get("file")
     form = Form(values={k: v for k, v in data.items() if k not in ("file", "_csrf_token")})
     content = b""
@@ -258,12 +273,12 @@ async def upload_import(request: Request) -> Response[Any]:
         file_name = PurePosixPath((part.filename or "").replace("\\", "/")).name.strip()
     if not content.strip():
         form.errors["file"] = translate(request, "Choose the file to import.")
-    elif len(file_name) > 300 or any(ch in file_name for ch in "\r\n\x00"):
+    elif not _one_line(file_name):
         form.errors["file"] = translate(request, "The file's name is too long or not one line.")
-    revise = form.text("revise", translate(request, "The reason is one line of at most 300 characters."),
-                       required=form.checked("revise_on"), max_length=300)  # fmt: skip
-    if "\n" in revise or "\r" in revise:
-        form.errors["revise"] = translate(request, "The reason is one line of at most 300 characters.")
+    reason = translate(request, "The reason is one line of at most 300 characters.")
+    revise = form.text("revise", reason, required=form.checked("revise_on"), max_length=300)
+    if revise and not _one_line(revise):
+        form.errors["revise"] = reason
     if not form.ok:
         return await anyio.to_thread.run_sync(_imports_page, request, form)
     upload = Upload(
@@ -287,6 +302,25 @@ async def upload_import(request: Request) -> Response[Any]:
     return done(request, f"/imports/{detail.id}", N_("The import has started."))
 
 
+def _import_message(request: Request, view: dict[str, Any], report: dict[str, Any]) -> str:
+    """What the caseworker is told about the import's outcome, in the words of the page (the API's
+    message names its query options)."""
+    state = view["state"]
+    if state == "refused" and report:
+        return translate(
+            request,
+            "Nothing was imported: the file has rows with errors or figures that contradict the stored ones "
+            "(listed below). Correct the file and import it again, or choose to import the good rows, or to "
+            "record the differing figures as revisions.",
+        )
+    if state == "failed":
+        return translate(
+            request,
+            "The import failed on our side and nothing is stored. Import the file again, or ask the operator.",
+        )
+    return explain_text(locale_of(request), view.get("message") or "")
+
+
 @get("/imports/{import_id:str}", opt=allowed(Role.IMDI), sync_to_thread=True)
 def import_page(request: Request, import_id: FromPath[str]) -> Response[str]:
     """One import: while it runs, the page refreshes itself every two seconds (no script needed)."""
@@ -308,8 +342,7 @@ def import_page(request: Request, import_id: FromPath[str]) -> Response[str]:
         view=view,
         state=translate(request, IMPORT_STATES.get(view["state"], view["state"])),
         running=view["state"] == "running",
-        refresh_seconds=2 if view["state"] == "running" else None,
-        message=explain_text(locale, view.get("message") or ""),
+        message=_import_message(request, view, report),
         bad_rows=[
             {**bad, "reason": explain_text(locale, str(bad.get("reason", "")))}
             for bad in report.get("bad_rows", [])[:SHOWN]
