@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, Integer, String, Text
 
-from projections.engine.paging import Source, check_limit, keyset, page, reading, serving_tables
+from projections.engine.paging import Source, check_limit, keyset, page, reading, serving_tables, source_keys
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue, UTCDateTime
 from settlement_domain.model import DistributionList, Family, Refugee
 from settlement_domain.personal_keys import (
     ERASED_VIEW,
+    ViewKeys,
     opened,
     opened_date,
     opened_name,
@@ -98,8 +99,12 @@ class DistributionListsProjection(Projection):
             "persons",
             {
                 "refugee_id": person,
-                "full_name": ERASED_VIEW if erased else seal_view(person, e.personal.get("full_name")),
-                "birth_date": ERASED_VIEW if erased else seal_view(person, e.personal.get("birth_date")),
+                "full_name": ERASED_VIEW
+                if erased
+                else seal_view(rows.keys, person, e.personal.get("full_name")),
+                "birth_date": ERASED_VIEW
+                if erased
+                else seal_view(rows.keys, person, e.personal.get("birth_date")),
                 "list_ids": [],
                 "family_id": e.family_id,
                 "family_ref": None,
@@ -159,7 +164,7 @@ class DistributionListsProjection(Projection):
                 raise LookupError(f"person {refugee_id} is not on list {list_id}")
             rows.put(
                 "list_persons",
-                {**person, "outcome": outcome, "decline_reason": seal_view(refugee_id, reason)},
+                {**person, "outcome": outcome, "decline_reason": seal_view(rows.keys, refugee_id, reason)},
             )
 
     def erased(self, e: Refugee.PersonalDataErased, position: int, rows: Rows) -> None:
@@ -181,8 +186,8 @@ class DistributionListsProjection(Projection):
 PROJECTION = DistributionListsProjection()
 
 
-def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
-    born = opened_date(row["refugee_id"], row["birth_date"])
+def _person(keys: ViewKeys, row: Any, summary_only: bool, today: date) -> dict[str, Any]:
+    born = opened_date(keys, row["refugee_id"], row["birth_date"])
     person = {
         "refugee_id": row["refugee_id"],
         "age": age_on(born, today) if born else None,
@@ -196,8 +201,8 @@ def _person(row: Any, summary_only: bool, today: date) -> dict[str, Any]:
     }
     # R6: personal details only for IMDi, and for the municipality once it has selected the person.
     if not summary_only or row["outcome"] == "accepted":
-        person["full_name"] = opened_name(row["refugee_id"], row["full_name"])
-        person["decline_reason"] = opened(row["refugee_id"], row["decline_reason"])
+        person["full_name"] = opened_name(keys, row["refugee_id"], row["full_name"])
+        person["decline_reason"] = opened(keys, row["refugee_id"], row["decline_reason"])
     else:
         person["family_id"] = None  # its text may name the family: the opaque family_ref instead
     return person
@@ -230,10 +235,11 @@ def _with_persons(
         .mappings()
         .all()
     )
-    prefetch_view_keys({row["refugee_id"] for row in found})
+    keys = source_keys(conn)
+    prefetch_view_keys(keys, {row["refugee_id"] for row in found})
     by_list: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for row in found:
-        by_list[row["list_id"]].append(_person(row, summary_only, today))
+        by_list[row["list_id"]].append(_person(keys, row, summary_only, today))
     return [{**dict(row), "refugees": by_list[row["list_id"]]} for row in lists]
 
 

@@ -7,7 +7,15 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, Integer, String, Text, and_, or_
 
-from projections.engine.paging import Source, check_limit, decode_cursor, page, reading, serving_tables
+from projections.engine.paging import (
+    Source,
+    check_limit,
+    decode_cursor,
+    page,
+    reading,
+    serving_tables,
+    source_keys,
+)
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue, UTCDateTime
@@ -16,6 +24,7 @@ from settlement_domain.personal_keys import (
     ERASED_NAME,
     ERASED_VIEW,
     Erased,
+    ViewKeys,
     open_view,
     opened,
     opened_date,
@@ -109,11 +118,15 @@ class PersonFoldersProjection(Projection):
             "folders",
             {
                 "refugee_id": person,
-                "full_name": ERASED_VIEW if erased else seal_view(person, personal.get("full_name")),
-                "birth_date": ERASED_VIEW if erased else seal_view(person, personal.get("birth_date")),
+                "full_name": ERASED_VIEW
+                if erased
+                else seal_view(rows.keys, person, personal.get("full_name")),
+                "birth_date": ERASED_VIEW
+                if erased
+                else seal_view(rows.keys, person, personal.get("birth_date")),
                 "postal_address": ERASED_VIEW
                 if erased
-                else seal_view(person, personal.get("postal_address")),
+                else seal_view(rows.keys, person, personal.get("postal_address")),
                 "family_id": e.family_id,
                 "unaccompanied_minor": bool(e.unaccompanied_minor),
                 "residence": e.residence,
@@ -147,7 +160,7 @@ class PersonFoldersProjection(Projection):
         return folder
 
     def mapping_recorded(self, e: Refugee.MappingRecorded, position: int, rows: Rows) -> None:
-        self._update(rows, e, mapping=seal_view(e.originator_id, e.personal))
+        self._update(rows, e, mapping=seal_view(rows.keys, e.originator_id, e.personal))
 
     def proposed(self, e: Refugee.RefugeeProposed, position: int, rows: Rows) -> None:
         self._update(rows, e, status="proposed", list_id=str(e.list_id), proposed_to=e.municipality)
@@ -196,7 +209,7 @@ class PersonFoldersProjection(Projection):
                 "refugee_id": str(e.originator_id),
                 "deviation_id": str(e.deviation_id),
                 "kind": e.kind,
-                "description": seal_view(e.originator_id, e.description),
+                "description": seal_view(rows.keys, e.originator_id, e.description),
                 "registered_private_by_known_deviation": bool(e.registered_private_by_known_deviation),
                 "status": "open",
                 "opened_at": e.timestamp,
@@ -216,7 +229,7 @@ class PersonFoldersProjection(Projection):
                 **deviation,
                 "status": "resolved",
                 "resolved_at": e.timestamp,
-                "resolution_note": seal_view(e.originator_id, e.note),
+                "resolution_note": seal_view(rows.keys, e.originator_id, e.note),
             },
         )
         folder = rows.get("folders", key[:1])
@@ -253,27 +266,28 @@ class PersonFoldersProjection(Projection):
 PROJECTION = PersonFoldersProjection()
 
 
-def open_personal(row: Any) -> dict[str, Any]:
-    """A folder row with its personal values opened (and ``erased`` true once they are gone)."""
+def open_personal(keys: ViewKeys, row: Any) -> dict[str, Any]:
+    """A folder row with its personal values opened with ``keys`` (and ``erased`` true once they are
+    gone)."""
     folder = dict(row)
     person = folder["refugee_id"]
-    name = open_view(person, folder["full_name"])
+    name = open_view(keys, person, folder["full_name"])
     folder["erased"] = bool(folder.get("erased")) or isinstance(name, Erased)
     folder["full_name"] = ERASED_NAME if isinstance(name, Erased) else name
-    folder["birth_date"] = opened_date(person, folder["birth_date"])
-    folder["postal_address"] = opened(person, folder["postal_address"])
-    folder["mapping"] = opened(person, folder["mapping"])
+    folder["birth_date"] = opened_date(keys, person, folder["birth_date"])
+    folder["postal_address"] = opened(keys, person, folder["postal_address"])
+    folder["mapping"] = opened(keys, person, folder["mapping"])
     folder.pop("deviation_ids", None)
     return folder
 
 
-def _folder(row: Any, deviations: list[dict[str, Any]]) -> dict[str, Any]:
-    folder = open_personal(row)
+def _folder(keys: ViewKeys, row: Any, deviations: list[dict[str, Any]]) -> dict[str, Any]:
+    folder = open_personal(keys, row)
     folder["municipality"] = folder["decided_for"] or folder["selected_by"]
     person = folder["refugee_id"]
     for deviation in deviations:
-        deviation["description"] = opened(person, deviation["description"]) or ""
-        deviation["resolution_note"] = opened(person, deviation["resolution_note"])
+        deviation["description"] = opened(keys, person, deviation["description"]) or ""
+        deviation["resolution_note"] = opened(keys, person, deviation["resolution_note"])
     folder["deviations"] = deviations
     return folder
 
@@ -298,7 +312,9 @@ def person_folder(source: Source, refugee_id: str) -> dict[str, Any] | None:
             .mappings()
             .all()
         )
-    return _folder(row, [{k: v for k, v in d.items() if k != "refugee_id"} for d in found])
+    return _folder(
+        source_keys(source), row, [{k: v for k, v in d.items() if k != "refugee_id"} for d in found]
+    )
 
 
 def persons_awaiting_settlement_date(
@@ -323,11 +339,12 @@ def persons_awaiting_settlement_date(
             (after,) = decode_cursor(cursor, str)
             query = query.where(folders.c.refugee_id > after)
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
-    prefetch_view_keys(r["refugee_id"] for r in rows)
+    keys = source_keys(source)
+    prefetch_view_keys(keys, (r["refugee_id"] for r in rows))
     items = [
         {
             "refugee_id": r["refugee_id"],
-            "full_name": opened_name(r["refugee_id"], r["full_name"]),
+            "full_name": opened_name(keys, r["refugee_id"], r["full_name"]),
             "municipality": r["decided_for"] or r["selected_by"],
             "status": r["status"],
             "selected_on": r["selected_on"],
@@ -354,12 +371,13 @@ def persons_with_status(
             (after,) = decode_cursor(cursor, str)
             query = query.where(folders.c.refugee_id > after)
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
-    prefetch_view_keys(r["refugee_id"] for r in rows)
+    keys = source_keys(source)
+    prefetch_view_keys(keys, (r["refugee_id"] for r in rows))
     items = [
         {
             "refugee_id": r["refugee_id"],
-            "full_name": opened_name(r["refugee_id"], r["full_name"]),
-            "birth_date": opened_date(r["refugee_id"], r["birth_date"]),
+            "full_name": opened_name(keys, r["refugee_id"], r["full_name"]),
+            "birth_date": opened_date(keys, r["refugee_id"], r["birth_date"]),
             "family_id": r["family_id"],
             "unaccompanied_minor": r["unaccompanied_minor"],
             "category": r["category"],

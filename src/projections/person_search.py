@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Column, String, and_, func, or_, select
 
 from projections import person_folders
-from projections.engine.paging import Source, check_limit, reading, serving_tables
+from projections.engine.paging import Source, check_limit, reading, serving_tables, source_keys
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue
@@ -183,12 +183,13 @@ def search_persons(
                 )
             )
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
-    prefetch_view_keys(r["refugee_id"] for r in rows[:limit])
+    keys = source_keys(source)
+    prefetch_view_keys(keys, (r["refugee_id"] for r in rows[:limit]))
     items = [
         {
             "refugee_id": r["refugee_id"],
-            "full_name": opened_name(r["refugee_id"], r["full_name"]),
-            "birth_date": opened_date(r["refugee_id"], r["birth_date"]),
+            "full_name": opened_name(keys, r["refugee_id"], r["full_name"]),
+            "birth_date": opened_date(keys, r["refugee_id"], r["birth_date"]),
             "status": r["status"],
             "municipality": r["decided_for"] or r["selected_by"],
             "unaccompanied_minor": r["unaccompanied_minor"],

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, ColumnElement, Date, Integer, String, Text, and_, or_
 
 from projections import municipalities, person_folders, places
-from projections.engine.paging import Source, reading, serving_tables
+from projections.engine.paging import Source, reading, serving_tables, source_keys
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
@@ -160,11 +160,12 @@ def settled_persons(source: Source, municipality: str, year: int | None = None) 
             folders.c.settlement_date.is_not(None), or_(decided_here, selected_here)
         )
         rows = conn.execute(query.order_by(folders.c.settlement_date, folders.c.refugee_id)).mappings().all()
-    prefetch_view_keys(r["refugee_id"] for r in rows)
+    keys = source_keys(source)
+    prefetch_view_keys(keys, (r["refugee_id"] for r in rows))
     return [
         {
-            "refugee_id": r["refugee_id"], "full_name": opened_name(r["refugee_id"], r["full_name"]),
-            "birth_date": opened_date(r["refugee_id"], r["birth_date"]),
+            "refugee_id": r["refugee_id"], "full_name": opened_name(keys, r["refugee_id"], r["full_name"]),
+            "birth_date": opened_date(keys, r["refugee_id"], r["birth_date"]),
             "category": r["category"], "unaccompanied_minor": r["unaccompanied_minor"],
             "family_id": r["family_id"], "settlement_date": r["settlement_date"],
             "date_source": r["date_source"], "decision_year": r["decision_year"],

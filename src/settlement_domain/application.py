@@ -13,9 +13,9 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, MutableOrImmutableAggregate
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper, Recording
 
 from settlement_domain import personal_keys, rules
 from settlement_domain.commands import Command
@@ -33,6 +33,10 @@ from settlement_domain.model import (
 from settlement_domain.permissions import check_permitted
 from settlement_domain.persistence import NOTIFY_SETTING, DateAsISO, notify_channel, notify_statement
 from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class
+
+FINGERPRINT_KEY = (
+    "store:idempotency-fingerprints"  # the key the idempotency records' fingerprints are made with
+)
 
 _KEYED_RECORDERS: dict[type[Any], type[Any]] = {}
 
@@ -89,15 +93,21 @@ class SettlementApp(Application):
                 self.recorder.datastore,  # type: ignore[attr-defined]
                 personal_keys.master_keys_from_env(self.env.get),
                 postgres=type(self.recorder).__mro__[1].__module__ == "eventsourcing.postgres",
+                reload=lambda: personal_keys.master_keys_from_env(self.env.get),
             )
             self.recorder.personal_keys = self.personal_keys
         assert isinstance(self.mapper, SealingMapper)
         self.mapper.keys = self.personal_keys
-        personal_keys.use(self, self.personal_keys)
 
-    def close(self) -> None:
-        personal_keys.release(self)
-        super().close()
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The library's recording of a save; the data keys made and the erasures noted while its
+        events were encoded never outlive it (R18): a save whose encoding failed leaves no stray key or
+        erasure for the next save on this thread."""
+        keys = self.personal_keys
+        if keys is None:
+            return super()._record(processing_event)
+        with keys.pending_for_one_save():
+            return super()._record(processing_event)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
@@ -125,10 +135,11 @@ class SettlementApp(Application):
         key = ctx.idempotency_key if command.idempotent else None
         record_id: UUID | None = None
         fingerprint: str | None = None
+        accepted: tuple[str, ...] = ()
         if key:
-            fingerprint = command.fingerprint()
+            fingerprint, accepted = self._fingerprints(command)
             record_id = IdempotencyRecord.create_id(ctx.idempotency_scope, key)
-            earlier = self._replay(record_id, fingerprint)
+            earlier = self._replay(record_id, accepted)
             if earlier is not None:
                 return earlier
         try:
@@ -136,7 +147,7 @@ class SettlementApp(Application):
         except DomainError:
             # A retry racing its own first attempt may see the first attempt's effects (and be
             # refused by them) before it sees the idempotency record: answer it as a retry.
-            if record_id is not None and (earlier := self._replay(record_id, fingerprint)) is not None:
+            if record_id is not None and (earlier := self._replay(record_id, accepted)) is not None:
                 return earlier
             raise
         result = CommandResult(str(outcome.primary.id), outcome.primary.version, 0, extra=outcome.extra)
@@ -154,7 +165,7 @@ class SettlementApp(Application):
         try:
             recordings = self.save(*to_save)
         except IntegrityError:
-            if record_id is not None and (earlier := self._replay(record_id, fingerprint)) is not None:
+            if record_id is not None and (earlier := self._replay(record_id, accepted)) is not None:
                 return earlier
             raise ConcurrencyConflict(
                 "Someone else changed this case at the same moment; reload it and try again."
@@ -185,12 +196,22 @@ class SettlementApp(Application):
         check_permitted(ctx.actor, command)
         return HANDLERS[type(command)](Scope(ctx, load, self.clock(), self.settlement_cutoff), command)
 
-    def _replay(self, record_id: UUID, fingerprint: str | None) -> CommandResult | None:
+    def _fingerprints(self, command: Command) -> tuple[str, tuple[str, ...]]:
+        """(the fingerprint a new idempotency record stores, those a stored record may hold for the
+        same request): keyed with the store's fingerprint key where the store keeps keys (R18); the
+        plain one of records stored before keeps matching."""
+        plain = command.fingerprint()
+        if self.personal_keys is None:
+            return plain, (plain,)
+        keyed = command.keyed_fingerprint(self.personal_keys.store_key(FINGERPRINT_KEY))
+        return keyed, (keyed, plain)
+
+    def _replay(self, record_id: UUID, accepted: tuple[str, ...]) -> CommandResult | None:
         try:
             record: IdempotencyRecord = self.repository.get(record_id)
         except AggregateNotFoundError:
             return None
-        if record.fingerprint != fingerprint:
+        if record.fingerprint not in accepted:
             raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
         answer = dict(record.result)
         return CommandResult(

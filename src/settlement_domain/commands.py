@@ -8,6 +8,7 @@ send each one is in :mod:`settlement_domain.permissions`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, fields
@@ -25,6 +26,8 @@ from settlement_domain.values import (
     PostalAddress,
     Residence,
 )
+
+KEYED_FINGERPRINT = "hmac1:"  # what a keyed fingerprint starts with (a plain one is bare hex)
 
 
 def _plain(value: Any) -> Any:
@@ -62,9 +65,20 @@ class Command:
     added_later: ClassVar[frozenset[str]] = frozenset()
 
     def fingerprint(self) -> str:
-        """Tells a retry (same command, same arguments) from a reused key (anything else)."""
-        payload = json.dumps([self.snake_name(), self.fingerprint_arguments()], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """Tells a retry (same command, same arguments) from a reused key (anything else): a plain
+        hash, as stored by idempotency records before :meth:`keyed_fingerprint` (still matched)."""
+        return hashlib.sha256(self._fingerprint_payload()).hexdigest()
+
+    def keyed_fingerprint(self, key: bytes) -> str:
+        """The fingerprint an idempotency record stores: an HMAC with a key of the store (R18), so
+        that a record of a command with personal data (a registration's name and birth date, a
+        mapping, a decline's reason) cannot be checked against guesses without that key."""
+        return KEYED_FINGERPRINT + hmac.new(key, self._fingerprint_payload(), hashlib.sha256).hexdigest()
+
+    def _fingerprint_payload(self) -> bytes:
+        return json.dumps(
+            [self.snake_name(), self.fingerprint_arguments()], sort_keys=True, default=str
+        ).encode()
 
 
 # Municipalities -------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -80,10 +82,22 @@ def read_or_create_key_file(path: Path) -> str:
     return path.read_text().strip()
 
 
+def previous_keys_file(key_file: Path) -> Path:
+    """The file beside the key file that keeps the retired master keys a rotation left, one a line."""
+    return key_file.with_name(key_file.name + ".previous")
+
+
+def _key_texts(text: str) -> list[str]:
+    return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+
+
 def master_keys_from_env(get: Callable[[str], str | None]) -> list[bytes]:
-    """The master keys of the environment, the current one first: ``SETTLEMENT_MASTER_KEY``, else the
-    file ``SETTLEMENT_MASTER_KEY_FILE`` (default ``var/master-key``, created once); then the keys a
-    rotation may have left half done (``SETTLEMENT_NEW_MASTER_KEY``, the file's ``.new`` twin)."""
+    """The master keys of the environment, the current one first (it wraps the new data keys):
+    ``SETTLEMENT_MASTER_KEY``, else the file ``SETTLEMENT_MASTER_KEY_FILE`` (default ``var/master-key``,
+    created once). Then the keys that only unwrap (a rotation under way, see docs/privacy.md):
+    ``SETTLEMENT_NEW_MASTER_KEY`` and the file's ``.new`` twin (the next key), then
+    ``SETTLEMENT_MASTER_KEY_PREVIOUS`` (old keys, comma-separated) and the file's ``.previous`` twin
+    (old keys, one a line)."""
     keys: list[bytes] = []
     file = Path(get("SETTLEMENT_MASTER_KEY_FILE") or "var/master-key")
     given = get("SETTLEMENT_MASTER_KEY")
@@ -94,6 +108,12 @@ def master_keys_from_env(get: Callable[[str], str | None]) -> list[bytes]:
     twin = file.with_name(file.name + ".new")
     if not given and twin.exists():
         keys.append(master_key_from_text(twin.read_text()))
+    keys.extend(
+        master_key_from_text(text) for text in _key_texts(get("SETTLEMENT_MASTER_KEY_PREVIOUS") or "")
+    )
+    previous = previous_keys_file(file)
+    if not given and previous.exists():
+        keys.extend(master_key_from_text(text) for text in _key_texts(previous.read_text()))
     return keys
 
 
@@ -137,19 +157,32 @@ def open_bytes(key: bytes, key_id: str, sealed: bytes) -> bytes:
 class PersonalKeys:
     """The data keys of one store, in the table :data:`KEYS_TABLE` of its database (see module doc)."""
 
-    def __init__(self, datastore: Any, masters: Sequence[bytes], *, postgres: bool) -> None:
+    def __init__(
+        self,
+        datastore: Any,
+        masters: Sequence[bytes],
+        *,
+        postgres: bool,
+        reload: Callable[[], Sequence[bytes]] | None = None,
+    ) -> None:
         if not masters:
             raise ValueError("a key store needs a master key")
         self.datastore = datastore
         self.postgres = postgres
         self.masters = {master_key_id(m): m for m in masters}
         self.current_master = master_key_id(masters[0])
+        # Where the master keys come from, asked again when a data key is wrapped by a master key this
+        # process does not know (another process rotated) and, before wrapping a new data key, at most
+        # every CACHE_SECONDS: a running process takes up a rotated key file within a minute.
+        self._reload = reload
+        self._reloaded_at = time.monotonic()
         table = f'"{datastore.schema}".{KEYS_TABLE}' if postgres else KEYS_TABLE
         self.table = table
         self.mark = "%s" if postgres else "?"
         self._cache: dict[
             str, tuple[bytes | None, float]
         ] = {}  # key id -> (data key or None if erased, since)
+        self._unopenable: dict[str, str] = {}  # key id -> why it did not unwrap (see _remember)
         self._lock = threading.Lock()
         self._local = threading.local()
         self.create_table()
@@ -178,7 +211,25 @@ class PersonalKeys:
     def _tuples(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
         return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
 
+    def reload_masters(self) -> None:
+        """Asks again for the master keys (the key files may have changed: a rotation); keeps the
+        ones known already, so that a key wrapped by any of them still opens."""
+        self._reloaded_at = time.monotonic()
+        if self._reload is None:
+            return
+        masters = list(self._reload())
+        if not masters:
+            return
+        for master in masters:
+            self.masters[master_key_id(master)] = master
+        self.current_master = master_key_id(masters[0])
+
     def _remember(self, rows: list[tuple[Any, ...]]) -> None:
+        """Caches the fetched keys. A key that cannot be unwrapped (a master key this process does not
+        have, or a wrong one) is left out: :meth:`lookup` raises for it when it is the key asked for,
+        and a batch of other persons' keys is not lost for it."""
+        if any(w is not None and master_id not in self.masters for _, master_id, w in rows):
+            self.reload_masters()  # another process may have rotated the master key
         now = time.monotonic()
         with self._lock:
             if len(self._cache) + len(rows) > CACHE_LIMIT:
@@ -189,14 +240,17 @@ class PersonalKeys:
                     continue
                 master = self.masters.get(master_id)
                 if master is None:
-                    raise KeyStoreError(
+                    self._unopenable[key_id] = (
                         "A data key is wrapped by a master key this process does not have "
-                        "(SETTLEMENT_MASTER_KEY or the master key file)."
+                        "(SETTLEMENT_MASTER_KEY, SETTLEMENT_MASTER_KEY_PREVIOUS or the master key files)."
                     )
+                    continue
                 try:
                     self._cache[key_id] = (unwrap(master, key_id, bytes(wrapped)), now)
                 except InvalidTag:
-                    raise KeyStoreError("A data key cannot be unwrapped: the master key is wrong.") from None
+                    self._unopenable[key_id] = "A data key cannot be unwrapped: the master key is wrong."
+                    continue
+                self._unopenable.pop(key_id, None)
 
     def _fetch(self, key_id: str) -> None:
         """Fetches ``key_id`` and the keys created after it (see the module doc)."""
@@ -233,8 +287,9 @@ class PersonalKeys:
         cached = self._cache.get(key_id)
         return cached is not None and now - cached[1] < CACHE_SECONDS
 
-    def _pending(self) -> dict[str, tuple[bytes, bytes]]:
-        pending: dict[str, tuple[bytes, bytes]] | None = getattr(self._local, "created", None)
+    def _pending(self) -> dict[str, tuple[bytes, str, bytes]]:
+        """The keys made for the events being saved on this thread: (data key, master id, wrapped)."""
+        pending: dict[str, tuple[bytes, str, bytes]] | None = getattr(self._local, "created", None)
         if pending is None:
             pending = self._local.created = {}
         return pending
@@ -253,9 +308,13 @@ class PersonalKeys:
         if pending is not None:
             return True, pending[0]
         if not self._fresh(key_id, time.monotonic()):
+            self._unopenable.pop(key_id, None)
             self._fetch(key_id)
         cached = self._cache.get(key_id)
         if cached is None:
+            why = self._unopenable.pop(key_id, None)
+            if why is not None:
+                raise KeyStoreError(why)
             return False, None
         return True, cached[0]
 
@@ -275,13 +334,18 @@ class PersonalKeys:
         pending = self._pending().get(key_id)
         if pending is not None:
             return pending[0]
+        if time.monotonic() - self._reloaded_at > CACHE_SECONDS:
+            self.reload_masters()  # a rotated key file is taken up within a minute
         if not new:
             known, key = self.lookup(key_id)
             if known:
                 return key
+            # A key others may be making at the same moment (a month's read records, R14; a person
+            # of a store older than per-person keys): stored at once, the first one made wins.
+            return self._create_shared(key_id)
         data_key = AESGCM.generate_key(bit_length=256)
         master = self.masters[self.current_master]
-        self._pending()[key_id] = (data_key, wrap(master, key_id, data_key))
+        self._pending()[key_id] = (data_key, self.current_master, wrap(master, key_id, data_key))
         return data_key
 
     def key_for_view(self, key_id: str) -> bytes | None:
@@ -290,6 +354,22 @@ class PersonalKeys:
         known, key = self.lookup(key_id)
         if known:
             return key
+        return self._create_shared(key_id)
+
+    def store_key(self, key_id: str) -> bytes:
+        """A key of the store itself (not a person's, e.g. the idempotency records' fingerprints),
+        made once by whichever process needs it first."""
+        known, key = self.lookup(key_id)
+        if not known:
+            key = self._create_shared(key_id)
+        if key is None:
+            raise KeyStoreError(f"The store's key {key_id} was deleted.")
+        return key
+
+    def _create_shared(self, key_id: str) -> bytes | None:
+        """Makes ``key_id``'s key in its own short transaction unless another process made it first
+        (``ON CONFLICT DO NOTHING``), then reads back the one stored: two processes making the same key
+        at once both get the same one, and neither save fails on the unique key id."""
         data_key = AESGCM.generate_key(bit_length=256)
         master = self.masters[self.current_master]
         m = self.mark
@@ -320,7 +400,7 @@ class PersonalKeys:
         if created:
             cursor.executemany(
                 f"INSERT INTO {self.table} (key_id, master_id, wrapped, created_at) VALUES ({m}, {m}, {m}, {m})",
-                [(k, self.current_master, wrapped, _now()) for k, (_, wrapped) in created.items()],
+                [(k, master_id, wrapped, _now()) for k, (_, master_id, wrapped) in created.items()],
             )
         erasing = self._pending_erasures()
         if erasing:
@@ -335,13 +415,23 @@ class PersonalKeys:
                     (now, key_id),
                 )
 
+    @contextmanager
+    def pending_for_one_save(self) -> Iterator[None]:
+        """Around one save: starts with no pending key or erasure on this thread and leaves none
+        behind, whether the save's encoding or its transaction failed or not."""
+        self.settle_pending(stored=False)
+        try:
+            yield
+        finally:
+            self.settle_pending(stored=False)  # after a stored save: already settled, nothing left
+
     def settle_pending(self, *, stored: bool) -> None:
         """After the events' transaction: keep what it stored in the cache, forget what it did not."""
         created, erasing = self._pending(), self._pending_erasures()
         now = time.monotonic()
         with self._lock:
             if stored:
-                for key_id, (data_key, _) in created.items():
+                for key_id, (data_key, _, _) in created.items():
                     self._cache[key_id] = (data_key, now)
                 for key_id in erasing:
                     self._cache[key_id] = (None, now)
@@ -351,29 +441,63 @@ class PersonalKeys:
     # Operations ----------------------------------------------------------------------------------
 
     def rotate_master(self, new_master: bytes) -> int:
-        """Re-wraps every data key with ``new_master`` in one transaction; answers how many. The log is
-        not touched."""
+        """Re-wraps every data key not wrapped by ``new_master`` with it, in short transactions of
+        :data:`PREFETCH` keys, again until none is left under another master key (a process still
+        running with the old key may wrap new ones meanwhile); answers how many. The log is not touched.
+
+        Each row is re-wrapped only if it is still the row that was read (``wrapped`` not null, the
+        same master): an erasure committed meanwhile is never undone (R18)."""
         new_id = master_key_id(new_master)
-        m = self.mark
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"SELECT key_id, master_id, wrapped FROM {self.table} WHERE wrapped IS NOT NULL")
-            rows = self._tuples(cursor.fetchall())
-            updates = []
-            for key_id, master_id, wrapped in rows:
-                master = self.masters.get(master_id)
-                if master is None and master_id == new_id:
-                    continue  # re-wrapped by an earlier, interrupted rotation
-                if master is None:
-                    raise KeyStoreError("A data key is wrapped by a master key this process does not have.")
-                data_key = unwrap(master, key_id, bytes(wrapped))
-                updates.append((new_id, wrap(new_master, key_id, data_key), key_id))
-            if updates:
-                cursor.executemany(
-                    f"UPDATE {self.table} SET master_id = {m}, wrapped = {m} WHERE key_id = {m}", updates
-                )
         self.masters[new_id] = new_master
+        m = self.mark
+        count = 0
+        unopenable: set[str] = set()
+        while True:
+            with self.datastore.transaction(commit=True) as cursor:
+                skip = sorted(unopenable)
+                cursor.execute(
+                    f"SELECT key_id, master_id, wrapped FROM {self.table} "
+                    f"WHERE wrapped IS NOT NULL AND (master_id IS NULL OR master_id <> {m})"
+                    + (f" AND key_id NOT IN ({', '.join([m] * len(skip))})" if skip else "")
+                    + f" ORDER BY seq LIMIT {m}",
+                    (new_id, *skip, PREFETCH),
+                )
+                rows = self._tuples(cursor.fetchall())
+                if not rows:
+                    break
+                for key_id, master_id, wrapped in rows:
+                    master = self.masters.get(master_id)
+                    if master is None:
+                        self.reload_masters()
+                        master = self.masters.get(master_id)
+                    if master is None:
+                        unopenable.add(key_id)
+                        continue
+                    data_key = unwrap(master, key_id, bytes(wrapped))
+                    cursor.execute(
+                        f"UPDATE {self.table} SET master_id = {m}, wrapped = {m} "
+                        f"WHERE key_id = {m} AND master_id = {m} AND wrapped IS NOT NULL",
+                        (new_id, wrap(new_master, key_id, data_key), key_id, master_id),
+                    )
+                    count += _rowcount(cursor)  # 0: erased (or re-wrapped) meanwhile
+        if unopenable:
+            raise KeyStoreError(
+                f"{len(unopenable)} data keys are wrapped by a master key this process does not have: "
+                "give it as SETTLEMENT_MASTER_KEY_PREVIOUS (or in the .previous key file) and rotate again."
+            )
         self.current_master = new_id
-        return len(updates)
+        return count
+
+    def wrapped_by_others(self) -> int:
+        """How many data keys are wrapped by a master key other than the current one."""
+        m = self.mark
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) AS n FROM {self.table} WHERE wrapped IS NOT NULL "
+                f"AND (master_id IS NULL OR master_id <> {m})",
+                (self.current_master,),
+            )
+            return int(self._tuples(cursor.fetchall())[0][0])
 
     def delete_keys(self, key_ids: Iterable[str]) -> int:
         """Deletes keys now (tombstones stay): for keys that seal no event of their own (R14 retention)."""
@@ -409,32 +533,54 @@ class PersonalKeys:
         return int(held), int(total) - int(held)
 
 
+def _rowcount(cursor: Any) -> int:
+    """The rows the last statement changed (the library's SQLite cursor wraps sqlite3's)."""
+    inner = getattr(cursor, "sqlite_cursor", cursor)
+    return max(int(inner.rowcount), 0)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-# The process's key store, for the read models (set when an application opens a store) ------------
-
-_current: PersonalKeys | None = None
-_opened: list[tuple[object, PersonalKeys | None]] = []  # the open applications' key stores, latest last
-
-
-def use(owner: object, keys: PersonalKeys | None) -> None:
-    """``owner`` (an application) opened a store with ``keys``: the read models use them from now on."""
-    global _current
-    _opened.append((owner, keys))
-    _current = keys
+# The key store of a read store ------------------------------------------------------------------
+#
+# Never a process-wide "current" key store: with two stores in one process each read model seals and
+# opens with the keys of the store it serves. The folds get them from the application whose log they
+# fold (``Dispatch``/``fold_into`` set ``rows.keys``); the read functions from the read store (the
+# engine) they read, bound by the runner, a rebuild or a verification of that store's application.
 
 
-def release(owner: object) -> None:
-    """``owner`` closed its store: the read models use the keys of the latest application still open."""
-    global _current
-    _opened[:] = [(o, k) for o, k in _opened if o is not owner]
-    _current = _opened[-1][1] if _opened else None
+class Unbound:
+    """No key store was given: a read model refuses to seal, and to open what is sealed."""
+
+    def __repr__(self) -> str:
+        return "Unbound"
 
 
-def current() -> PersonalKeys | None:
-    return _current
+UNBOUND = Unbound()
+ViewKeys = PersonalKeys | None | Unbound  # None: a store that keeps no keys (in memory): values as they are
+
+_read_stores: weakref.WeakKeyDictionary[Any, PersonalKeys | None] = weakref.WeakKeyDictionary()
+_read_stores_lock = threading.Lock()
+
+
+def bind_read_store(engine: Any, keys: PersonalKeys | None) -> None:
+    """The read store ``engine`` holds the read models of the store whose key store is ``keys``."""
+    with _read_stores_lock:
+        _read_stores[engine] = keys
+
+
+def read_store_keys(engine: Any) -> ViewKeys:
+    """The key store of the store whose read models ``engine`` holds (:data:`UNBOUND` when unknown)."""
+    with _read_stores_lock:
+        return _read_stores.get(engine, UNBOUND)
+
+
+def app_keys(app: Any) -> PersonalKeys | None:
+    """The key store of an application (None: an in-memory store, which keeps no keys)."""
+    keys: PersonalKeys | None = getattr(app, "personal_keys", None)
+    return keys
 
 
 # Values the read models keep ---------------------------------------------------------------------
@@ -464,15 +610,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def seal_view(key_id: str | UUID, value: Any) -> Any:
-    """What a read model keeps of a personal value: sealed with the person's key (the same bytes for
-    the same value); None stays None; an erased value or person keeps :data:`ERASED_VIEW`. Without a
-    key store (the in-memory store of the unit tests) the value is kept as it is."""
+def seal_view(keys: ViewKeys, key_id: str | UUID, value: Any) -> Any:
+    """What a read model keeps of a personal value: sealed with the person's key from ``keys``, the key
+    store of the store the read model serves (the same bytes for the same value); None stays None; an
+    erased value or person keeps :data:`ERASED_VIEW`. A store that keeps no keys (``keys`` None: the
+    in-memory store of the unit tests) keeps the value as it is; no key store given raises: a value
+    is never stored in the clear by mistake."""
     if value is None:
         return None
     if isinstance(value, Erased) or (isinstance(value, dict) and value.get("erased") is True):
         return ERASED_VIEW
-    keys = _current
+    if isinstance(keys, Unbound):
+        raise KeyStoreError("A read model sealed a personal value without its store's key store.")
     if keys is None:
         return value
     key_id = str(key_id)
@@ -483,7 +632,7 @@ def seal_view(key_id: str | UUID, value: Any) -> Any:
     return VIEW_PREFIX + _b64(seal_bytes(key, key_id, plain, deterministic=True))
 
 
-def open_view(key_id: str | UUID, stored: Any) -> Any:
+def open_view(keys: ViewKeys, key_id: str | UUID, stored: Any) -> Any:
     """A read model's personal value as it was sealed (dates come back as ISO text), :data:`ERASED` for
     an erased person, None for None."""
     if stored is None:
@@ -492,8 +641,7 @@ def open_view(key_id: str | UUID, stored: Any) -> Any:
         return ERASED
     if not (isinstance(stored, str) and stored.startswith(VIEW_PREFIX)):
         return stored  # kept as it was (no key store)
-    keys = _current
-    if keys is None:
+    if keys is None or isinstance(keys, Unbound):
         raise KeyStoreError("A sealed value is read without the store's keys.")
     key_id = str(key_id)
     key = keys.key_to_open(key_id)
@@ -505,8 +653,8 @@ def open_view(key_id: str | UUID, stored: Any) -> Any:
         raise KeyStoreError("A sealed value of a read model does not open with its person's key.") from None
 
 
-def open_view_date(key_id: str | UUID, stored: Any) -> date | Erased | None:
-    value = open_view(key_id, stored)
+def open_view_date(keys: ViewKeys, key_id: str | UUID, stored: Any) -> date | Erased | None:
+    value = open_view(keys, key_id, stored)
     if isinstance(value, str):
         return date.fromisoformat(value)
     if value is None or isinstance(value, (Erased, date)):
@@ -514,28 +662,28 @@ def open_view_date(key_id: str | UUID, stored: Any) -> date | Erased | None:
     raise KeyStoreError("A sealed date of a read model is not a date.")
 
 
-def opened_name(key_id: str | UUID, stored: Any) -> Any:
+def opened_name(keys: ViewKeys, key_id: str | UUID, stored: Any) -> Any:
     """A sealed name as read: ``slettet`` once the person is erased (R18)."""
-    value = open_view(key_id, stored)
+    value = open_view(keys, key_id, stored)
     return ERASED_NAME if isinstance(value, Erased) else value
 
 
-def opened_date(key_id: str | UUID, stored: Any) -> date | None:
+def opened_date(keys: ViewKeys, key_id: str | UUID, stored: Any) -> date | None:
     """A sealed date as read: None once the person is erased."""
-    value = open_view_date(key_id, stored)
+    value = open_view_date(keys, key_id, stored)
     return None if isinstance(value, Erased) else value
 
 
-def opened(key_id: str | UUID, stored: Any) -> Any:
+def opened(keys: ViewKeys, key_id: str | UUID, stored: Any) -> Any:
     """A sealed value as read: None once the person is erased."""
-    value = open_view(key_id, stored)
+    value = open_view(keys, key_id, stored)
     return None if isinstance(value, Erased) else value
 
 
-def prefetch_view_keys(key_ids: Iterable[str | UUID]) -> None:
+def prefetch_view_keys(keys: ViewKeys, key_ids: Iterable[str | UUID]) -> None:
     """Fetches the keys of a list's persons in a few queries before their values are opened."""
-    if _current is not None:
-        _current.prefetch(str(k) for k in key_ids)
+    if isinstance(keys, PersonalKeys):
+        keys.prefetch(str(k) for k in key_ids)
 
 
 # The mapper that seals events --------------------------------------------------------------------

@@ -4,6 +4,7 @@ needing attention and their retry, and the case file as PDF/A or JSON with R6's 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from uuid import UUID
@@ -219,3 +220,32 @@ def test_the_outbox_runs_inside_the_server_on_its_own(database_url: str, tmp_pat
         assert statuses[ids["to_oslo"]] == "digital" and statuses[ids["to_person"]] == "posted"
         assert (tmp_path / "outbox" / ids["to_oslo"] / "forsendelse.json").is_file()
         assert (tmp_path / "print" / f"{ids['to_person']}.pdf").is_file()
+
+
+def test_an_erasure_removes_the_letter_files_naming_the_person(letters_api: Api, tmp_path: Path):
+    """R18: the outbox folder's PDF and recipient, and the print queue's PDF, of the letters naming an
+    erased person leave the disk; the shipment's id stays, so the outbox never sends them again."""
+    api = letters_api
+    ids = oslo_with_a_decided_person(api)
+    outbox, printed = tmp_path / "outbox" / ids["to_oslo"], tmp_path / "print" / f"{ids['to_person']}.pdf"
+    for _ in range(20):  # the outbox sends once the letters read model has them (a busy machine lags)
+        tick(api, Clock())
+        if printed.is_file() and (outbox / "forsendelse.json").is_file():
+            break
+    assert printed.is_file() and any(p.suffix == ".pdf" for p in outbox.iterdir())
+    shipment_id = json.loads((outbox / "forsendelse.json").read_text(encoding="utf-8"))["id"]
+    api.ok(
+        api.post(
+            f"/refugees/{ids['person']}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO
+        )
+    )
+    erasure = {"legal_basis": "GDPR art. 17", "reason": "the person asked"}
+    assert api.ok(api.post(f"/refugees/{ids['person']}/erasure", erasure, IMDI))["erased"] is True
+    assert not printed.exists()
+    assert [p.name for p in outbox.iterdir()] == ["forsendelse.json"]
+    kept = json.loads((outbox / "forsendelse.json").read_text(encoding="utf-8"))
+    assert kept["id"] == shipment_id and kept["slettet"] is True
+    assert "Østbø" not in json.dumps(kept, ensure_ascii=False) and "mottaker" not in kept
+    # the outbox still knows the letters went: nothing is sent again
+    tick(api, Clock())
+    assert not printed.exists() and [p.name for p in outbox.iterdir()] == ["forsendelse.json"]

@@ -13,7 +13,9 @@ import pytest
 from litestar.testing import TestClient
 
 from api.http.app import create_app
-from tests.e2e.conftest import BERGEN, IMDI, OSLO, Api, settings_for
+from api.web.refusals import explain
+from settlement_domain.errors import RuleViolation
+from tests.e2e.conftest import BERGEN, IMDI, MUNICIPALITY, OSLO, Api, settings_for
 from tests.e2e.story import propose, register_refugee, selected_person, two_municipalities, with_places
 from tests.given import TODAY
 
@@ -181,6 +183,26 @@ def test_an_unused_session_expires_with_a_page_in_bokmal(database_url: str, tmp_
         assert expired.status_code == 401 and "Økten din er utløpt" in text(expired)
         assert 'href="/login"' in expired.text  # the way back: log in again
         assert web.get("/login").status_code == 200
+
+
+def test_an_erased_person_s_folder_says_so_in_bokmal(both) -> None:
+    """R18: the folder page of an erased person shows the erasure through the message catalogue, not
+    the stored marker, and a refused erasure is explained in bokmål with its rule code."""
+    api, web = both
+    person = selected_person(api, OSLO)
+    refused = api.post(
+        f"/refugees/{person}/erasure", {"legal_basis": "GDPR art. 17", "reason": "asked"}, IMDI
+    )
+    assert refused.status_code == 409
+    api.ok(api.post(f"/refugees/{person}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO))
+    api.ok(api.post(f"/refugees/{person}/erasure", {"legal_basis": "GDPR art. 17", "reason": "asked"}, IMDI))
+    web.login("imdi-caseworker-ingrid")
+    folder = web.get(f"/persons/{person}", params={"min_position": api.position})
+    assert folder.status_code == 200, folder.text
+    assert "Personopplysninger slettet (R18)" in text(folder)
+    assert "slettet</dd>" not in folder.text.replace(" ", "")  # not the stored marker as the name
+    words = explain("nb", RuleViolation("R18b", "English detail"))
+    assert words.startswith("Slettingen ble avvist") and words.endswith("(R18b)")
 
 
 def test_imdi_marks_a_years_data_complete_on_the_reports_page(both) -> None:

@@ -92,7 +92,7 @@ def baseline(app: SettlementApp, engine: Engine, limit: int) -> tuple[int, float
             events = decode(app, [notification])
             with write_transaction(engine) as conn:
                 for p in projections:
-                    fold_into(conn, p, BASELINE_GENERATION, events, 0)
+                    fold_into(conn, p, BASELINE_GENERATION, events, 0, keys=app.personal_keys)
                 conn.execute(text("UPDATE bench_tracking SET position = :p"), {"p": notification.id})
         done += len(notifications)
         after = notifications[-1].id

@@ -7,13 +7,14 @@ import argparse
 import getpass
 import os
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
 from api.bootstrap import open_application
 from api.cli.language import _
 from api.cli.main import UsageError
+from api.letters.erasure import erase_letter_files
 from api.settings import Settings
 from projections.catalog import select_projections
 from projections.engine.rebuild import rebuild
@@ -22,7 +23,8 @@ from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.context import Actor, CommandContext, Role
-from settlement_domain.personal_keys import PersonalKeys, master_key_from_text
+from settlement_domain.errors import NotFound
+from settlement_domain.personal_keys import PersonalKeys, master_key_from_text, previous_keys_file
 from settlement_domain.read_retention import expire_read_keys, oldest_readable_month
 
 
@@ -43,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rotate.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
     rotate.set_defaults(func=run_rotate)
+    retire = actions.add_parser(
+        "retire-previous",
+        help="re-wrap what is left under an old master key with the current one, then drop the old keys",
+    )
+    retire.add_argument("--database-url", help="the store (default: SETTLEMENT_DATABASE_URL)")
+    retire.set_defaults(func=run_retire)
     expire = actions.add_parser(
         "expire", help="delete the keys of read records older than the retention period (R14)"
     )
@@ -72,23 +80,52 @@ def run_erase(args: argparse.Namespace) -> int:
         person = UUID(args.person)
     except ValueError:
         raise UsageError("--person: not a person id") from None
-    app = open_application(_settings(args))
+    settings = _settings(args)
+    app = open_application(settings)
     ctx = CommandContext(actor=Actor(f"operator:{getpass.getuser()}", Role.IMDI), correlation_id="cli-erase")
     try:
-        result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
+        if _erased_before(app, person):
+            # Erased before: only the letter files are looked for again (a letter the read model had
+            # not folded then).
+            position = None
+            done = _("Person %(person)s was erased before.", person=str(person))
+        else:
+            result = app.handle(ctx, c.ErasePersonalData(person, args.legal_basis, args.reason))
+            position = result.position
+            done = _(
+                "Person %(person)s erased: the data key is deleted (log position %(position)s).",
+                person=str(person),
+                position=str(result.position),
+            )
+        engine = open_read_store(settings.database_url)
+        try:
+            files = erase_letter_files(engine, settings, person, position=position)
+        finally:
+            engine.dispose()
     finally:
         app.close()
+    print(done)
     print(
         _(
-            "Person %(person)s erased: the data key is deleted (log position %(position)s).",
-            person=str(person),
-            position=str(result.position),
+            "%(files)s files of %(letters)s letters naming the person removed from disk.",
+            files=files.files,
+            letters=files.letters,
         )
     )
     return 0
 
 
+def _erased_before(app: SettlementApp, person: UUID) -> bool:
+    try:
+        return app.refugee(person).erased
+    except NotFound:
+        return False  # the erasure command says so
+
+
 def run_rotate(args: argparse.Namespace) -> int:
+    """Step 2 of a rotation (docs/privacy.md): every data key re-wrapped with the new master key. The
+    old key stays accepted for unwrapping until ``keys retire-previous``: processes still running
+    with it go on working (they take up a rotated key file within a minute)."""
     settings = _settings(args)
     app = open_application(settings)
     try:
@@ -101,23 +138,65 @@ def run_rotate(args: argparse.Namespace) -> int:
                 )
             count = keys.rotate_master(master_key_from_text(settings.new_master_key.get_secret_value()))
             print(
-                f"{count} data keys re-wrapped. Now set SETTLEMENT_MASTER_KEY to the new key (and drop "
-                "SETTLEMENT_NEW_MASTER_KEY) for every process of this store."
+                f"{count} data keys re-wrapped. Now, for every process of this store, set "
+                "SETTLEMENT_MASTER_KEY to the new key and SETTLEMENT_MASTER_KEY_PREVIOUS to the old one "
+                "(drop SETTLEMENT_NEW_MASTER_KEY), restart them, then run `settlement keys retire-previous`."
             )
             return 0
         # The key file: the new key is written beside it first (a crash leaves both readable), the
-        # keys re-wrapped in one transaction, then the new file takes the old one's place.
+        # keys re-wrapped, the old key kept in the .previous file, then the new file takes the old
+        # one's place.
         path = Path(settings.master_key_file)
         twin = path.with_name(path.name + ".new")
+        previous = previous_keys_file(path)
         if not twin.exists():
             fd = os.open(twin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as file:
                 file.write(secrets.token_urlsafe(32))
         count = keys.rotate_master(master_key_from_text(twin.read_text()))
+        old = path.read_text().strip()
+        kept = previous.read_text() if previous.exists() else ""
+        if old not in kept.split():
+            fd = os.open(previous, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as file:
+                file.write(old + "\n")
+                file.flush()
+                os.fsync(file.fileno())
         os.replace(twin, path)
     finally:
         app.close()
-    print(f"{count} data keys re-wrapped with a new master key in {path}. Back it up; the old key is gone.")
+    print(
+        f"{count} data keys re-wrapped with a new master key in {path} (back it up). The old key is kept "
+        f"in {previous} for the processes still running with it: once each was restarted (or a minute "
+        "later), run `settlement keys retire-previous`."
+    )
+    return 0
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    """Step 3 of a rotation: what processes wrapped with an old master key meanwhile is re-wrapped with
+    the current one, then the old keys are dropped (the .previous key file is deleted)."""
+    settings = _settings(args)
+    app = open_application(settings)
+    try:
+        keys = _keys(app)
+        count = keys.rotate_master(keys.masters[keys.current_master])
+        left = keys.wrapped_by_others()
+    finally:
+        app.close()
+    if left:
+        print(
+            f"{left} data keys are still wrapped by an old master key (a process still uses it): run again."
+        )
+        return 1
+    if settings.master_key is not None:
+        print(
+            f"{count} data keys re-wrapped; none is left under an old key: unset SETTLEMENT_MASTER_KEY_PREVIOUS."
+        )
+        return 0
+    previous = previous_keys_file(Path(settings.master_key_file))
+    previous.unlink(missing_ok=True)
+    print(f"{count} data keys re-wrapped; none is left under an old key: {previous} deleted.")
     return 0
 
 
@@ -128,7 +207,10 @@ def run_expire(args: argparse.Namespace) -> int:
     app = open_application(settings)
     try:
         today = args.today or app.clock()
-        expired = expire_read_keys(_keys(app), today, settings.read_retention_years)
+        now = datetime.now(UTC).date()  # the month read records are written in now (R14)
+        expired = expire_read_keys(
+            _keys(app), today, settings.read_retention_years, now=max(now, app.clock())
+        )
         if expired:
             engine = open_read_store(settings.database_url)
             try:

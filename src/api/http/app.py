@@ -52,6 +52,7 @@ from projections.engine.rebuild import rebuild_outdated
 from projections.engine.runner import Runner
 from projections.engine.store import open_read_store
 from settlement_domain.bulk import paused_garbage_collector
+from settlement_domain.personal_keys import bind_read_store
 
 API_PREFIX = "/api/v1"
 # Handlers run in threads beside the event loop; a shorter GIL switch interval than the default 5 ms
@@ -80,6 +81,8 @@ def create_app(
             "process: settlement serve --no-projections, beside settlement projections run"
         )
     engine = open_read_store(settings.read_database_url or settings.database_url)
+    # R18: the views of this store open with this store's keys (also with the projections elsewhere).
+    bind_read_store(engine, settlement.personal_keys)
     runner = (
         Runner(settlement, engine, PROJECTIONS.values(), poll_interval=settings.projection_poll_seconds)
         if live_projections

@@ -68,6 +68,11 @@ RULES: dict[str, str] = {
     "R12": N_("The deviation was refused: give a kind and a description, or a note when resolving it."),
     "R15": N_("The import was refused."),
     "R16": N_("The support case was refused: give a subject and a text; a closed case takes no answers."),
+    "R18": N_(
+        "The erasure was refused: the person may not be on an open distribution list, needs a settlement "
+        "date once selected or decided for, and may have no unresolved deviation; an erased person is not "
+        "erased again, and nothing personal is recorded about them again."
+    ),
     "R19": N_("The completeness mark was refused."),
 }
 

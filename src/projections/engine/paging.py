@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
 from projections.engine.projection import Projection
 from projections.engine.state import serving_generation
 from projections.engine.store import read_transaction
+from settlement_domain.personal_keys import ViewKeys, read_store_keys
 from settlement_domain.rules import EARLIEST_YEAR, LAST_YEAR
 
 Source = Engine | Connection
@@ -41,6 +42,12 @@ def reading(source: Source) -> Iterator[Connection]:
     else:
         with read_transaction(source) as conn:
             yield conn
+
+
+def source_keys(source: Source) -> ViewKeys:
+    """The key store that opens the personal values of the read store ``source`` reads (R18): the one
+    of the store whose log its read models fold, bound by the runner; never another store's."""
+    return read_store_keys(source.engine if isinstance(source, Connection) else source)
 
 
 def serving_tables(conn: Connection, projection: Projection) -> dict[str, Table]:

@@ -24,6 +24,7 @@ from projections.engine.rows import MemoryRows
 from projections.engine.runner import Dispatch, fold_into, handled_by
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import read_transaction, write_transaction
+from settlement_domain.personal_keys import app_keys, bind_read_store
 
 PAGE = 10_000
 WRITE_CHUNK = 20_000
@@ -122,13 +123,14 @@ def _rebuild(
     grace_seconds: float,
 ) -> RebuildReport:
     install(engine, projections)
+    bind_read_store(engine, app_keys(app))
     seconds: dict[str, float] = {}
     started = time.perf_counter()
 
     # 1. Fold the log up to its current head, in memory.
     head = app.recorder.max_notification_id() or 0
     memories = {p.name: MemoryRows(p) for p in projections}
-    dispatch = Dispatch([(p, memories[p.name]) for p in projections])
+    dispatch = Dispatch([(p, memories[p.name]) for p in projections], keys=app_keys(app))
     decoder = EventDecoder(app, handled_by(projections))
     done, after = 0, 0
     while after < head:
@@ -191,7 +193,14 @@ def _rebuild(
             serving = states[projection.name]
             target = max(serving.position, positions[projection.name])
             events = _tail(app, decoder, positions[projection.name], target)
-            fold_into(conn, projection, result.new_generation, events, positions[projection.name])
+            fold_into(
+                conn,
+                projection,
+                result.new_generation,
+                events,
+                positions[projection.name],
+                keys=app_keys(app),
+            )
             result.position = target
             conn.execute(
                 STATE.update()
@@ -242,13 +251,15 @@ def _catch_up_and_compare(
             with write_transaction(engine) as conn:
                 state = lock_states(conn, [name])[name]
                 events = _tail(app, decoder, state.position, positions[name])
-                fold_into(conn, projection, state.generation, events, state.position)
+                fold_into(conn, projection, state.generation, events, state.position, keys=app_keys(app))
                 conn.execute(STATE.update().where(STATE.c.name == name).values(position=positions[name]))
             continue
         if serving.position > positions[name]:
             with write_transaction(engine) as conn:
                 events = _tail(app, decoder, positions[name], serving.position)
-                fold_into(conn, projection, result.new_generation, events, positions[name])
+                fold_into(
+                    conn, projection, result.new_generation, events, positions[name], keys=app_keys(app)
+                )
             positions[name] = serving.position
         with read_transaction(engine, snapshot=True) as conn:
             state = conn.execute(select(STATE).where(STATE.c.name == name)).one()

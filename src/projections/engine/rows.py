@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, select
 
 from projections.engine.bulk_write import bulk_delete, bulk_write
+from settlement_domain.personal_keys import UNBOUND, ViewKeys
 
 if TYPE_CHECKING:
     from projections.engine.projection import Projection
@@ -18,7 +19,13 @@ Key = tuple[Any, ...]
 
 
 class Rows(ABC):
-    """The rows a projection reads and writes while it folds events (in memory or in a transaction)."""
+    """The rows a projection reads and writes while it folds events (in memory or in a transaction).
+
+    ``keys``: the key store of the store whose log is folded, which the projection seals personal
+    values with (R18, ``personal_keys.seal_view``); set by :class:`~projections.engine.runner.Dispatch`.
+    """
+
+    keys: ViewKeys = UNBOUND
 
     @abstractmethod
     def get(self, table: str, key: Key) -> Row | None:

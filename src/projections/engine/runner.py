@@ -21,6 +21,7 @@ from projections.engine.rows import DatabaseRows, Rows
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import write_transaction
 from projections.engine.wakeup import Wakeup
+from settlement_domain.personal_keys import ViewKeys, app_keys, bind_read_store
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,12 @@ def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
 class Dispatch:
     """Which handlers want each event class, worked out once per class rather than once per event."""
 
-    def __init__(self, targets: Iterable[tuple[Projection, Rows]]) -> None:
+    def __init__(self, targets: Iterable[tuple[Projection, Rows]], *, keys: ViewKeys) -> None:
+        """``keys``: the key store of the store whose events are folded (``personal_keys.app_keys``),
+        which the projections seal personal values with (R18); never another store's."""
         self.targets = list(targets)
+        for _, rows in self.targets:
+            rows.keys = keys
         self._by_class: dict[type[Any], list[tuple[Projection, Handler, Rows]]] = {}
 
     def fold(self, events: Decoded, after: int = 0) -> None:
@@ -78,10 +83,13 @@ def handled_by(projections: Iterable[Projection]) -> Any:
     return wanted
 
 
-def fold_into(conn: Connection, projection: Projection, generation: int, events: Decoded, after: int) -> None:
-    """Applies ``events`` after position ``after`` to one generation's tables, inside ``conn``."""
+def fold_into(
+    conn: Connection, projection: Projection, generation: int, events: Decoded, after: int, *, keys: ViewKeys
+) -> None:
+    """Applies ``events`` after position ``after`` to one generation's tables, inside ``conn``;
+    ``keys``: see :class:`Dispatch`."""
     rows = DatabaseRows(conn, projection, generation)
-    Dispatch([(projection, rows)]).fold(events, after)
+    Dispatch([(projection, rows)], keys=keys).fold(events, after)
     rows.flush()
 
 
@@ -198,6 +206,8 @@ class Runner:
         wakeup: Wakeup | None = None,
     ) -> None:
         self.app = app
+        self.keys = app_keys(app)
+        bind_read_store(engine, self.keys)  # the read functions of this engine open with these keys
         self.chain = chain
         self.engine = engine
         self.projections = list(projections)
@@ -345,7 +355,7 @@ class Runner:
         load_limit = min(KEPT_CATCHING_UP, LOAD_PER_EVENT * lag) if catching_up else None
         rows = DatabaseRows(conn, projection, state.generation, load_limit=load_limit)
         kept = self._kept[projection.name] = _Kept(
-            state.generation, state.position, rows, Dispatch([(projection, rows)])
+            state.generation, state.position, rows, Dispatch([(projection, rows)], keys=self.keys)
         )
         return kept
 

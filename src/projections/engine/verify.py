@@ -31,6 +31,7 @@ from projections.engine.rows import Key, MemoryRows, Row
 from projections.engine.runner import Dispatch, decode
 from projections.engine.state import STATE, STATE_TABLE
 from projections.engine.store import affinity, dumps, read_transaction
+from settlement_domain.personal_keys import app_keys
 
 PAGE = 10_000
 LISTED = 50  # differing rows listed per table (the counts are always exact)
@@ -279,7 +280,7 @@ def verify(
         while pending:
             stop = pending[0][1].position
             if after < stop:
-                dispatch = Dispatch([(p, memories[p.name]) for p, _ in pending])
+                dispatch = Dispatch([(p, memories[p.name]) for p, _ in pending], keys=app_keys(app))
                 events = _fold(app, dispatch, clock, after, stop, events, target, progress)
                 after = stop
             while pending and pending[0][1].position <= after:

@@ -69,7 +69,10 @@ def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Ou
     )  # fmt: skip
     stored = scope.find(Refugee, new.id)
     if stored is not None:
-        if _registration_of(stored) != _registration_of(new):
+        # R18: an erased person's personal part is gone; only the rest of the registration compares.
+        if _registration_of(stored, personal=not stored.erased) != _registration_of(
+            new, personal=not stored.erased
+        ):
             raise FactConflict(
                 "The person %(person)s is stored with other registration data than the file's.",
                 field="person", params={"person": cmd.person},
@@ -89,9 +92,9 @@ def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Ou
     return Outcome(new, changed, extra={"recorded": True})
 
 
-def _registration_of(refugee: Refugee) -> tuple[Any, ...]:
+def _registration_of(refugee: Refugee, *, personal: bool = True) -> tuple[Any, ...]:
     return (
-        refugee.personal,
+        refugee.personal if personal else None,
         refugee.family_id,
         refugee.unaccompanied_minor,
         refugee.residence,

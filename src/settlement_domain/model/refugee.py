@@ -605,7 +605,10 @@ class Refugee(Aggregate):
         return True
 
     def record_historical_mapping(self, meta: dict[str, Any], mapping: Mapping) -> bool:
-        if self.mapping == mapping.as_dict():
+        """R15: the mapping of a history; the same again records nothing. R18: an erased person's
+        mapping cannot be compared any more (nor recorded again): the file's line is taken as the
+        one recorded before the erasure, and records nothing."""
+        if self.erased or self.mapping == mapping.as_dict():
             return False
         self.record_mapping(meta, mapping)
         return True

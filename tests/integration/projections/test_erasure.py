@@ -19,11 +19,13 @@ import pytest
 
 from api.cli.main import main
 from projections import audit_trail, person_search, places, reports
+from projections.letters import letters_of
 from projections.person_folders import person_folder
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
 from settlement_domain.errors import RuleViolation
 from settlement_domain.persistence import store_environment
+from settlement_domain.read_retention import readable_from
 from settlement_domain.values import Mapping
 from tests.given import IMDI, OSLO, TODAY, registration
 from tests.integration.projections.conftest import catch_up, snapshot
@@ -180,8 +182,22 @@ def test_expired_read_records_no_longer_name_their_persons_and_new_ones_do(
     before = [e for e in _reads(app) if e.timestamp.year == 2019]
     assert [getattr(e, "refugee_id", None) or e.refugee_ids for e in before] == [person, [person]]
 
+    assert readable_from(app.personal_keys, TODAY, 5) == date(2019, 1, 1)  # the oldest month key held
+    # Never the current month's key (nor a later one): a --today far ahead is refused (R14).
+    future = str(datetime.now(UTC).year + 6) + "-06-16"
+    assert main(["keys", "expire", "--database-url", database_url, "--today", future]) == 2
+    assert "R14" in capsys.readouterr().err
+    assert all(alive for _, alive in app.personal_keys.key_ids("reads:"))
     assert main(["keys", "expire", "--database-url", database_url, "--today", "2025-06-16"]) == 0
     assert "month keys of read records deleted" in capsys.readouterr().out
+    later = app.personal_keys.key_ids("reads:")
+    assert [k for k, alive in later if not alive] == ["reads:2019-01"]
+    now = datetime.now(UTC).date()
+    fresh_keys = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:  # another process (no cached answer): the reads of now are the oldest that name persons
+        assert readable_from(fresh_keys.personal_keys, TODAY, 5) == now.replace(day=1)
+    finally:
+        fresh_keys.close()
     fresh = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
     try:
         reads = _reads(fresh)
@@ -232,3 +248,64 @@ def test_a_failed_save_leaves_no_key_and_keeps_the_stored_one(app, database_url)
     finally:
         fresh.close()
     assert app.refugee(person).personal["full_name"] == NAME
+
+
+def test_the_cli_erasure_removes_the_letter_files_naming_the_person(
+    app, engine, database_url, tmp_path, monkeypatch, capsys
+):
+    """R18: ``settlement erase`` removes the outbox folder's PDF and the print queue's PDF of every
+    letter naming the person (keeping the shipment id); run again it only looks for files again."""
+    monkeypatch.setenv("SETTLEMENT_LETTERS_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("SETTLEMENT_LETTERS_PRINT_DIR", str(tmp_path / "print"))
+    person = a_settled_person(app)
+    stranger = UUID(app.handle(IMDI, registration(name="Not Erased", private=True)).id)
+    catch_up(app, engine)
+    named = [row["letter_id"] for row in letters_of(engine, person=str(person))]
+    assert named  # the decision's letters name the person
+    unrelated = tmp_path / "print" / f"{stranger}.pdf"
+    for letter_id in named:
+        folder = tmp_path / "outbox" / letter_id
+        folder.mkdir(parents=True)
+        (folder / "brev.pdf").write_bytes(b"%PDF " + NAME.encode())
+        meta = {"id": f"file-{letter_id}", "sendt": "2025-06-16T09:00:00+00:00", "tittel": "Vedtak",
+                "eksternReferanse": letter_id, "mottaker": {"postAdresse": {"navn": NAME}}}  # fmt: skip
+        (folder / "forsendelse.json").write_text(json.dumps(meta), encoding="utf-8")
+        (tmp_path / "print").mkdir(exist_ok=True)
+        (tmp_path / "print" / f"{letter_id}.pdf").write_bytes(b"%PDF " + NAME.encode())
+    unrelated.write_bytes(b"%PDF another person's letter")
+
+    assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
+    assert f"{3 * len(named)} files of {len(named)} letters" in capsys.readouterr().out
+    for letter_id in named:
+        folder = tmp_path / "outbox" / letter_id
+        assert [p.name for p in folder.iterdir()] == ["forsendelse.json"]
+        kept = json.loads((folder / "forsendelse.json").read_text(encoding="utf-8"))
+        assert kept == {"id": f"file-{letter_id}", "sendt": "2025-06-16T09:00:00+00:00",
+                        "eksternReferanse": letter_id, "slettet": True}  # fmt: skip
+        assert not (tmp_path / "print" / f"{letter_id}.pdf").exists()
+    assert unrelated.is_file()  # another person's letter stays
+    assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
+    again = capsys.readouterr().out
+    assert "was erased before." in again and f"0 files of {len(named)} letters" in again
+
+
+def test_a_save_whose_encoding_fails_leaves_no_key_for_the_next_save(app, monkeypatch):
+    """R18: the key made while a registration was encoded is forgotten when its encoding fails; the
+    next save on the thread stores its own key only."""
+    from eventsourcing.persistence import Mapper
+
+    assert app.personal_keys is not None
+    held, erased = app.personal_keys.counts()
+    encode = Mapper.to_stored_event
+
+    def fail_once(self, event):
+        monkeypatch.setattr(Mapper, "to_stored_event", encode)
+        raise ValueError("encoding failed")
+
+    monkeypatch.setattr(Mapper, "to_stored_event", fail_once)
+    with pytest.raises(ValueError, match="encoding failed"):
+        app.handle(IMDI, registration(name="Never Stored"))
+    assert app.personal_keys._pending() == {} and app.personal_keys._pending_erasures() == set()
+    stored = UUID(app.handle(IMDI, registration(name="Stored Next")).id)
+    assert app.personal_keys.counts() == (held + 1, erased)
+    assert app.personal_keys.key_ids(str(stored)) == [(str(stored), True)]

@@ -44,7 +44,7 @@ def view_at(app: Any, moment: datetime | None, municipality: str = "0301") -> li
     events = [
         (p, e) for p, e in enumerate(events_since(app, 0), 1) if moment is None or e.timestamp <= moment
     ]
-    Dispatch([(PLACES, rows)]).fold(events)
+    Dispatch([(PLACES, rows)], keys=None).fold(events)
     found = [dict(r) for r in rows.all_rows("quotas") if r["municipality"] == municipality]
     return sorted(found, key=lambda r: -r["year"])
 

@@ -25,7 +25,9 @@ def app() -> Iterator[SettlementApp]:
 def fold(projection: Projection, app: SettlementApp) -> MemoryRows:
     """Every event ``app`` recorded, folded by ``projection`` into fresh rows in memory."""
     rows = MemoryRows(projection)
-    Dispatch([(projection, rows)]).fold(list(enumerate(events_since(app, 0), start=1)))
+    Dispatch([(projection, rows)], keys=app.personal_keys).fold(
+        list(enumerate(events_since(app, 0), start=1))
+    )
     return rows
 
 

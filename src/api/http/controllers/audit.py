@@ -17,7 +17,7 @@ from api.http.schemas import Cursor, Limit, Model, MunicipalityNumber, Page, ins
 from api.messages import audit_summaries
 from projections.audit_trail import audit_events
 from settlement_domain.context import Role
-from settlement_domain.read_retention import oldest_readable_month
+from settlement_domain.read_retention import readable_from
 
 SearchText = Annotated[str | None, QueryParameter(max_length=200)]
 
@@ -120,5 +120,5 @@ class AuditController(Controller):
         # Each summary in the reader's language (bokmål unless Accept-Language asks for English).
         found = {**found, "items": audit_summaries(problem_locale(request), found["items"])}
         page = Page[AuditEvent].of(found, AuditEvent)
-        reads_from = oldest_readable_month(app.clock(), app.read_retention_years)
+        reads_from = readable_from(app.personal_keys, app.clock(), app.read_retention_years)
         return AuditPage(items=page.items, next_cursor=page.next_cursor, reads_from=reads_from)

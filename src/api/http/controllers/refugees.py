@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from pydantic import Field
@@ -34,6 +35,7 @@ from api.http.schemas import (
     instant,
     path_id,
 )
+from api.letters.erasure import erase_letter_files
 from api.messages import audit_summaries
 from projections.audit_trail import audit_events
 from projections.person_folders import person_folder, persons_awaiting_settlement_date
@@ -411,13 +413,16 @@ class RefugeeController(Controller):
         opt=sends(c.ErasePersonalData),
     )
     def erase(
-        self, ctx: Ctx, app: Settlement, refugee_id: FromPath[Id], data: JSONBody[Erasure]
+        self, ctx: Ctx, app: Settlement, state: State, refugee_id: FromPath[Id], data: JSONBody[Erasure]
     ) -> Response[ErasureWritten]:
         """Erase the person's personal data (imdi, R18): the person's key is deleted and
-        ``PersonalDataErased`` recorded; every view then shows the person as erased (``slettet``).
+        ``PersonalDataErased`` recorded; every view then shows the person as erased (``slettet``), and
+        the files of the letters naming the person leave the outbox folder and the print queue.
         Refused while the case is open in a way the law needs kept (R18a-R18d)."""
-        command = c.ErasePersonalData(path_id(refugee_id, "person"), data.legal_basis, data.reason)
-        return written(app.handle(ctx, command), ErasureWritten)
+        person = path_id(refugee_id, "person")
+        result = app.handle(ctx, c.ErasePersonalData(person, data.legal_basis, data.reason))
+        erase_letter_files(state.reads.engine, state.settings, person, position=result.position)
+        return written(result, ErasureWritten)
 
     @get(
         "/",

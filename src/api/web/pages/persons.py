@@ -58,7 +58,7 @@ def _folder_page(request: Request, refugee_id: str, form: Form | None = None) ->
         request,
         "folder.html",
         status=200 if form.ok else 422,
-        title=folder["full_name"] or translate(request, "Person folder"),
+        title=(None if folder.get("erased") else folder["full_name"]) or translate(request, "Person folder"),
         folder=folder,
         form=form,
         may_decide=may(request, c.DecideSettlement) and folder["status"] == "selected",
