@@ -35,6 +35,7 @@ from api.letters.channels import Channel, DeliveryError, FileChannel, PaperChann
 from api.letters.render import LetterData, LetterRenderingError, Renderer, address_lines
 from api.settings import Settings
 from projections import letters as letters_model
+from projections.engine.generations import lock_key
 from settlement_domain import commands as c
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.errors import ConcurrencyConflict, NotFound, RuleViolation
@@ -45,7 +46,9 @@ log = logging.getLogger(__name__)
 OUTBOX_ACTOR = Actor("letter-outbox", Role.IMDI)  # the outbox sends on IMDi's behalf
 RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=6)
-OUTBOX_LOCK_KEY = 0x5E771E_7E  # the PostgreSQL advisory lock one outbox worker holds while it ticks
+OUTBOX_LOCK = (
+    "letters-outbox"  # the PostgreSQL advisory lock (per schema) one outbox worker holds while it ticks
+)
 STATUS_EVERY = timedelta(minutes=5)  # a letter not yet due for post is asked about at most this often
 
 
@@ -155,14 +158,14 @@ class Outbox:
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                got = conn.execute(
-                    text("select pg_try_advisory_lock(:k)"), {"k": OUTBOX_LOCK_KEY}
-                ).scalar_one()
+                # per schema: stores in other schemas of the same database never wait for this one
+                key = lock_key(conn, OUTBOX_LOCK)
+                got = conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
                 try:
                     yield bool(got)
                 finally:
                     if got:
-                        conn.execute(text("select pg_advisory_unlock(:k)"), {"k": OUTBOX_LOCK_KEY})
+                        conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
             return
         if self.lock_path is None:
             yield True

@@ -9,6 +9,8 @@ import json
 import threading
 from uuid import UUID
 
+import pytest
+
 from projections.letters import letter as letter_row
 from settlement_domain import commands as c
 from tests.given import IMDI, events_named
@@ -203,3 +205,28 @@ def test_a_missing_font_is_a_failure_shown_on_the_letter_and_tried_again(app, en
     assert row["failure_reason"] == "Brevet kan ikke lages: skriften mangler på serveren"
     outbox.renderer = type(outbox.renderer)()
     assert tick(app, engine, outbox, clock.at(minutes=2)).dispatched == 4
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_worker_of_another_store_in_the_same_database_does_not_hold_this_ones_lock(app, engine, tmp_path):
+    """The outbox's advisory lock is per schema: a store in another schema of the same PostgreSQL
+    database (another environment, another test) never makes this one's worker wait."""
+    from sqlalchemy import text
+
+    from api.letters.outbox import OUTBOX_LOCK
+
+    outbox = outbox_for(app, engine, tmp_path, Clock())
+    with engine.connect() as other:
+        other.execute(text("create schema if not exists outbox_lock_neighbour"))
+        other.execute(text("set search_path to outbox_lock_neighbour"))
+        from projections.engine.generations import lock_key
+
+        neighbour = lock_key(other, OUTBOX_LOCK)
+        assert other.execute(text("select pg_try_advisory_lock(:k)"), {"k": neighbour}).scalar_one()
+        try:
+            with outbox._exclusive() as mine:
+                assert mine  # the neighbour's worker holds its own lock, not this store's
+        finally:
+            other.execute(text("select pg_advisory_unlock(:k)"), {"k": neighbour})
+            other.execute(text("drop schema outbox_lock_neighbour"))
+            other.commit()
