@@ -133,6 +133,35 @@ EDGE_MESSAGES = (
     N_("%(key)s needs a reason."),
     N_("needs a reason"),
     N_("Changed at the same moment"),
+    # api.imports: why a file or a line of it is refused (the import report, the import page)
+    N_("The header lacks the columns of IMDi's long format: %(columns)s."),
+    N_("the figure %(text)s is not a number"),
+    N_("the figure %(text)s is not a whole number of persons"),
+    N_("the figure %(text)s is not a possible number of persons"),
+    N_("The file is not UTF-8 text."),
+    N_("The file is empty."),
+    N_("The file has no lines."),
+    N_("Line %(line)s is not CSV as IMDi writes it (%(error)s)."),
+    N_("the row has %(count)s columns, the header %(width)s"),
+    N_("the year %(year)s is not a year"),
+    N_("the municipality number %(number)s has not 4 digits"),
+    N_("%(municipality)s %(year)s %(kind)s is given twice (also on line %(line)s)"),
+    N_("the row names neither a municipality nor a county"),
+    N_("the line is longer than %(limit)s characters"),
+    N_("the line is not a JSON object"),
+    N_("%(key)s: %(value)s is not one of %(choices)s"),
+    N_("person: a source id is 1-64 letters, digits or . _ : / -, starting with a letter or digit"),
+    N_("%(key)s: a text is needed"),
+    N_("%(key)s: a date YYYY-MM-DD is needed"),
+    N_("%(key)s: not a date of the calendar"),
+    N_("%(key)s: a year is a whole number"),
+    N_("%(key)s: true or false"),
+    N_("%(key)s: an object is needed"),
+    N_("unknown field %(field)s"),
+    N_("%(key)s: unknown field"),
+    N_("%(key)s: one of %(choices)s"),
+    N_("%(key)s: a list of texts is needed"),
+    N_("%(key)s: %(reason)s"),  # a field and why (a value object's refusal): the reason by its own template
     # The web framework's own answers (litestar's details) and the validation messages of its parsers
     N_("Not Found"),
     N_("Method Not Allowed"),
@@ -308,7 +337,12 @@ def translate(locale: str, text: str) -> str:
     if found is None:
         return text
     template, values = found
-    return render(locale, template, {key: _value(locale, value) for key, value in values.items()})
+    # ``key`` is a field's name, never translated; every other value as the reader writes it
+    return render(
+        locale,
+        template,
+        {name: value if name == "key" else _value(locale, value) for name, value in values.items()},
+    )
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

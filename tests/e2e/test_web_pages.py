@@ -295,6 +295,7 @@ def test_imdi_uploads_an_import_on_its_page_and_follows_it_to_its_report(both) -
     api.app.state.imports.wait()
     page = text(web.get(refused.headers["location"]))
     assert "avvist" in page and "Rader med feil" in page and "12" in page
+    assert "20x3&#39; er ikke et årstall" in page  # the reason in bokmål too (the quote escaped)
 
     # Only IMDi imports: a municipality neither sees the page nor may post to it.
     web.login("caseworker-0301")

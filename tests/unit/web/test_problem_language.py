@@ -159,3 +159,20 @@ def test_a_template_for_a_field_name_does_not_take_a_sentence() -> None:
     # "%(key)s is empty." is for a form field ("file is empty."): a sentence is left as it is.
     assert messages.translate("nb", "The list is empty.") == "The list is empty."
     assert messages.translate("nb", "file is empty.") != "file is empty."
+
+
+@pytest.mark.parametrize(
+    ("english", "bokmal"),
+    [
+        ("the year '20x3' is not a year", "året '20x3' er ikke et årstall"),
+        (
+            "0301 2013 vedtak is given twice (also on line 4)",
+            "0301 2013 vedtak er oppgitt to ganger (også på linje 4)",
+        ),
+        ("birth_date: a date YYYY-MM-DD is needed", "birth_date: en dato ÅÅÅÅ-MM-DD må oppgis"),
+        ("The file is not UTF-8 text.", "Filen er ikke UTF-8-tekst."),
+        ("Reason: a line", "Reason: a line"),  # a field's name is never translated
+    ],
+)
+def test_why_an_import_refuses_a_line_is_told_in_bokmal(english: str, bokmal: str) -> None:
+    assert messages.translate("nb", english) == bokmal
