@@ -321,7 +321,7 @@ def job_view(job: ImportJob, row: dict[str, Any] | None = None, *, detail: bool 
         skipped = len(report["bad_rows"]) + len(report["conflicts"]) if stored else 0
         view.update(
             rows=report["rows"], recorded=report["recorded"], unchanged=report["unchanged"],
-            revised=report["revised"], skipped=view.get("skipped", skipped),
+            revised=report["revised"], skipped=skipped if view["skipped"] is None else view["skipped"],
             position=report["position"] or view.get("position"),
         )  # fmt: skip
     if detail:
