@@ -22,7 +22,6 @@ from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
 from settlement_domain.group_append import GroupAppender
-from settlement_domain.notifier import CoalescedNotifier
 from settlement_domain.handlers import HANDLERS, Outcome, Scope
 from settlement_domain.model import (
     DistributionList,
@@ -32,6 +31,7 @@ from settlement_domain.model import (
     QuotaYear,
     Refugee,
 )
+from settlement_domain.notifier import CoalescedNotifier
 from settlement_domain.permissions import check_permitted
 from settlement_domain.persistence import NOTIFY_SETTING, DateAsISO, notify_channel, notify_statement
 from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class

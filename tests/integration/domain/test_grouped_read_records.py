@@ -82,7 +82,9 @@ def test_simultaneous_reads_are_each_recorded_exactly_once_in_few_transactions(
         if i % 3:
             actions.append(lambda who=who, i=i: app.handle(who, c.RecordFolderRead(people[i % 3])))
         else:
-            actions.append(lambda who=who: app.handle(who, c.RecordPersonalDataListed("GET /refugees", tuple(people))))
+            actions.append(
+                lambda who=who: app.handle(who, c.RecordPersonalDataListed("GET /refugees", tuple(people)))
+            )
     outcomes = _race(actions)
     assert all(isinstance(o, CommandResult) for o in outcomes), outcomes
     assert app.read_records.groups == 2 and app.read_records.records == READERS
@@ -109,7 +111,9 @@ def test_simultaneous_reads_are_each_recorded_exactly_once_in_few_transactions(
         assert all(str(p).encode() not in stored and p.hex.encode() not in stored for p in people)
 
 
-def test_a_failed_group_fails_every_read_in_it_and_records_none(app: SettlementApp, people: list[UUID]) -> None:
+def test_a_failed_group_fails_every_read_in_it_and_records_none(
+    app: SettlementApp, people: list[UUID]
+) -> None:
     """A group whose transaction fails answers each of its requests with ReadNotRecorded (a 503
     problem over HTTP): no read is answered unrecorded, and the next reads are recorded again."""
     _held_first_group(app, READERS - 1)
