@@ -194,9 +194,7 @@ class SettlementApp(Application):
             position = recordings[-1].notification.id if recordings else self.position()
         else:
             position = self.read_records.append(outcome.primary)
-        return CommandResult(
-            str(outcome.primary.id), outcome.primary.version, position, extra=outcome.extra
-        )
+        return CommandResult(str(outcome.primary.id), outcome.primary.version, position, extra=outcome.extra)
 
     def _notify(self, recordings: list[Any]) -> None:
         """The library calls this after each save has committed: tell whoever waits for new events."""

@@ -46,9 +46,7 @@ class _Waiting:
 class GroupAppender:
     """Appends aggregates of one new event each (read records) in groups; see the module."""
 
-    def __init__(
-        self, save: Callable[..., Sequence[Recording[Any]]], *, max_group: int = MAX_GROUP
-    ) -> None:
+    def __init__(self, save: Callable[..., Sequence[Recording[Any]]], *, max_group: int = MAX_GROUP) -> None:
         self._save = save
         self.max_group = max_group
         self._waiting: list[_Waiting] = []

@@ -434,6 +434,24 @@ def server(
         log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_record_groups(base_url: str) -> dict[str, int]:
+    """The read records the API process appended and the transactions they took (its /metrics)."""
+    found = {"records": 0, "groups": 0}
+    with contextlib.suppress(httpx.HTTPError):
+        for line in httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines():
+            if line.startswith("settlement_read_records_appended_total "):
+                found["records"] = int(float(line.split()[1]))
+            elif line.startswith("settlement_read_record_groups_total "):
+                found["groups"] = int(float(line.split()[1]))
+    return found
+
+
 def run(options: LoadOptions) -> dict[str, Any]:
     """Seeds a fresh store, serves it, drives the mixed load and the write burst; the measurements."""
     rng = random.Random(options.seed)
@@ -443,6 +461,7 @@ def run(options: LoadOptions) -> dict[str, Any]:
     burst = max(200, writes_in_load)
     # R18: the seeding process and the server wrap and unwrap the persons' data keys with one master key.
     master_key = secrets.token_urlsafe(32)
+    pids: list[int] = []
     with fresh_store(options.backend, options.postgres_url) as url, tempfile.TemporaryDirectory() as workdir:
         app = SettlementApp(store_environment(url, master_key=master_key))
         try:
@@ -457,15 +476,21 @@ def run(options: LoadOptions) -> dict[str, Any]:
                 letters_process=options.letters_process,
                 projections_process=options.projections_process,
                 master_key=master_key,
+                pids=pids,
             ) as base_url:
                 load = Load(world, secret, rng)
                 writes: list[tuple[float, int]] = []
                 with ViewWatcher(url) as watcher:
+                    cpu_before = cpu_seconds(pids[0])
                     mixed = asyncio.run(
                         drive(base_url, load, options.rate, options.seconds, options.connections, writes)
                     )
+                    # The API process's CPU per request of the mixed load: what the other jobs on a
+                    # shared machine disturb least (they take cores, not this process's work).
+                    api_cpu = cpu_seconds(pids[0]) - cpu_before
                     time.sleep(2.0)  # the last writes' views
                 view_delays = watcher.delays(writes)
+                grouping = read_record_groups(base_url)
                 http_writes = asyncio.run(write_burst(base_url, load, burst, options.connections))
             direct_writes = direct_rate(app, burst, rng)
         finally:
@@ -487,6 +512,9 @@ def run(options: LoadOptions) -> dict[str, Any]:
             "never_seen": len(writes) - len(view_delays),
             "sampling_ms": watcher.interval * 1000,
         },
+        "api_cpu_ms_per_request": round(api_cpu * 1000 / max(1, mixed.get("requests", 0)), 2),
+        # R6/R14: the read records of the mixed load and the transactions they took (one API process)
+        "read_records": grouping,
         "http_writes_per_s": round(http_writes, 1),
         "direct_writes_per_s": round(direct_writes, 1),
         "http_to_direct": round(http_writes / direct_writes, 2),

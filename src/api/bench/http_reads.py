@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from api.bench.http_load import server
+from api.bench.http_load import cpu_seconds, server
 from api.bench.ports import free_port
 from api.bench.scratch_store import fresh_store
 from api.http.auth import issue_token
@@ -95,12 +95,6 @@ def parse_wrk(output: str) -> dict[str, Any]:
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": errors.group(1).strip() if errors else None,
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(
