@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from api.bench.http_load import cpu_seconds, server
+from api.bench.http_load import absolute_pythonpath, cpu_seconds, server
 from api.bench.ports import free_port
 from api.bench.scratch_store import fresh_store
 from api.http.auth import issue_token
@@ -121,6 +121,7 @@ def bare_stack(database_url: str, workdir: Path, pids: list[int] | None = None) 
     schema = schema_of(database_url)
     env = {
         **os.environ,
+        **absolute_pythonpath(),
         "SETTLEMENT_BARE_POSTGRES_URL": f"{server_url}?options={quote(f'-csearch_path={schema}')}",
     }
     port = free_port()

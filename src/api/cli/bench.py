@@ -166,6 +166,13 @@ def http_report(result: dict[str, Any]) -> list[str]:
     )
     if result.get("api_cpu_ms_per_request") is not None:
         lines.append(f"  API process CPU per request: {result['api_cpu_ms_per_request']} ms")
+    inside = result.get("server_side") or {}
+    if inside:
+        lines.append(
+            f"  inside the server: {inside['requests']} API requests, mean {inside['mean_ms']} ms, "
+            f"p50 under {inside['p50_under_ms']:g} ms, p99 under {inside['p99_under_ms']:g} ms "
+            "(its own histogram; the rest of the latency above is the wait in front of it)"
+        )
     grouped = result.get("read_records") or {}
     if grouped.get("groups"):
         lines.append(

@@ -41,3 +41,6 @@ def test_the_http_benchmark_reports_latencies_and_both_write_rates(
     assert result["api_cpu_ms_per_request"] > 0
     grouped = result["read_records"]
     assert grouped["records"] > 0 and 1 <= grouped["groups"] <= grouped["records"]
+    # The time inside the server, from its own request histogram, for every request of the load.
+    inside = result["server_side"]
+    assert inside["requests"] == 40 and 0 < inside["mean_ms"] <= inside["p99_under_ms"]
