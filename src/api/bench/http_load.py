@@ -528,6 +528,7 @@ def run(options: LoadOptions) -> dict[str, Any]:
                 writes: list[tuple[float, int]] = []
                 with ViewWatcher(url) as watcher:
                     cpu_before = cpu_seconds(pids[0])
+                    client_before = time.process_time(), time.perf_counter()
                     metrics_before = scrape(base_url)
                     mixed = asyncio.run(
                         drive(base_url, load, options.rate, options.seconds, options.connections, writes)
@@ -535,6 +536,11 @@ def run(options: LoadOptions) -> dict[str, Any]:
                     # The API process's CPU per request of the mixed load: what the other jobs on a
                     # shared machine disturb least (they take cores, not this process's work).
                     api_cpu = cpu_seconds(pids[0]) - cpu_before
+                    # The load generator's own CPU (this process: the client and the views' watcher):
+                    # near 1.0 of the wall time it is the load generator that limits the rate.
+                    client_share = (time.process_time() - client_before[0]) / (
+                        time.perf_counter() - client_before[1]
+                    )
                     time.sleep(2.0)  # the last writes' views
                 view_delays = watcher.delays(writes)
                 metrics_after = scrape(base_url)
@@ -559,6 +565,7 @@ def run(options: LoadOptions) -> dict[str, Any]:
             "never_seen": len(writes) - len(view_delays),
             "sampling_ms": watcher.interval * 1000,
         },
+        "client_cpu_share": round(client_share, 2),
         "api_cpu_ms_per_request": round(api_cpu * 1000 / max(1, mixed.get("requests", 0)), 2),
         # R6/R14: the read records of the mixed load and the transactions they took (one API process)
         "read_records": {

@@ -165,7 +165,10 @@ def http_report(result: dict[str, Any]) -> list[str]:
         f"sampled every {delay['sampling_ms']:g} ms)"
     )
     if result.get("api_cpu_ms_per_request") is not None:
-        lines.append(f"  API process CPU per request: {result['api_cpu_ms_per_request']} ms")
+        lines.append(
+            f"  API process CPU per request: {result['api_cpu_ms_per_request']} ms; the load generator "
+            f"used {result.get('client_cpu_share', 0):.0%} of a core"
+        )
     inside = result.get("server_side") or {}
     if inside:
         lines.append(
