@@ -188,7 +188,7 @@ def open_letter(args: argparse.Namespace) -> int:
 
 
 def retry_letter(args: argparse.Namespace) -> int:
-    with _opened(args) as (_settings_, app, _engine):
+    with _opened(args) as (_settings, app, _engine):
         ctx = CommandContext(OUTBOX_ACTOR, f"cli-{uuid.uuid4().hex[:12]}")
         app.handle(ctx, c.RetryLetterDelivery(args.letter_id))
     Console().print(
