@@ -44,4 +44,4 @@ def test_the_http_benchmark_reports_latencies_and_both_write_rates(
     # The time inside the server, from its own request histogram, for every request of the load.
     inside = result["server_side"]
     assert inside["requests"] == 40 and 0 < inside["mean_ms"] <= inside["p99_under_ms"]
-    assert 0 < result["client_cpu_share"]
+    assert result["client_cpu_share"] > 0
