@@ -17,19 +17,27 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# A thread with nothing to send for this long ends (the next save starts another): an application
+# that is never closed is not kept alive, with its store's connections, by an idle thread.
+IDLE_SECONDS = 10.0
+
 
 class CoalescedNotifier:
     """Calls ``send`` in a thread of its own after each :meth:`poke`, once for all pokes that arrived
     while it was sending."""
 
-    def __init__(self, send: Callable[[], None], name: str = "settlement-notify") -> None:
+    def __init__(
+        self, send: Callable[[], None], name: str = "settlement-notify", *, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         self._send = send
+        self.idle_seconds = idle_seconds
         self._name = name
         self._wanted = threading.Event()
         self._closed = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pokes = 0  # saves announced (one writer at a time per save: a lost increment is harmless)
+        self._seen = 0  # the pokes the NOTIFYs sent so far cover
         self.sent = 0  # NOTIFYs sent (tests, the benchmark)
         self.failed = 0
 
@@ -55,13 +63,17 @@ class CoalescedNotifier:
             thread.join(timeout)
 
     def _run(self) -> None:
-        seen = 0
         while True:
-            self._wanted.wait()
+            if not self._wanted.wait(self.idle_seconds):
+                with self._lock:  # idle: the thread ends (a poke starts another), holding nothing
+                    if not self._wanted.is_set():
+                        if self._thread is threading.current_thread():
+                            self._thread = None
+                        return
             self._wanted.clear()
             pokes = self._pokes
-            if pokes != seen:
-                seen = pokes
+            if pokes != self._seen:
+                self._seen = pokes
                 try:
                     self._send()
                     self.sent += 1
@@ -71,5 +83,5 @@ class CoalescedNotifier:
                     log.warning(
                         "NOTIFY after a save failed (%s); runners poll meanwhile", type(error).__name__
                     )
-            if self._closed and self._pokes == seen:
+            if self._closed and self._pokes == self._seen:
                 return

@@ -71,3 +71,22 @@ def test_no_thread_until_the_first_commit() -> None:
     assert notifier._thread is None
     notifier.close()
     assert notifier.sent == 0
+
+
+def test_an_idle_thread_ends_and_the_next_commit_starts_another() -> None:
+    """No thread outlives its work: an application never closed is not kept alive by it."""
+    sent = threading.Semaphore(0)
+    notifier = CoalescedNotifier(sent.release, idle_seconds=0.05)
+    try:
+        notifier.poke()
+        assert sent.acquire(timeout=BOUND)
+        for _ in range(200):
+            if notifier._thread is None:
+                break
+            threading.Event().wait(0.01)
+        assert notifier._thread is None
+        notifier.poke()
+        assert sent.acquire(timeout=BOUND)
+        assert notifier.sent == 2
+    finally:
+        notifier.close()
