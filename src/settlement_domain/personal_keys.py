@@ -796,6 +796,12 @@ class SealingMapper(Mapper[UUID]):
                 # The family's text is the person's data too: kept inside the sealed personal part.
                 state["personal"] = {**(state.get("personal") or {}), "family_id": state["family_id"]}
                 state["family_id"] = None
+            if event_name == "RefugeeRegistered" and state.get("family_ref") is not None:
+                # The read models seal the family's text with the family's key: made with the first
+                # registration that names the family (a family formed before it was sealed has none).
+                family_key = aggregate_key_id("family", state["family_ref"])
+                if not keys.lookup(family_key)[0]:
+                    keys.key_to_seal(family_key, new=True)
             for field, erased in _REFUGEE_FIELDS.get(event_name, {}).items():
                 if state.get(field) is not None:
                     sealed_value = self._seal(person, state[field], new=new)
@@ -884,9 +890,17 @@ class SealingMapper(Mapper[UUID]):
             keys.evict(aggregate_key_id(_AGGREGATE_ERASURES[name], event.originator_id))
         elif name in _AGGREGATE_FIELDS:
             state = vars(event)
-            for field, erased in _AGGREGATE_FIELDS[name][1].items():
+            prefix, fields = _AGGREGATE_FIELDS[name]
+            stored_clear = False
+            for field, erased in fields.items():
                 if is_sealed(state.get(field)):
                     state[field] = self._open(state[field], erased)
+                elif state.get(field) is not None:
+                    stored_clear = True
+            if stored_clear:
+                # Stored before these texts were sealed: the read models seal them with the aggregate's
+                # key, made now (a short transaction of its own) rather than inside a view's fold.
+                keys.key_for_view(aggregate_key_id(prefix, event.originator_id))
         elif name in _READ_FIELDS:
             state = vars(event)
             field = _READ_FIELDS[name]
