@@ -87,7 +87,7 @@ class Family(Aggregate):
 
     @event("FamilyFormed")
     def __init__(self, meta: dict[str, Any], family_id: str) -> None:
-        self.family_id = family_id
+        self.family_id: str | None = family_id
         self.members: list[UUID] = []
 
     def add_member(self, meta: dict[str, Any], refugee_id: UUID) -> None:

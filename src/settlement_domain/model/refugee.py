@@ -102,7 +102,7 @@ class Refugee(Aggregate):
         """R15: a person of a history import, under the id its source id gives; the registration's
         checks apply as of the day the source registered the person (a minor then may be an adult now)."""
         return cls._create(
-            cls.RefugeeRegistered,  # type: ignore[arg-type]  # @event's class, made at run time
+            cls.RefugeeRegistered,
             id=refugee_id,
             **cls._registration(
                 meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category,

@@ -320,7 +320,11 @@ def test_a_save_whose_encoding_fails_leaves_no_key_for_the_next_save(app, monkey
 # Free texts that are not one person's field (R18): a family's text, a support case's texts, the
 # reasons of a withdrawn list and a withdrawn capacity report. Distinctive, so that a grep finds them.
 FAMILY = "Familien Vrexholm-Quisty"
-CASE_SUBJECT, CASE_TEXT, ANSWER = "Sak om Plonkwerth", "Brynjulf Plonkwerth trenger tolk", "Svar til Glimdrassen"
+CASE_SUBJECT, CASE_TEXT, ANSWER = (
+    "Sak om Plonkwerth",
+    "Brynjulf Plonkwerth trenger tolk",
+    "Svar til Glimdrassen",
+)
 LIST_REASON, CAPACITY_REASON = "Trukket for Zibbleford", "Kapasitet gikk til Grumblethorn"
 FREE_TEXTS = ("Vrexholm", "Plonkwerth", "Glimdrassen", "Zibbleford", "Grumblethorn")
 
@@ -341,7 +345,9 @@ def test_family_support_case_and_withdrawal_texts_are_sealed_opened_and_erased(
 
     app.handle(IMDI, c.RegisterMunicipality("0301", "Oslo", "Oslo"))
     mother = UUID(app.handle(IMDI, registration(name="Mother Sealed", family_id=FAMILY, private=True)).id)
-    child = UUID(app.handle(IMDI, registration(name="Child Sealed", family_id=f" {FAMILY} ", private=True)).id)
+    child = UUID(
+        app.handle(IMDI, registration(name="Child Sealed", family_id=f" {FAMILY} ", private=True)).id
+    )
     ref = app.refugee(mother).family_ref
     assert ref is not None and app.refugee(child).family_ref == ref  # found again from its text
     assert app.refugee(child).family_id == FAMILY and app.repository.get(ref).family_id == FAMILY
@@ -379,7 +385,9 @@ def test_family_support_case_and_withdrawal_texts_are_sealed_opened_and_erased(
     # Erasing one member deletes the family's key in the same transaction: its text reads as erased
     # for every member, while the family (its id, its members) stays whole (R3).
     assert main(["erase", "--person", str(mother), "--reason", "asked", "--database-url", database_url]) == 0
-    assert main(["erase", "--support-case", str(case), "--reason", "asked", "--database-url", database_url]) == 0
+    assert (
+        main(["erase", "--support-case", str(case), "--reason", "asked", "--database-url", database_url]) == 0
+    )
     assert main(["erase", "--support-case", "nonsense", "--reason", "x", "--database-url", database_url]) == 2
     assert main(["erase", "--reason", "x", "--database-url", database_url]) == 2
     capsys.readouterr()

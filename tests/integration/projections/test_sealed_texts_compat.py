@@ -32,7 +32,10 @@ def as_version_1(app, refugee_id: UUID, family_id: str) -> UUID:
     del state["family_ref"], state["class_version"]
     state["family_id"] = family_id
     copy = StoredEvent(
-        originator_id=uuid4(), originator_version=1, topic=stored.topic, state=app.mapper.transcoder.encode(state)
+        originator_id=uuid4(),
+        originator_version=1,
+        topic=stored.topic,
+        state=app.mapper.transcoder.encode(state),
     )
     app.recorder.insert_events([copy])
     return copy.originator_id
@@ -79,14 +82,20 @@ def test_texts_stored_in_the_clear_still_read_fold_and_rebuild(app, engine, data
 
     # Erasing the child deletes the family's key: the label reads as erased for every member.
     assert main(["erase", "--person", str(child), "--reason", "asked", "--database-url", database_url]) == 0
-    assert main(["erase", "--support-case", str(case), "--reason", "asked", "--database-url", database_url]) == 0
+    assert (
+        main(["erase", "--support-case", str(case), "--reason", "asked", "--database-url", database_url]) == 0
+    )
     capsys.readouterr()
     catch_up(app, engine)
     assert person_folder(engine, str(child))["family_id"] == "slettet"
     assert person_folder(engine, str(old))["family_id"] == "slettet"
     erased = support_case(engine, str(case))
     # The clear texts stay in the log (it is append-only) but the views no longer show them.
-    assert (erased["subject"], erased["text"], [a["text"] for a in erased["answers"]]) == ("slettet", "", [""])
+    assert (erased["subject"], erased["text"], [a["text"] for a in erased["answers"]]) == (
+        "slettet",
+        "",
+        [""],
+    )
 
     live = snapshot(engine)
     assert main(["projections", "--database-url", database_url, "rebuild", "--all", "--json"]) == 0
