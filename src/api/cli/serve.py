@@ -130,7 +130,7 @@ def _serve(
     if companions is not None:
         companions.start()  # create_app has installed the views' tables: the workers find them
         # Stopped in the server's own shutdown: uvicorn ends the process by re-raising SIGTERM after it.
-        app.on_shutdown.append(companions.stop)
+        app.on_shutdown.insert(0, companions.stop)  # first: no other hook's failure skips it
     uvicorn.run(app, **options)
     return 0
 
