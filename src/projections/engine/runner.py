@@ -15,12 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from projections.engine import chain as event_chain
 from projections.engine.decoding import EventDecoder
-from projections.engine.generations import install, lock_key
+from projections.engine.generations import drop_generation, install, lock_key
 from projections.engine.projection import Handler, Projection, ProjectionError
 from projections.engine.rows import DatabaseRows, Rows
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import write_transaction
 from projections.engine.wakeup import Wakeup
+from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.personal_keys import ViewKeys, app_keys, bind_read_store
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ KEPT_AT_HEAD = 20_000
 # When the runner starts on a read model (or starts over), it reads a table whole when it has at most
 # this many rows per event it is behind: a lookup costs a round trip, a row read in bulk far less.
 LOAD_PER_EVENT = 5
+# A read model that has folded nothing yet (position 0) while the log holds at least this many events
+# is built the rebuild's way (fold in memory, write without indexes, index, swap; see ``Runner``).
+BULK_FROM = 10_000
+# Seconds a replaced generation outlives its swap, for readers that looked it up just before.
+GRACE_SECONDS = 1.0
 
 
 def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
@@ -192,6 +198,13 @@ class Runner:
 
     Each batch also advances the hash chain over the log (R20, ``engine/chain.py``) unless ``chain``
     is off: the chain follows the log as closely as the read models do.
+
+    A read model that has folded nothing yet while the log holds ``bulk_from`` events or more (a new
+    store, a read model added to a store with a history) is built as a rebuild builds one: folded in
+    memory, written into a new generation without indexes, indexed, and swapped in together with its
+    position in one transaction (``engine/rebuild.py``). Until the swap, the empty generation serves
+    (a crash leaves it serving, and the next start builds again); the replaced empty generation is
+    dropped once the readers' grace has passed. ``bulk_from=None``: always batch by batch.
     """
 
     def __init__(
@@ -204,6 +217,7 @@ class Runner:
         poll_interval: float = 0.5,
         chain: bool = True,
         wakeup: Wakeup | None = None,
+        bulk_from: int | None = BULK_FROM,
     ) -> None:
         self.app = app
         self.keys = app_keys(app)
@@ -228,6 +242,9 @@ class Runner:
         # Read models whose kept rows outgrew the bound while catching up: until the runner reaches the
         # head, their tables are no longer read whole (they would be, again, at every batch).
         self._outgrown: set[str] = set()
+        self.bulk_from = bulk_from
+        # Generations a bulk build replaced: (when they may go, projection, generation).
+        self._replaced: list[tuple[float, Projection, int]] = []
         install(engine, self.projections)
         if chain:
             event_chain.install(engine)
@@ -271,6 +288,7 @@ class Runner:
         self._owned = []
         self._chain_owned = False
         self._kept.clear()  # another worker may fold these read models now
+        self._drop_replaced(wait=True)
 
     # Work --------------------------------------------------------------------------------------
 
@@ -278,8 +296,11 @@ class Runner:
         """Processes one page of the log; answers how many events it read (0: nothing new)."""
         owned = self.owned()
         chained = 0
+        if self._replaced:
+            self._drop_replaced(wait=False)
         if self._chain_owned:
-            chained = event_chain.advance(self.app, self.engine, limit=self.batch_size)
+            # The chain's own pages are larger than a batch when it is behind: its rows are small.
+            chained = event_chain.advance(self.app, self.engine, limit=max(self.batch_size, event_chain.PAGE))
         if not owned:
             return chained
         with self.engine.connect() as conn:
@@ -289,6 +310,10 @@ class Runner:
         for projection in owned:
             if versions[projection.name] != projection.version:
                 raise OutdatedReadModel(projection.name, versions[projection.name], projection.version)
+        if self.bulk_from is not None:
+            fresh = [p for p in owned if positions[p.name] == 0]
+            if fresh and (self.app.recorder.max_notification_id() or 0) >= self.bulk_from:
+                return max(self._build_in_bulk(fresh), chained)
         start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
             start + 1, self.batch_size, inclusive_of_start=True
@@ -340,6 +365,43 @@ class Runner:
             self._outgrown.clear()
         self._advanced(last)
         return max(len(notifications), chained)
+
+    def _build_in_bulk(self, projections: list[Projection]) -> int:
+        """Builds read models that have folded nothing yet the rebuild's way (see the class); answers
+        the events folded. The rebuild catches up with, compares with and swaps out whatever serves."""
+        from projections.engine import rebuild  # the rebuild folds with this module's Dispatch
+
+        with paused_garbage_collector():  # the rows in memory make no reference cycles (see rebuild)
+            report = rebuild.build_and_swap(self.app, self.engine, projections)
+        for result in report.projections:
+            if result.differences:
+                # Another worker folded into the serving generation meanwhile, and its rows were not
+                # the log's fold: the swapped-in generation is (as after `projections rebuild`).
+                log.warning(
+                    "bulk build of %s differed from the generation it replaced in %s",
+                    result.name,
+                    ", ".join(c.table for c in result.differences),
+                )
+        deadline = time.monotonic() + GRACE_SECONDS
+        by_name = {p.name: p for p in projections}
+        for result in report.projections:
+            self._kept.pop(result.name, None)
+            if result.old_generation is not None:
+                self._replaced.append((deadline, by_name[result.name], result.old_generation))
+        return report.events
+
+    def _drop_replaced(self, *, wait: bool) -> None:
+        """Drops the generations bulk builds replaced whose grace has passed (``wait``: all, after it)."""
+        pending, self._replaced = self._replaced, []
+        for deadline, projection, generation in pending:
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and not wait:
+                self._replaced.append((deadline, projection, generation))
+                continue
+            if remaining > 0:
+                time.sleep(remaining)
+            with write_transaction(self.engine) as conn:
+                drop_generation(conn, projection, generation)
 
     def _kept_for(self, conn: Connection, projection: Projection, state: Any) -> _Kept:
         """The rows kept for ``projection`` when still valid for its state row, else fresh ones."""
