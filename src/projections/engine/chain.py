@@ -112,23 +112,42 @@ def head(conn: Connection) -> tuple[int, bytes]:
     return (0, GENESIS) if row is None else (row.position, bytes(row.link))
 
 
-def advance(app: Any, engine: Engine, *, limit: int = PAGE, until: int | None = None) -> int:
+def head_position(engine: Engine) -> int:
+    """The last linked position (0: nothing linked yet)."""
+    with engine.connect() as conn:
+        return head(conn)[0]
+
+
+def advance(
+    app: Any,
+    engine: Engine,
+    *,
+    limit: int = PAGE,
+    until: int | None = None,
+    read: tuple[int, Sequence[Any]] | None = None,
+) -> int:
     """Links the next events of the log after the chain's head (at most ``limit``); answers how many.
 
     The notifications are read first and the head re-read under the lock: when another writer moved
-    it meanwhile, this batch links only what is still after it.
+    it meanwhile, this batch links only what is still after it. ``read``: a head position seen by the
+    caller and the page of the log it read from right after it (the runner's batch, read once for the
+    chain and the read models); the page must start at that position + 1, as a page read here would.
     """
-    with engine.connect() as conn:
-        after, _ = head(conn)
-    if until is not None and after >= until:
-        return 0
-    notifications = app.recorder.select_notifications(after + 1, limit, stop=until)
+    if read is not None:
+        after, notifications = read
+    else:
+        after = head_position(engine)
+        if until is not None and after >= until:
+            return 0
+        notifications = app.recorder.select_notifications(after + 1, limit, stop=until)
     if not notifications:
         return 0
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _lock_key(conn)})
         position, previous = head(conn)
+        if position < after:  # never: the head only moves forward (a page read past a gap is not linked)
+            raise RuntimeError(f"the chain's head went back from {after} to {position}")
         rows = []
         for notification in notifications:
             if notification.id <= position:

@@ -298,11 +298,9 @@ class Runner:
         chained = 0
         if self._replaced:
             self._drop_replaced(wait=False)
-        if self._chain_owned:
-            # The chain's own pages are larger than a batch when it is behind: its rows are small.
-            chained = event_chain.advance(self.app, self.engine, limit=max(self.batch_size, event_chain.PAGE))
+        chain_head = event_chain.head_position(self.engine) if self._chain_owned else None
         if not owned:
-            return chained
+            return self._advance_chain(chain_head)
         with self.engine.connect() as conn:
             stored = list(conn.execute(select(STATE).where(STATE.c.name.in_([p.name for p in owned]))))
         positions = {row.name: row.position for row in stored}
@@ -313,11 +311,14 @@ class Runner:
         if self.bulk_from is not None:
             fresh = [p for p in owned if positions[p.name] == 0]
             if fresh and (self.app.recorder.max_notification_id() or 0) >= self.bulk_from:
+                chained = self._advance_chain(chain_head)
                 return max(self._build_in_bulk(fresh), chained)
         start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
             start + 1, self.batch_size, inclusive_of_start=True
         )
+        # The chain and the read models at the same position (following the log): one read of the page.
+        chained = self._advance_chain(chain_head, notifications if chain_head == start else None)
         if not notifications:
             self._advanced(start)
             return chained
@@ -365,6 +366,16 @@ class Runner:
             self._outgrown.clear()
         self._advanced(last)
         return max(len(notifications), chained)
+
+    def _advance_chain(self, chain_head: int | None, page: Sequence[Any] | None = None) -> int:
+        """Advances the hash chain (R20) when this runner owns it: over ``page`` when the batch's page
+        was read from right after the chain's head, else over a page of its own, larger than a batch
+        when it is behind (its rows are small)."""
+        if chain_head is None:
+            return 0
+        if page is not None:
+            return event_chain.advance(self.app, self.engine, read=(chain_head, page))
+        return event_chain.advance(self.app, self.engine, limit=max(self.batch_size, event_chain.PAGE))
 
     def _build_in_bulk(self, projections: list[Projection]) -> int:
         """Builds read models that have folded nothing yet the rebuild's way (see the class); answers
