@@ -133,9 +133,13 @@ def build_and_swap(
     projections: list[Projection],
     *,
     progress: Progress | None = None,
+    on_page: Callable[[int, Sequence[Any]], None] | None = None,
 ) -> RebuildReport:
     """Steps 1-3 of a rebuild (fold, write, catch up, compare, swap); the replaced generations are
-    left for the caller to drop after the readers' grace (:func:`drop_replaced`)."""
+    left for the caller to drop after the readers' grace (:func:`drop_replaced`).
+
+    ``on_page(after, page)``: called with each page of the log the fold reads (from ``after + 1``),
+    so that a caller can use the page too (the runner links it into the hash chain)."""
     install(engine, projections)
     bind_read_store(engine, app_keys(app))
     seconds: dict[str, float] = {}
@@ -151,6 +155,8 @@ def build_and_swap(
         page = app.recorder.select_notifications(after + 1, PAGE, stop=head)
         if not page:
             break
+        if on_page is not None:
+            on_page(after, page)
         dispatch.fold(decoder.decode(page))
         after = page[-1].id
         done += len(page)

@@ -311,8 +311,7 @@ class Runner:
         if self.bulk_from is not None:
             fresh = [p for p in owned if positions[p.name] == 0]
             if fresh and (self.app.recorder.max_notification_id() or 0) >= self.bulk_from:
-                chained = self._advance_chain(chain_head)
-                return max(self._build_in_bulk(fresh), chained)
+                return self._build_in_bulk(fresh, chain_head)
         start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
             start + 1, self.batch_size, inclusive_of_start=True
@@ -377,13 +376,26 @@ class Runner:
             return event_chain.advance(self.app, self.engine, read=(chain_head, page))
         return event_chain.advance(self.app, self.engine, limit=max(self.batch_size, event_chain.PAGE))
 
-    def _build_in_bulk(self, projections: list[Projection]) -> int:
+    def _build_in_bulk(self, projections: list[Projection], chain_head: int | None) -> int:
         """Builds read models that have folded nothing yet the rebuild's way (see the class); answers
-        the events folded. The rebuild catches up with, compares with and swaps out whatever serves."""
+        the events folded. The rebuild catches up with, compares with and swaps out whatever serves.
+        The hash chain (when this runner owns it, ``chain_head`` not None) links the pages the fold
+        reads, from the page that holds the event after its head: one read of the log for both."""
         from projections.engine import rebuild  # the rebuild folds with this module's Dispatch
 
+        linked = [chain_head]
+
+        def link(after: int, page: Sequence[Any]) -> None:
+            head = linked[0]
+            # The page holds every event after ``after``: those after the chain's head follow it.
+            if head is not None and after <= head < page[-1].id:
+                event_chain.advance(self.app, self.engine, read=(head, [n for n in page if n.id > head]))
+                linked[0] = page[-1].id
+
         with paused_garbage_collector():  # the rows in memory make no reference cycles (see rebuild)
-            report = rebuild.build_and_swap(self.app, self.engine, projections)
+            report = rebuild.build_and_swap(
+                self.app, self.engine, projections, on_page=link if chain_head is not None else None
+            )
         for result in report.projections:
             if result.differences:
                 # Another worker folded into the serving generation meanwhile, and its rows were not

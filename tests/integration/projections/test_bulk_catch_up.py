@@ -64,7 +64,9 @@ def test_after_the_bulk_build_the_runner_follows_the_log_batch_by_batch(app, eng
     bulk.catch_up()
     built = runner_module.Runner._build_in_bulk
     calls = []
-    monkeypatch.setattr(runner_module.Runner, "_build_in_bulk", lambda self, p: calls.append(p) or built(self, p))
+    monkeypatch.setattr(
+        runner_module.Runner, "_build_in_bulk", lambda self, *a: calls.append(a) or built(self, *a)
+    )
     for i in range(9):
         register(app, f"Later {i}")
     bulk.catch_up()
@@ -121,9 +123,25 @@ def test_a_bulk_build_that_fails_leaves_the_empty_generation_serving_and_is_done
 
 def test_below_the_threshold_a_fresh_read_model_is_folded_batch_by_batch(app, engine, history, monkeypatch):
     calls = []
-    monkeypatch.setattr(runner_module.Runner, "_build_in_bulk", lambda self, p: calls.append(p) or 0)
+    monkeypatch.setattr(runner_module.Runner, "_build_in_bulk", lambda self, *a: calls.append(a) or 0)
     small = runner(app, engine, batch_size=7, bulk_from=app.position() + 1)
     small.catch_up()
     small.release()
     assert not calls
     assert {generation for generation, _ in states(engine).values()} == {1}
+
+
+@pytest.mark.parametrize("linked_before", [0, 5])
+def test_the_bulk_build_links_the_pages_it_reads_into_the_chain(app, engine, history, linked_before):
+    """One read of the log for the chain and the read models; a chain already partly linked (by a
+    checkpoint) goes on from its head, each event linked once (R20)."""
+    event_chain.install(engine)
+    if linked_before:
+        event_chain.advance(app, engine, limit=linked_before)
+    bulk = runner(app, engine, batch_size=7, bulk_from=1)
+    bulk.run_batch()  # the bulk build: the chain reaches the head in the same step
+    with engine.connect() as conn:
+        assert event_chain.head(conn)[0] == app.position()
+    report = event_chain.verify_chain(app, engine)
+    assert report.intact and report.linked == report.log_events == app.position()
+    bulk.release()
