@@ -50,6 +50,7 @@ from sqlalchemy import (
     text,
 )
 
+from projections.engine.bulk_write import bulk_write
 from projections.engine.store import UTCDateTime, write_transaction
 
 CHAIN_TABLE = "settlement_chain"
@@ -154,8 +155,7 @@ def advance(
                 continue
             previous = link_of(previous, notification)
             rows.append({"position": notification.id, "link": previous})
-        if rows:
-            conn.execute(insert(CHAIN), rows)
+        bulk_write(conn, CHAIN, rows)  # the driver's executemany (COPY on PostgreSQL)
     return len(rows)
 
 
