@@ -144,18 +144,30 @@ def advance(
     if not notifications:
         return 0
     with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _lock_key(conn)})
-        position, previous = head(conn)
-        if position < after:  # never: the head only moves forward (a page read past a gap is not linked)
-            raise RuntimeError(f"the chain's head went back from {after} to {position}")
-        rows = []
-        for notification in notifications:
-            if notification.id <= position:
-                continue
-            previous = link_of(previous, notification)
-            rows.append({"position": notification.id, "link": previous})
-        bulk_write(conn, CHAIN, rows)  # the driver's executemany (COPY on PostgreSQL)
+        return link_page(conn, after, notifications)
+
+
+def link_page(conn: Connection, after: int, notifications: Sequence[Any]) -> int:
+    """Links ``notifications``, a page of the log read from right after position ``after`` (a head
+    the caller saw), inside ``conn``'s write transaction; answers how many were linked.
+
+    The head is re-read under the lock (the transaction's advisory lock on PostgreSQL, the write lock
+    on SQLite): what another writer linked meanwhile is skipped.
+    """
+    if not notifications:
+        return 0
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _lock_key(conn)})
+    position, previous = head(conn)
+    if position < after:  # never: the head only moves forward (a page read past a gap is not linked)
+        raise RuntimeError(f"the chain's head went back from {after} to {position}")
+    rows = []
+    for notification in notifications:
+        if notification.id <= position:
+            continue
+        previous = link_of(previous, notification)
+        rows.append({"position": notification.id, "link": previous})
+    bulk_write(conn, CHAIN, rows)  # the driver's executemany (COPY on PostgreSQL)
     return len(rows)
 
 

@@ -295,7 +295,6 @@ class Runner:
     def run_batch(self) -> int:
         """Processes one page of the log; answers how many events it read (0: nothing new)."""
         owned = self.owned()
-        chained = 0
         if self._replaced:
             self._drop_replaced(wait=False)
         chain_head = event_chain.head_position(self.engine) if self._chain_owned else None
@@ -316,8 +315,10 @@ class Runner:
         notifications = self.app.recorder.select_notifications(
             start + 1, self.batch_size, inclusive_of_start=True
         )
-        # The chain and the read models at the same position (following the log): one read of the page.
-        chained = self._advance_chain(chain_head, notifications if chain_head == start else None)
+        # The chain and the read models at the same position (following the log): one read of the page,
+        # whose links commit with the read models' rows (one commit per batch).
+        shared = chain_head is not None and chain_head == start
+        chained = 0 if shared else self._advance_chain(chain_head)
         if not notifications:
             self._advanced(start)
             return chained
@@ -327,6 +328,8 @@ class Runner:
         folded: list[str] = []
         try:
             with write_transaction(self.engine) as conn:
+                if shared:
+                    chained = event_chain.link_page(conn, start, notifications)
                 states = lock_states(conn, positions)
                 # Positions are re-read under the lock: another worker or a rebuild may have moved them.
                 for projection in owned:
@@ -366,14 +369,12 @@ class Runner:
         self._advanced(last)
         return max(len(notifications), chained)
 
-    def _advance_chain(self, chain_head: int | None, page: Sequence[Any] | None = None) -> int:
-        """Advances the hash chain (R20) when this runner owns it: over ``page`` when the batch's page
-        was read from right after the chain's head, else over a page of its own, larger than a batch
-        when it is behind (its rows are small)."""
+    def _advance_chain(self, chain_head: int | None) -> int:
+        """Advances the hash chain (R20) on its own when this runner owns it (``chain_head`` not None)
+        and it does not stand where the read models do: over a page of its own, larger than a batch
+        (its rows are small)."""
         if chain_head is None:
             return 0
-        if page is not None:
-            return event_chain.advance(self.app, self.engine, read=(chain_head, page))
         return event_chain.advance(self.app, self.engine, limit=max(self.batch_size, event_chain.PAGE))
 
     def _build_in_bulk(self, projections: list[Projection], chain_head: int | None) -> int:
