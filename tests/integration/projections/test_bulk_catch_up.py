@@ -14,6 +14,7 @@ from projections.engine import runner as runner_module
 from projections.engine.projection import ProjectionError
 from projections.engine.rows import MemoryRows
 from projections.engine.state import STATE
+from projections.engine.verify import verify
 from tests.integration.projections.conftest import register, runner, snapshot
 from tests.integration.projections.test_kept_rows import rebuilt
 
@@ -50,6 +51,8 @@ def test_a_fresh_store_built_in_bulk_equals_the_batch_by_batch_fold_and_a_rebuil
         assert event_chain.head(conn)[0] == head
     bulk.release()  # drops the replaced empty generations after the readers' grace
     assert all(not tables_of(engine, name, 1) for name in PROJECTIONS)
+    # `settlement audit verify`: the library's own decoder replayed against the built views.
+    assert verify(app, engine, PROJECTIONS.values()).equal
     in_bulk = snapshot(engine)
     assert rebuilt(app, engine) == in_bulk
 
