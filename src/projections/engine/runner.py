@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -322,6 +323,23 @@ class Runner:
         if not notifications:
             self._advanced(start)
             return chained
+        # A full page: catching up, batch after batch. The cyclic collector waits until the batch is
+        # done (its rows make no reference cycles; its full passes over the kept rows cost the most).
+        catching_up = len(notifications) == self.batch_size
+        with paused_garbage_collector() if catching_up else nullcontext():
+            return self._fold_page(owned, positions, notifications, start, shared, chained)
+
+    def _fold_page(
+        self,
+        owned: list[Projection],
+        positions: dict[str, int],
+        notifications: Sequence[Any],
+        start: int,
+        shared: bool,
+        chained: int,
+    ) -> int:
+        """Folds one page into the owned read models (and links it into the chain when ``shared``), in
+        one transaction; answers how many events it read."""
         events = self._decoder.decode(notifications)
         last = notifications[-1].id
         now = datetime.now(UTC)
@@ -424,8 +442,18 @@ class Runner:
                 continue
             if remaining > 0:
                 time.sleep(remaining)
-            with write_transaction(self.engine) as conn:
-                drop_generation(conn, projection, generation)
+            try:
+                with write_transaction(self.engine) as conn:
+                    drop_generation(conn, projection, generation)
+            except SQLAlchemyError as error:
+                # Empty tables left behind, nothing served from them: never a reason to stop the runner
+                # (or to hide the error a stopping runner is releasing its locks after).
+                log.warning(
+                    "could not drop the replaced generation %s of %s: %s",
+                    generation,
+                    projection.name,
+                    type(error).__name__,
+                )
 
     def _kept_for(self, conn: Connection, projection: Projection, state: Any) -> _Kept:
         """The rows kept for ``projection`` when still valid for its state row, else fresh ones."""
