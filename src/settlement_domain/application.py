@@ -23,6 +23,7 @@ from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
 from settlement_domain.handlers import HANDLERS, Outcome, Scope
 from settlement_domain.model import (
+    FAMILY_IDS_KEY,
     DistributionList,
     IdempotencyRecord,
     Import,
@@ -194,7 +195,10 @@ class SettlementApp(Application):
     ) -> Outcome:
         """Checks the role and runs the command's handler against aggregates from ``load`` (no save)."""
         check_permitted(ctx.actor, command)
-        return HANDLERS[type(command)](Scope(ctx, load, self.clock(), self.settlement_cutoff), command)
+        keys = self.personal_keys
+        family_ids_key = None if keys is None else (lambda: keys.store_key(FAMILY_IDS_KEY))
+        scope = Scope(ctx, load, self.clock(), self.settlement_cutoff, family_ids_key)
+        return HANDLERS[type(command)](scope, command)
 
     def _fingerprints(self, command: Command) -> tuple[str, tuple[str, ...]]:
         """(the fingerprint a new idempotency record stores, those a stored record may hold for the
