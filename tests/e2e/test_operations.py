@@ -199,6 +199,7 @@ def test_settlement_serve_logs_json_lines_and_shuts_down_gracefully_on_sigterm(
         "SETTLEMENT_DATABASE_URL": database_url,
         "SETTLEMENT_JWT_SECRET": "s" * 40,
         "SETTLEMENT_JWT_SECRET_FILE": str(tmp_path / "jwt-secret"),
+        "PYTHONPATH": SOURCES,  # this checkout's code, whatever the working directory
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port)],
