@@ -15,7 +15,7 @@ from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
 from settlement_domain.errors import Text as T
-from settlement_domain.errors import _english
+from settlement_domain.errors import english
 from settlement_domain.model import (
     DataCompleteness,
     DistributionList,
@@ -448,27 +448,27 @@ def summary_of(e: Any) -> str:
 def render(line: T) -> tuple[str, Any]:
     """``(str(line), encode_text(line))`` in one pass over the words (the audit trail's fold renders
     every event's summary both ways). Strings, exact ints, dates and nested words take the short way;
-    any other value (a bool, a list, a datetime, an enum) goes through :func:`_english` and
+    any other value (a bool, a list, a datetime, an enum) goes through :func:`english` and
     :func:`encode_text` themselves, so both results are exactly theirs."""
     template, params = line.template, line.params
     if not params:
         return template, {"t": template, "p": {}}
-    english: dict[str, str] = {}
+    words: dict[str, str] = {}
     encoded: dict[str, Any] = {}
     for key, value in params.items():
         kind = type(value)
         if kind is str:
-            english[key] = encoded[key] = value
+            words[key] = encoded[key] = value
         elif kind is T:
-            english[key], encoded[key] = render(value)
+            words[key], encoded[key] = render(value)
         elif kind is int:
-            english[key], encoded[key] = str(value), value
+            words[key], encoded[key] = str(value), value
         elif kind is date:
-            english[key] = iso = value.isoformat()
+            words[key] = iso = value.isoformat()
             encoded[key] = {"d": iso}
         else:
-            english[key], encoded[key] = _english(value), encode_text(value)
-    return template % english, {"t": template, "p": encoded}
+            words[key], encoded[key] = english(value), encode_text(value)
+    return template % words, {"t": template, "p": encoded}
 
 
 def encode_text(value: Any) -> Any:
@@ -540,7 +540,7 @@ class AuditTrailProjection(Projection):
         for person in persons:
             rows.append("event_persons", {"person_id": person, "position": position})
         meta = event.meta
-        english, encoded = render(summary_text(event))
+        summary, encoded = render(summary_text(event))
         rows.append(
             "events",
             {
@@ -548,7 +548,7 @@ class AuditTrailProjection(Projection):
                 "aggregate_id": aggregate_id, "person_id": persons[0] if len(persons) == 1 else None,
                 "municipality": municipality, "actor_sub": meta.get("sub"), "actor_role": meta.get("role"),
                 "actor_municipality": meta.get("municipality"), "correlation_id": meta.get("correlation_id"),
-                "summary": english, "summary_text": _summary_json(encoded),
+                "summary": summary, "summary_text": _summary_json(encoded),
             },
         )  # fmt: skip
 

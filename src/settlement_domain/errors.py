@@ -29,10 +29,11 @@ def fill(template: str, params: Mapping[str, Any]) -> str:
     """The English text: ``template`` with ``params`` filled in (lists joined with commas)."""
     if not params:
         return template
-    return template % {key: _english(value) for key, value in params.items()}
+    return template % {key: english(value) for key, value in params.items()}
 
 
-def _english(value: Any) -> str:
+def english(value: Any) -> str:
+    """One value of a template in English (what :func:`fill` puts in its place)."""
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(str(item) for item in value)
     return str(value)
