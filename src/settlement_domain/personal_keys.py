@@ -525,6 +525,19 @@ class PersonalKeys:
             )
             return [(str(k), bool(alive)) for k, alive in self._tuples(cursor.fetchall())]
 
+    def deleted_last(self, prefix: str) -> list[str]:
+        """The key ids starting with ``prefix`` that the latest deletion among them deleted (one
+        :meth:`delete_keys` gives its keys one moment): what an interrupted expiry left to finish."""
+        m = self.mark
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT key_id FROM {self.table} WHERE key_id LIKE {m} AND wrapped IS NULL AND erased_at = "
+                f"(SELECT MAX(erased_at) FROM {self.table} WHERE key_id LIKE {m} AND wrapped IS NULL) "
+                "ORDER BY key_id",
+                (prefix + "%", prefix + "%"),
+            )
+            return [str(row[0]) for row in self._tuples(cursor.fetchall())]
+
     def counts(self) -> tuple[int, int]:
         """(keys held, keys erased)."""
         with self.datastore.transaction(commit=False) as cursor:

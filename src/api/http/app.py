@@ -51,6 +51,7 @@ from projections.catalog import PROJECTIONS, install
 from projections.engine.rebuild import rebuild_outdated
 from projections.engine.runner import Runner
 from projections.engine.store import open_read_store
+from projections.read_expiry import read_expiry_steps
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.personal_keys import bind_read_store
 
@@ -84,7 +85,20 @@ def create_app(
     # R18: the views of this store open with this store's keys (also with the projections elsewhere).
     bind_read_store(engine, settlement.personal_keys)
     runner = (
-        Runner(settlement, engine, PROJECTIONS.values(), poll_interval=settings.projection_poll_seconds)
+        Runner(
+            settlement,
+            engine,
+            PROJECTIONS.values(),
+            poll_interval=settings.projection_poll_seconds,
+            # R14: read records past the retention period are expired by this process itself.
+            periodic=read_expiry_steps(
+                settlement,
+                engine,
+                PROJECTIONS.values(),
+                years=settings.read_retention_years,
+                minutes=settings.read_expiry_minutes,
+            ),
+        )
         if live_projections
         else None
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,6 +164,18 @@ class OutdatedReadModel(RuntimeError):
 
 
 @dataclass
+class Periodic:
+    """Work the runner does itself between its batches: at start, then again every ``every`` seconds
+    (the expiry of read records, R14: ``projections/read_expiry.py``). A step that fails is logged
+    (its kind only) and tried again at its next turn; it never stops the runner."""
+
+    name: str
+    every: float
+    step: Callable[[], Any]
+    due: float | None = field(default=None)  # the monotonic moment of its next turn; None: at start
+
+
+@dataclass
 class _Kept:
     """A read model's rows the runner keeps in memory, valid while the state row still shows the
     generation and position this runner's last commit left (nobody else folded into the tables)."""
@@ -191,7 +203,8 @@ class Runner:
     started beside it waits for the lock instead of doing the same work.
 
     Each batch also advances the hash chain over the log (R20, ``engine/chain.py``) unless ``chain``
-    is off: the chain follows the log as closely as the read models do.
+    is off: the chain follows the log as closely as the read models do. Between batches it runs its
+    ``periodic`` steps when their turn has come (:class:`Periodic`).
     """
 
     def __init__(
@@ -204,8 +217,12 @@ class Runner:
         poll_interval: float = 0.5,
         chain: bool = True,
         wakeup: Wakeup | None = None,
+        periodic: Sequence[Periodic] = (),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
+        self.periodic = list(periodic)
+        self.monotonic = monotonic  # the clock of the periodic steps (tests inject one)
         self.keys = app_keys(app)
         bind_read_store(engine, self.keys)  # the read functions of this engine open with these keys
         self.chain = chain
@@ -359,6 +376,22 @@ class Runner:
         )
         return kept
 
+    def run_periodic(self) -> int:
+        """Runs the periodic steps whose turn has come (see :class:`Periodic`); answers how many ran."""
+        ran = 0
+        for task in self.periodic:
+            now = self.monotonic()
+            if task.due is not None and now < task.due:
+                continue
+            task.due = now + task.every
+            ran += 1
+            try:
+                task.step()
+            except Exception as error:
+                # The kind of error only: a database error quotes SQL and values.
+                log.error("%s failed: %s; tried again in %.0f s", task.name, type(error).__name__, task.every)
+        return ran
+
     def catch_up(self, until: int | None = None) -> int:
         """Runs batches until the log's head (or ``until``) is reached; answers events read."""
         total = 0
@@ -379,6 +412,7 @@ class Runner:
         """Follows the log until ``stop()``: batches while there is work, polls when there is none."""
         try:
             while not self._stop.is_set():
+                self.run_periodic()
                 if self.run_batch() == 0:
                     self.wakeup.wait(self.poll_interval)
         except BaseException as error:
