@@ -14,7 +14,7 @@ from uuid import UUID
 from api.bootstrap import open_application
 from api.cli.language import _
 from api.cli.main import UsageError
-from api.letters.erasure import erase_letter_files
+from api.letters.erasure import erase_letter_files, undelivered_letters_lookup
 from api.settings import Settings
 from projections.engine.store import open_read_store
 from projections.read_expiry import expire_reads
@@ -81,6 +81,8 @@ def run_erase(args: argparse.Namespace) -> int:
     settings = _settings(args)
     app = open_application(settings)
     ctx = CommandContext(actor=Actor(f"operator:{getpass.getuser()}", Role.IMDI), correlation_id="cli-erase")
+    engine = open_read_store(settings.database_url)
+    app.letters_naming = undelivered_letters_lookup(app, engine)  # R18e
     try:
         if _erased_before(app, person):
             # Erased before: only the letter files are looked for again (a letter the read model had
@@ -95,12 +97,9 @@ def run_erase(args: argparse.Namespace) -> int:
                 person=str(person),
                 position=str(result.position),
             )
-        engine = open_read_store(settings.database_url)
-        try:
-            files = erase_letter_files(engine, settings, person, position=position)
-        finally:
-            engine.dispose()
+        files = erase_letter_files(engine, settings, person, position=position)
     finally:
+        engine.dispose()
         app.close()
     print(done)
     print(

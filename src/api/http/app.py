@@ -43,6 +43,7 @@ from api.http.errors import EXCEPTION_HANDLERS
 from api.http.metrics import Metrics, MetricsController
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
+from api.letters.erasure import undelivered_letters_lookup
 from api.letters.outbox import Outbox
 from api.logs import configure_logging
 from api.settings import Settings
@@ -84,6 +85,8 @@ def create_app(
     engine = open_read_store(settings.read_database_url or settings.database_url)
     # R18: the views of this store open with this store's keys (also with the projections elsewhere).
     bind_read_store(engine, settlement.personal_keys)
+    # R18e: an erasure waits for the letters naming the person (from the letters read model).
+    settlement.letters_naming = undelivered_letters_lookup(settlement, engine)
     runner = (
         Runner(
             settlement,

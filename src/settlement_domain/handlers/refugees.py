@@ -83,7 +83,8 @@ def record_personal_data_listed(scope: Scope, cmd: c.RecordPersonalDataListed) -
 
 def erase_personal_data(scope: Scope, cmd: c.ErasePersonalData) -> Outcome:
     refugee = scope.refugee(cmd.refugee_id)
-    refugee.erase_personal_data(scope.meta, cmd.legal_basis, cmd.reason)
+    undelivered = [] if refugee.erased else scope.undelivered_letters(refugee.id)
+    refugee.erase_personal_data(scope.meta, cmd.legal_basis, cmd.reason, undelivered_letters=len(undelivered))
     return Outcome(refugee, extra={"erased": True})
 
 
