@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        runner.join_periodic(
+            timeout=30
+        )  # a read expiry under way (R14); cut short, its next turn finishes it
         runner.wakeup.close()
         runner.release()
         engine.dispose()

@@ -126,6 +126,9 @@ def test_the_live_runner_expires_at_start_by_itself(app, engine, monkeypatch):
         assert runner.error is None
     finally:
         runner.stop()
+    # The round ran in a thread of its own beside the batches, and the stop waited for it.
+    (task,) = runner.periodic
+    assert task.thread is None and task.due is not None
 
 
 def test_a_round_interrupted_before_the_rebuild_is_finished_by_the_next(app, engine, monkeypatch, caplog):
