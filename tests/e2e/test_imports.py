@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -386,3 +387,49 @@ def test_a_history_is_posted_as_json_lines_and_its_persons_are_read(api: Api) ->
     assert bad["state"] == "refused" and bad["report"]["bad_rows"] == [
         {"line": 1, "reason": "date: not a date of the calendar"}
     ]
+
+
+def test_another_server_process_answers_for_an_import_it_did_not_run(
+    api: Api, database_url: str, tmp_path: Path
+) -> None:
+    # Behind a load balancer (serve --workers N) the next request may reach another process: each one
+    # answers for every import of the store, whichever process ran it (R15), report included.
+    from litestar.testing import TestClient
+
+    from api.http.app import create_app
+    from api.http.import_jobs import JOBS
+    from projections.engine.store import write_transaction
+    from tests.e2e.conftest import settings_for
+    from tests.given import TODAY
+
+    other_app = create_app(settings_for(database_url, tmp_path), clock=lambda: TODAY)
+    with TestClient(other_app) as client:
+        other = Api(client)
+        content = (HEADER + GOOD_ROW + BAD_ROW.replace("7.5", "7.5 Kari Nordmann")).encode()
+        refused = imported(api, content)
+        assert refused["state"] == "refused"
+        seen = other.ok(observe(other, f"/imports/{refused['id']}"))
+        assert (seen["state"], seen["file_name"], seen["message"]) == (
+            "refused", refused["file_name"], refused["message"],
+        )  # fmt: skip
+        assert seen["report"]["bad_rows"] == refused["report"]["bad_rows"]
+        assert refused["id"] in {i["id"] for i in other.ok(observe(other, "/imports"))}
+        # The report names the file's values: sealed with the store's key in the shared table (R18).
+        engine = api.app.state.reads.engine
+        with engine.connect() as conn:
+            stored = conn.execute(JOBS.select().where(JOBS.c.import_id == refused["id"])).mappings().one()
+        assert b"Kari Nordmann" not in bytes(stored["sealed"]) and stored["state"] == "refused"
+
+        # A job whose process stopped mid-way (no heartbeat for five minutes) is failed, not running for ever.
+        with write_transaction(engine) as conn:
+            conn.execute(
+                JOBS.update()
+                .where(JOBS.c.import_id == refused["id"])
+                .values(state="running", updated_at=stored["updated_at"] - timedelta(minutes=6))
+            )
+        stale = other.ok(observe(other, f"/imports/{refused['id']}"))
+        assert stale["state"] == "failed" and "stopped before it finished" in stale["message"]
+        # ... and the file can be posted again, on any process.
+        again = imported(other, content, skip_invalid=True)
+        assert again["state"] == "imported" and again["skipped"] == 1
+        assert api.ok(observe(api, f"/imports/{refused['id']}"))["state"] == "imported"

@@ -361,3 +361,56 @@ def test_the_import_upload_is_refused_by_role_before_its_body_is_read(both) -> N
         "/imports", content=b"x", headers={"Content-Type": "multipart/form-data"}, follow_redirects=False
     )
     assert anonymous.status_code in (302, 303) and anonymous.headers["location"].startswith("/login")
+
+
+def _listed(api: Api, person: str) -> list[dict]:
+    """The read records (R14) naming ``person``, found by the audit search by person."""
+    head = api.app.state.settlement.position()
+    params = {"person": person, "type": "PersonalDataListed", "min_position": head, "limit": 500}
+    return api.ok(api.get("/audit/events", IMDI, params=params))["items"]
+
+
+def test_every_page_that_shows_names_leaves_one_read_record(both) -> None:
+    # R14: the pages are read routes too: each page that shows names records one PersonalDataListed
+    # naming the persons it showed; a list's persons not selected yet are shown without names.
+    api, web = both
+    with_places(api, OSLO)
+    waiting = register_refugee(api, "Side Venter")
+    unselected = register_refugee(api, "Side Uvalgt")
+    free = register_refugee(api, "Side Ledig")
+    chosen = propose(api, OSLO, [waiting])
+    api.ok(
+        api.post(
+            f"/distribution-lists/{chosen}/approval",
+            {"accepted": [waiting], "declined": []},
+            MUNICIPALITY,
+            OSLO,
+        )
+    )
+    open_list = propose(api, OSLO, [unselected])
+    persons = (waiting, unselected, free)
+
+    def read(user: str, path: str, shown: set[str]) -> None:
+        web.login(user)
+        before = {p: len(_listed(api, p)) for p in persons}
+        page = web.get(
+            path + ("&" if "?" in path else "?") + f"min_position={api.app.state.settlement.position()}"
+        )
+        assert page.status_code == 200, page.text
+        after = {p: len(_listed(api, p)) for p in persons}
+        assert {p for p in persons if after[p] == before[p] + 1} == shown, path
+        assert all(after[p] - before[p] <= 1 for p in persons), path
+        if shown:
+            (latest, *_) = _listed(api, next(iter(shown)))
+            assert f"page {path.split('?')[0]}" in latest["summary"], latest["summary"]
+
+    read("imdi-caseworker-ingrid", "/", {waiting})  # the persons selected, on IMDi's front page
+    read("imdi-caseworker-ingrid", "/persons", {waiting})
+    read("imdi-caseworker-ingrid", "/lists/new", {free})  # the free persons, with birth dates
+    read("imdi-caseworker-ingrid", f"/lists/{open_list}", {unselected})
+    read("caseworker-0301", f"/lists/{chosen}", {waiting})
+    read("caseworker-0301", f"/lists/{open_list}", set())  # not selected yet: no names, no record
+    read("caseworker-0301", "/persons", {waiting})
+    read("caseworker-0301", "/settlement-dates", {waiting})
+    api.ok(api.post(f"/refugees/{waiting}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO))
+    read("caseworker-0301", "/reports/download/settled-persons?format=csv", {waiting})

@@ -23,13 +23,23 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from api.bootstrap import open_application
+from api.cli.language import _, text
 from api.keys import signing_key, verifying_key
 from api.settings import Settings
+from api.web.i18n import N_
 from projections.catalog import PROJECTIONS, select_projections
 from projections.engine import chain as event_chain
-from projections.engine.chain import ChainReport, Checkpoint
+from projections.engine.chain import (
+    ADDED,
+    ALTERED,
+    REMOVED,
+    ChainProblem,
+    ChainReport,
+    Checkpoint,
+    CheckpointVerdict,
+)
 from projections.engine.store import open_read_store
-from projections.engine.verify import LISTED, VerifyReport, verify
+from projections.engine.verify import EXTRA, LISTED, MISSING, RowDifference, VerifyReport, verify
 from settlement_domain import rules
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.errors import NotFound
@@ -145,19 +155,21 @@ def _given_checkpoints(args: argparse.Namespace) -> list[Checkpoint]:
             with open(args.checkpoints_file, encoding="utf-8") as file:
                 lines += [line for line in file if line.strip() and not line.lstrip().startswith("#")]
         except OSError:
-            raise ValueError(f"--checkpoints-file {args.checkpoints_file} cannot be read") from None
+            raise ValueError(
+                _("--checkpoints-file %(file)s cannot be read", file=args.checkpoints_file)
+            ) from None
     checkpoints = []
     for line in lines:
         try:
             checkpoints.append(Checkpoint.parse(line))
         except ValueError as error:
-            raise ValueError(f"--checkpoint: {error}") from None
+            raise ValueError(_("--checkpoint: %(problem)s", problem=text(str(error)))) from None
     return checkpoints
 
 
 def run_verify(args: argparse.Namespace) -> int:
     if args.limit < 0:
-        raise ValueError("--limit must be 0 or more")
+        raise ValueError(_("--limit must be 0 or more"))
     settings = Settings()
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
@@ -192,10 +204,10 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def _walk_chain(app: Any, engine: Any, public_key: Any, given: list[Checkpoint], listed: int) -> ChainReport:
     with Progress(
-        TextColumn("walking the hash chain"),
+        TextColumn(_("walking the hash chain")),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + _("events")),
         console=Console(stderr=True),
         transient=True,
     ) as progress:
@@ -211,33 +223,98 @@ def _walk_chain(app: Any, engine: Any, public_key: Any, given: list[Checkpoint],
 
 
 def print_chain(chain: ChainReport, key_at_hand: bool, console: Console) -> None:
+    seconds = f"{chain.seconds:.1f}"
     console.print(
-        f"Hash chain (R20): {chain.log_events:,} events in the log, {chain.linked:,} linked, "
-        f"{chain.unlinked:,} not linked yet, {len(chain.checkpoints):,} checkpoints, {chain.seconds:.1f} s",
+        _(
+            "Hash chain (R20): %(events)s events in the log, %(linked)s linked, %(unlinked)s not linked yet, "
+            "%(checkpoints)s checkpoints, %(seconds)s s",
+            events=chain.log_events,
+            linked=chain.linked,
+            unlinked=chain.unlinked,
+            checkpoints=len(chain.checkpoints),
+            seconds=seconds,
+        ),
         highlight=False,
     )
     for problem in chain.first:
-        console.print(f"[red]{escape(problem.describe())}[/red]", highlight=False, soft_wrap=True)
+        console.print(f"[red]{escape(chain_problem(problem))}[/red]", highlight=False, soft_wrap=True)
     if chain.problems > len(chain.first):
-        console.print(f"({chain.problems - len(chain.first):,} more positions not listed; see --limit)")
+        console.print(
+            _("(%(count)s more positions not listed; see --limit)", count=chain.problems - len(chain.first))
+        )
     for verdict in chain.checkpoints:
         colour = "green" if verdict.ok else "red"
-        console.print(f"[{colour}]{escape(verdict.describe())}[/{colour}]", highlight=False, soft_wrap=True)
+        console.print(
+            f"[{colour}]{escape(checkpoint_verdict(verdict))}[/{colour}]", highlight=False, soft_wrap=True
+        )
     if chain.checkpoints and not key_at_hand:
         console.print(
-            "checkpoint signatures not checked: no public key (--public-key or SETTLEMENT_CHECKPOINT_PUBLIC_KEY)"
+            _(
+                "checkpoint signatures not checked: no public key (--public-key or "
+                "SETTLEMENT_CHECKPOINT_PUBLIC_KEY)"
+            )
         )
     if chain.unlinked:
         console.print(
-            f"{chain.unlinked:,} events after the chain's head are not linked yet (the projection runner "
-            "and settlement audit checkpoint link them)"
+            _(
+                "%(count)s events after the chain's head are not linked yet (the projection runner and "
+                "settlement audit checkpoint link them)",
+                count=chain.unlinked,
+            )
         )
     if chain.intact:
-        console.print("[green]the log is intact up to the chain's head[/green]")
+        intact = _("the log is intact up to the chain's head")
+        console.print(f"[green]{escape(intact)}[/green]")
     else:
         first = chain.first_bad_position
-        where = f"; the first bad position is {first:,}" if first is not None else ""
-        console.print(f"[red]the log was altered{where}[/red]", highlight=False)
+        message = (
+            _("the log was altered; the first bad position is %(position)s", position=str(first))
+            if first is not None
+            else _("the log was altered")
+        )
+        console.print(f"[red]{escape(message)}[/red]", highlight=False)
+
+
+CHAIN_PROBLEMS = {
+    ALTERED: N_(
+        "position %(position)s: the event there is not the one linked there (altered or moved), or its link "
+        "was altered"
+    ),
+    REMOVED: N_("position %(position)s: the event linked there was removed from the log"),
+    ADDED: N_("position %(position)s: an event was added to the log inside the linked range"),
+}
+
+
+def chain_problem(problem: ChainProblem) -> str:
+    """One bad position of the chain, in the run's language (``--json`` keeps the English explanation)."""
+    return _(CHAIN_PROBLEMS[problem.kind], position=str(problem.position))
+
+
+CHECKPOINT_SOURCES = {"database": N_("stored in the database"), "given": N_("given outside the database")}
+SIGNATURES = {
+    "valid": N_("signature valid"),
+    "invalid": N_("signature invalid"),
+    "unknown key": N_("signed by an unknown key"),
+    "not checked": N_("signature not checked"),
+}
+
+
+def checkpoint_verdict(verdict: CheckpointVerdict) -> str:
+    checkpoint = verdict.checkpoint
+    what = _(
+        "checkpoint at position %(position)s signed %(signed_at)s (%(source)s)",
+        position=str(checkpoint.position),
+        signed_at=checkpoint.signed_at.isoformat(),
+        source=_(CHECKPOINT_SOURCES.get(verdict.source, verdict.source)),
+    )
+    signature = _(SIGNATURES.get(verdict.signature, verdict.signature))
+    if verdict.signature in ("invalid", "unknown key"):
+        return f"{what}: {signature}"
+    if verdict.log_matches is None:
+        return _("%(what)s: the log no longer reaches its position (events removed at the end)", what=what)
+    if not verdict.log_matches:
+        return _("%(what)s: the log up to it no longer hashes to the signed link", what=what)
+    return _("%(what)s: holds (%(signature)s)", what=what, signature=signature)
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
@@ -271,21 +348,30 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         return 0
     if created:
         print(
-            f"created the checkpoint key {settings.checkpoint_key_file} (mode 0600); keep it off the database's disk"
+            _(
+                "created the checkpoint key %(file)s (mode 0600); keep it off the database's disk",
+                file=str(settings.checkpoint_key_file),
+            )
         )
-    print(f"checkpoint of the log at position {signed.position:,}, public key {signed.public_key}")
-    print("keep this line outside the database:")
+    print(
+        _(
+            "checkpoint of the log at position %(position)s, public key %(key)s",
+            position=signed.position,
+            key=signed.public_key,
+        )
+    )
+    print(_("keep this line outside the database:"))
     print(signed.line())
     return 0
 
 
 def _verify_read_models(app: Any, engine: Any, chosen: Any, limit: int) -> VerifyReport:
     with Progress(
-        TextColumn("replaying"),
+        TextColumn(_("replaying")),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
-        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + _("events")),
+        TextColumn("{task.fields[rate]:,.0f} " + _("events/s")),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=False,
@@ -305,22 +391,60 @@ def _verify_read_models(app: Any, engine: Any, chosen: Any, limit: int) -> Verif
     return report
 
 
+READ_MODEL_PROBLEMS = (  # verify's reasons a read model was not compared, translated by template
+    N_("not installed (run settlement projections run)"),
+    N_(
+        "not comparable: version %(version)s, code version %(code)s (rebuild it: settlement projections "
+        "rebuild %(name)s)"
+    ),
+)
+DIFFERENCES = {MISSING: N_("missing"), EXTRA: N_("extra"), "changed": N_("changed")}
+
+
+def row_difference(difference: RowDifference) -> str:
+    """One differing row, in the run's language (``--json`` keeps the English explanation)."""
+    key = ", ".join(str(value) for _name, value in difference.key)
+    what = _(DIFFERENCES.get(difference.kind, difference.kind))
+    if difference.columns:
+        what += " " + ", ".join(
+            _("%(column)s (values hidden)", column=c.column)
+            if c.hidden
+            else _("%(column)s view=%(view)s log=%(log)s", column=c.column, view=str(c.view), log=str(c.log))
+            for c in difference.columns
+        )
+    if difference.position is None:
+        why = _("no event in the log makes this row")
+    elif difference.kind == EXTRA:
+        why = _("the event at position %(position)s deleted this row", position=str(difference.position))
+    else:
+        why = _("last event at position %(position)s", position=str(difference.position))
+    table = f"{difference.read_model}.{difference.table}"
+    return _("%(table)s key=(%(key)s): %(what)s (%(why)s)", table=table, key=key, what=what, why=why)
+
+
 def print_report(report: VerifyReport, console: Console) -> None:
+    seconds = f"{report.seconds:.1f}"
     table = Table(
-        title=f"Read models against {report.events:,} events of the log (head {report.head:,}), "
-        f"{report.seconds:.1f} s"
+        title=_(
+            "Read models against %(events)s events of the log (head %(head)s), %(seconds)s s",
+            events=report.events,
+            head=report.head,
+            seconds=seconds,
+        )
     )
-    table.add_column("read model", no_wrap=True)
-    for column in ("position", "rows in view", "rows replayed", "missing", "extra", "changed"):
-        table.add_column(column, justify="right")
-    table.add_column("verdict", no_wrap=True)
+    table.add_column(_("read model"), no_wrap=True)
+    for column in (
+        N_("position"), N_("rows in view"), N_("rows replayed"), N_("missing"), N_("extra"), N_("changed")
+    ):  # fmt: skip
+        table.add_column(_(column), justify="right")
+    table.add_column(_("verdict"), no_wrap=True)
     for r in report.read_models:
         if r.problem is not None:
-            verdict = "[red]not compared[/red]"
+            verdict = "[red]" + _("not compared") + "[/red]"
         elif r.equal:
-            verdict = "[green]equal[/green]"
+            verdict = "[green]" + _("equal") + "[/green]"
         else:
-            verdict = "[red]differs[/red]"
+            verdict = "[red]" + _("differs") + "[/red]"
         position = "-" if r.position is None else f"{r.position:,}"
         counts = [
             "-" if r.problem is not None else f"{r.total(k):,}"
@@ -330,17 +454,17 @@ def print_report(report: VerifyReport, console: Console) -> None:
     console.print(table)
     for r in report.read_models:
         if r.problem is not None:
-            console.print(escape(f"{r.name}: {r.problem}"), highlight=False, soft_wrap=True)
+            console.print(escape(f"{r.name}: {text(r.problem)}"), highlight=False, soft_wrap=True)
     for difference in report.differences:
-        console.print(escape(difference.describe()), highlight=False, soft_wrap=True)
+        console.print(escape(row_difference(difference)), highlight=False, soft_wrap=True)
     listed = len(report.differences)
     total = sum(r.total("missing") + r.total("extra") + r.total("changed") for r in report.read_models)
     if total > listed:
-        console.print(f"({total - listed:,} more differing rows not listed; see --limit)")
+        console.print(_("(%(count)s more differing rows not listed; see --limit)", count=total - listed))
     if report.equal:
-        console.print("[green]every read model agrees with the log[/green]")
+        console.print("[green]" + _("every read model agrees with the log") + "[/green]")
     else:
-        console.print("[red]the read models differ from the log[/red]")
+        console.print("[red]" + _("the read models differ from the log") + "[/red]")
 
 
 # replay ------------------------------------------------------------------------------------------
@@ -353,9 +477,18 @@ def parse_instant(text: str | None, option: str = "--as-of") -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{option} is not an ISO 8601 time, like 2025-06-16T12:00:00+02:00") from None
+        raise ValueError(
+            _("%(option)s is not an ISO 8601 time, like 2025-06-16T12:00:00+02:00", option=option)
+        ) from None
     if not rules.EARLIEST_YEAR <= moment.year <= rules.LAST_YEAR:
-        raise ValueError(f"{option} must be between the years {rules.EARLIEST_YEAR} and {rules.LAST_YEAR}")
+        raise ValueError(
+            _(
+                "%(option)s must be between the years %(first)s and %(last)s",
+                option=option,
+                first=str(rules.EARLIEST_YEAR),
+                last=str(rules.LAST_YEAR),
+            )
+        )
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -364,16 +497,22 @@ def _check_replay_args(args: argparse.Namespace) -> tuple[datetime | None, UUID 
     person = None
     if args.person is not None:
         if args.year:
-            raise ValueError("--year goes with --municipality")
+            raise ValueError(_("--year goes with --municipality"))
         try:
             person = UUID(args.person.strip())
         except ValueError:
-            raise ValueError("--person is not an id (a UUID)") from None
+            raise ValueError(_("--person is not an id (a UUID)")) from None
     else:
         rules.check_municipality_number(args.municipality, "municipality")
     for year in args.year or ():
         if not rules.FIRST_YEAR <= year <= rules.LAST_YEAR:
-            raise ValueError(f"--year must be between {rules.FIRST_YEAR} and {rules.LAST_YEAR}")
+            raise ValueError(
+                _(
+                    "--year must be between %(first)s and %(last)s",
+                    first=str(rules.FIRST_YEAR),
+                    last=str(rules.LAST_YEAR),
+                )
+            )
     return as_of, person
 
 
@@ -419,28 +558,68 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def _moment(answer: dict[str, Any]) -> str:
-    when = "now" if answer["as_of"] is None else answer["as_of"].isoformat()
-    return f"as of {when} ({answer['by']} time)"
+    clock = _(BY_WORDS.get(answer["by"], answer["by"]))
+    if answer["as_of"] is None:
+        return _("as of now (%(clock)s)", clock=clock)
+    return _("as of %(moment)s (%(clock)s)", moment=answer["as_of"].isoformat(), clock=clock)
+
+
+BY_WORDS = {"recorded": N_("recorded time"), "business": N_("business time")}
+FACTS = {  # the facts of a replayed case (settlement_domain.replay.case_facts), as the table names them
+    "version": N_("version"),
+    "lived_privately": N_("lived privately"),
+    "unaccompanied_minor": N_("unaccompanied minor"),
+    "family_id": N_("family"),
+    "proposed_to": N_("proposed to"),
+    "selected_by": N_("selected by"),
+    "selected_on": N_("selected on"),
+    "selection_year": N_("selection year"),
+    "decided_for": N_("decided for"),
+    "decision_year": N_("decision year"),
+    "place": N_("place"),
+    "settlement_date": N_("settlement date"),
+    "open_deviations": N_("open deviations"),
+    "mapping_recorded": N_("mapping recorded"),
+}
+
+
+def _fact(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dict):
+        return f"{value['municipality']} {value['year']}"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or _("none")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def print_case(answer: dict[str, Any], console: Console) -> None:
     state = answer["state"]
     if state is None:
-        console.print(f"person {answer['refugee_id']}: not registered {_moment(answer)}", highlight=False)
+        console.print(
+            _("person %(id)s: not registered %(moment)s", id=answer["refugee_id"], moment=_moment(answer)),
+            highlight=False,
+        )
         return
-    table = Table(title=f"Case of {answer['refugee_id']} {_moment(answer)}, {answer['milliseconds']} ms")
-    table.add_column("fact", no_wrap=True)
-    table.add_column("value")
+    table = Table(
+        title=_(
+            "Case of %(id)s %(moment)s, %(ms)s ms",
+            id=answer["refugee_id"],
+            moment=_moment(answer),
+            ms=str(answer["milliseconds"]),
+        )
+    )
+    table.add_column(_("fact"), no_wrap=True)
+    table.add_column(_("value"))
     for name, value in state.items():
         if name == "refugee_id":
             continue
-        if isinstance(value, dict):
-            value = f"{value['municipality']} {value['year']}"
-        elif isinstance(value, list):
-            value = ", ".join(value) or "none"
-        elif isinstance(value, date):
-            value = value.isoformat()
-        table.add_row(name.replace("_", " "), escape("-" if value is None else str(value)))
+        label = _(FACTS[name]) if name in FACTS else name.replace("_", " ")
+        table.add_row(label, escape(_fact(value)))
     console.print(table)
 
 
@@ -452,13 +631,21 @@ def _pair(persons: int | None, minors: int | None) -> str:
 
 def print_places(answer: dict[str, Any], console: Console) -> None:
     table = Table(
-        title=f"Places of {answer['municipality']} {_moment(answer)}: persons (of which unaccompanied "
-        f"minors); {answer['events_read']:,} events of {answer['streams_read']:,} streams read, "
-        f"{answer['milliseconds']} ms"
+        title=_(
+            "Places of %(municipality)s %(moment)s: persons (of which unaccompanied minors); %(events)s events "
+            "of %(streams)s streams read, %(ms)s ms",
+            municipality=answer["municipality"],
+            moment=_moment(answer),
+            events=answer["events_read"],
+            streams=answer["streams_read"],
+            ms=str(answer["milliseconds"]),
+        )
     )
-    for column in ("year", "requested", "decided", "settled", "agreed", "vacant", "over quota"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("historical", no_wrap=True)
+    for column in (
+        N_("year"), N_("requested"), N_("decided"), N_("settled"), N_("agreed"), N_("vacant"), N_("over quota")
+    ):  # fmt: skip
+        table.add_column(_(column), justify="right", no_wrap=True)
+    table.add_column(_("historical"), no_wrap=True)
     for r in answer["rows"]:
         vacant = None
         if r["decided_persons"] is not None:
@@ -467,12 +654,15 @@ def print_places(answer: dict[str, Any], console: Console) -> None:
                 (r["decided_minors"] or 0) - r["settled_minors"] - r["agreed_minors"],
             )
         historical = [
-            name
-            for name, flag in (("request", r["historical_request"]), ("decision", r["historical_decision"]))
+            _(name)
+            for name, flag in (
+                (N_("request"), r["historical_request"]),
+                (N_("decision"), r["historical_decision"]),
+            )
             if flag
         ]
         if r["historical_settled"] is not None:
-            historical.append(f"settled {r['historical_settled']}")
+            historical.append(_("settled %(count)s", count=r["historical_settled"]))
         table.add_row(
             str(r["year"]),
             _pair(r["requested_persons"], r["requested_minors"]),
@@ -485,4 +675,8 @@ def print_places(answer: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     if not answer["rows"]:
-        console.print(f"no places recorded for {answer['municipality']} {_moment(answer)}", highlight=False)
+        console.print(
+            _("no places recorded for %(municipality)s %(moment)s", municipality=answer["municipality"],
+              moment=_moment(answer)),
+            highlight=False,
+        )  # fmt: skip

@@ -15,6 +15,7 @@ from uuid import UUID
 from rich.console import Console
 
 from api.bootstrap import open_application
+from api.cli.language import _
 from api.cli.main import UsageError
 from api.letters.archive import export_letters
 from api.letters.channels import FileChannel
@@ -34,7 +35,9 @@ def _instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r} (like 2025-06-18T09:00)") from None
+        raise argparse.ArgumentTypeError(
+            _("not an ISO time: %(text)s (like 2025-06-18T09:00)", text=repr(text))
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -42,14 +45,16 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (like 2025-01-01)") from None
+        raise argparse.ArgumentTypeError(
+            _("not an ISO date: %(text)s (like 2025-01-01)", text=repr(text))
+        ) from None
 
 
 def _letter_id(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a letter id: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not a letter id: %(text)s", text=repr(text))) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,11 +134,17 @@ def tick_once(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict()))
     elif report.busy:
-        Console().print("Another outbox worker is at work right now; nothing done.")
+        Console().print(_("Another outbox worker is at work right now; nothing done."))
     else:
         Console().print(
-            f"{report.dispatched} sent, {report.failed} failed, {report.opened} opened, "
-            f"{report.fell_back} sent by post after 48 hours unopened."
+            _(
+                "%(sent)s sent, %(failed)s failed, %(opened)s opened, %(post)s sent by post after 48 hours "
+                "unopened.",
+                sent=report.dispatched,
+                failed=report.failed,
+                opened=report.opened,
+                post=report.fell_back,
+            )
         )
     return 0
 
@@ -142,7 +153,8 @@ def run_outbox(args: argparse.Namespace) -> int:
     with _opened(args) as (settings, app, engine):
         console = Console()
         outbox = Outbox.from_settings(app, engine, settings)
-        console.print(f"Letter outbox: one round every {settings.letters_poll_seconds:g} s (Ctrl-C stops).")
+        seconds = f"{settings.letters_poll_seconds:g}"
+        console.print(_("Letter outbox: one round every %(seconds)s s (Ctrl-C stops).", seconds=seconds))
         stop = outbox._stop
         while not stop.is_set():
             _catch_up(app, engine)
@@ -164,15 +176,24 @@ def open_letter(args: argparse.Namespace) -> int:
         outbox = Outbox.from_settings(app, engine, settings)
         report = TickReport()
         outbox.poll(args.letter_id, report)  # this letter only: the deadlines wait for the next tick
-    Console().print(f"Letter {args.letter_id} marked opened at {at.isoformat()} ({report.opened} recorded).")
+    Console().print(
+        _(
+            "Letter %(letter)s marked opened at %(at)s (%(count)s recorded).",
+            letter=str(args.letter_id),
+            at=at.isoformat(),
+            count=report.opened,
+        )
+    )
     return 0
 
 
 def retry_letter(args: argparse.Namespace) -> int:
-    with _opened(args) as (_, app, _engine):
+    with _opened(args) as (_settings, app, _engine):
         ctx = CommandContext(OUTBOX_ACTOR, f"cli-{uuid.uuid4().hex[:12]}")
         app.handle(ctx, c.RetryLetterDelivery(args.letter_id))
-    Console().print(f"Letter {args.letter_id} will be sent again at the outbox's next round.")
+    Console().print(
+        _("Letter %(letter)s will be sent again at the outbox's next round.", letter=str(args.letter_id))
+    )
     return 0
 
 
@@ -185,5 +206,12 @@ def export_letters_command(args: argparse.Namespace) -> int:
         )
         ctx = CommandContext(Actor("settlement-cli", Role.IMDI), f"cli-{uuid.uuid4().hex[:12]}")
         app.handle(ctx, c.RecordLettersExport(args.municipality, args.since, tuple(written.letter_ids)))
-    Console().print(f"{len(written.files)} letters and {written.manifest.name} written to {args.dir}.")
+    Console().print(
+        _(
+            "%(count)s letters and %(manifest)s written to %(dir)s.",
+            count=len(written.files),
+            manifest=written.manifest.name,
+            dir=str(args.dir),
+        )
+    )
     return 0

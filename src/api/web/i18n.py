@@ -80,26 +80,54 @@ def gettext(locale: str, message: str, **values: Any) -> str:
 
 
 def choose_locale(chosen: str | None, accept_language: str | None) -> str:
-    """The switch's choice, else the first of ``Accept-Language`` this service speaks, else bokmål."""
+    """The switch's choice, else the first of ``Accept-Language`` this service speaks, else bokmål.
+
+    ``q=0`` says a language is not acceptable (RFC 9110, 12.5.4): ``en, nb;q=0`` never gets bokmål,
+    and ``nb;q=0`` alone gets English; ``*`` stands for the languages not named."""
     if chosen in LOCALES:
         return chosen
     ranked: list[tuple[float, int, str]] = []
+    refused: set[str] = set()
+    named: set[str] = set()
     for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
+        tag, *params = (piece.strip() for piece in part.split(";"))
         quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((-quality, index, tag.strip().lower()))
+        for param in params:
+            name, _eq, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        locale = _locale_of(tag.lower())
+        if locale is not None:
+            named.add(locale)
+        if quality <= 0:
+            if locale is not None:
+                refused.add(locale)
+            continue
+        ranked.append((-quality, index, tag.lower()))
     for _q, _i, tag in sorted(ranked):
-        primary = tag.split("-")[0]
-        if primary in ("nb", "no", "nn"):
-            return "nb"
-        if primary == "en":
-            return "en"
+        if tag == "*":
+            others = [locale for locale in (DEFAULT_LOCALE, *LOCALES) if locale not in named]
+            if others:
+                return others[0]
+            continue
+        locale = _locale_of(tag)
+        if locale is not None and locale not in refused:
+            return locale
+    if DEFAULT_LOCALE in refused:
+        return next((locale for locale in LOCALES if locale not in refused), DEFAULT_LOCALE)
     return DEFAULT_LOCALE
+
+
+def _locale_of(tag: str) -> str | None:
+    primary = tag.split("-")[0]
+    if primary in ("nb", "no", "nn"):
+        return "nb"
+    if primary == "en":
+        return "en"
+    return None
 
 
 def format_date(value: date | datetime | str | None) -> str:

@@ -63,6 +63,15 @@ def test_the_cli_prints_a_persons_case_without_personal_data(app, database_url, 
     assert main(["audit", "replay", "--person", str(someone), "--database-url", database_url]) == 0
     printed = capsys.readouterr().out
     assert "0301" in printed and "Test Person" not in printed and "Storgata" not in printed
+    assert "settlement date" in printed and "as of now (recorded time)" in printed
+    # The auditor's language by default: bokmål, the facts named as caseworkers name them.
+    assert (
+        main(["--lang", "nb", "audit", "replay", "--person", str(someone), "--database-url", database_url])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "bosettingsdato" in printed and "per nå (registrert tid)" in printed and "Saken til" in printed
+    assert "Test Person" not in printed and "settlement date" not in printed
     early = (datetime.now(UTC) - timedelta(days=3650)).isoformat()
     assert (
         main(

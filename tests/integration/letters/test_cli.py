@@ -40,6 +40,14 @@ def test_tick_open_and_fall_back_with_the_time_given(app, database_url, folders,
     assert not (folders / "print" / f"{request}.pdf").exists()
     assert letters(database_url, "tick", "--now", "2025-06-19T09:00", "--json") == 0
     assert json.loads(capsys.readouterr().out)["fell_back"] == 0
+    # Without --json, the round in the reader's language (bokmål unless asked for English).
+    assert (
+        main(["--lang", "nb", "letters", "--database-url", database_url, "tick", "--now", "2025-06-19T10:00"])
+        == 0
+    )
+    assert "0 sendt, 0 feilet, 0 åpnet, 0 sendt i posten etter 48 timer uåpnet." in capsys.readouterr().out
+    assert main(["--lang", "nb", "letters", "--database-url", database_url, "retry", request]) == 2
+    assert "settlement: avvist etter R9" in capsys.readouterr().err
 
 
 def test_bad_input_is_one_line_and_exit_code_2(app, database_url, folders, capsys):

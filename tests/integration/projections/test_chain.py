@@ -129,6 +129,25 @@ def test_one_changed_byte_is_named_at_its_position(app, engine, history, databas
     assert f"the first bad position is {target:,}" in out and f"position {target}: the event there" in out
 
 
+def test_an_auditor_reads_the_verdict_in_bokmal_by_default(
+    app, engine, history, database_url, capsys, monkeypatch
+):
+    # R20 in the auditor's language: the command line speaks bokmål unless asked for English.
+    monkeypatch.delenv("SETTLEMENT_LANG")
+    catch_up(app, engine)
+    code, out = audit(database_url, capsys)
+    assert code == 0 and "loggen er intakt fram til kjedens hode" in out and "Hashkjede (R20)" in out
+    target = app.position() // 2
+    flip_one_byte(app, engine, target)
+    code, out = audit(database_url, capsys)
+    assert code == 1
+    assert f"den første feilaktige posisjonen er {target}" in out
+    assert f"posisjon {target}: hendelsen der er ikke den som ble lenket der" in out
+    assert "the log" not in out and "position" not in out
+    code, out = audit(database_url, capsys, "--lang", "en")
+    assert code == 1 and f"the first bad position is {target}" in out
+
+
 def test_a_deleted_event_is_named_at_its_position(app, engine, history, database_url, capsys):
     catch_up(app, engine)
     target = 4

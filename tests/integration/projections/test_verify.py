@@ -83,6 +83,14 @@ def test_a_changed_count_is_named_with_its_table_key_column_and_position(
     )
     assert difference.position == position
     assert [(col.column, col.view, col.log) for col in difference.columns] == [("settled_persons", 3, 2)]
+    # The same difference as an auditor reads it by default, in bokmål (the --json report stays English).
+    code, out = audit(database_url, capsys, "--lang", "nb")
+    assert code == 1 and "lesemodellene avviker fra loggen" in out
+    (line,) = [line for line in out.splitlines() if line.startswith("places.quotas")]
+    assert line == (
+        f"places.quotas nøkkel=(0301, 2025): endret settled_persons visning=3 logg=2 (siste hendelse ved "
+        f"posisjon {position})"
+    )
 
 
 def test_a_deleted_row_is_missing_and_an_invented_row_is_extra(app, engine, history, database_url, capsys):

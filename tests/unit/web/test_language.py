@@ -36,6 +36,15 @@ def test_bokmal_is_the_default_and_english_is_chosen_by_accept_language_or_the_s
     assert i18n.choose_locale(None, "nn-NO,en;q=0.5") == "nb"
     assert i18n.choose_locale(None, "de-DE") == "nb"
     assert i18n.choose_locale("en", "nb") == "en"
+    # q=0 is "not acceptable" (RFC 9110): never the refused language, and * stands for the others.
+    assert i18n.choose_locale(None, "nb;q=0") == "en"
+    assert i18n.choose_locale(None, "nb;q=0, de") == "en"
+    assert i18n.choose_locale(None, "de, en;q=0") == "nb"
+    assert i18n.choose_locale(None, "nb;q=0,*") == "en"
+    assert i18n.choose_locale(None, "en;q=0,*;q=0.5") == "nb"
+    assert i18n.choose_locale(None, "en;q=0.0, nb;q=0.1") == "nb"
+    assert i18n.choose_locale(None, "en;level=1;q=0.9, nb;q=0.8") == "en"
+    assert i18n.choose_locale(None, "en;q=bad, nb;q=0.2") == "nb"
 
 
 def test_each_r7_refusal_is_explained_in_bokmal_with_its_rule_code() -> None:

@@ -3,8 +3,9 @@
 An upload answers at once (``202`` with the import's id); the import runs in a thread of this process,
 one at a time, through the same code as ``settlement import`` (:func:`api.imports.backfill.import_file`).
 The import id is the id of the file's import record, ``Import.create_id(checksum)``, so that the same
-file has the same id on every server and for ever. Jobs live in this process only: a finished import
-is found afterwards in the ``imports`` read model (its record); a refused or failed one is not stored.
+file has the same id on every server and for ever. Each job is also written to the store's database
+(:mod:`api.http.import_jobs`), so that every server process answers for it, whichever ran it; a recorded
+import is found for ever in the ``imports`` read model (its record).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import ValidationError as PydanticValidationError
 from api.http.access import allowed, sends
 from api.http.context import UnsupportedMediaType
 from api.http.errors import Busy
+from api.http.import_jobs import HEARTBEAT_SECONDS, SharedJob, SharedJobs
 from api.http.reads import Reads
 from api.http.schemas import Id, Model, ShortText, path_id
 from api.imports.backfill import import_file
@@ -41,6 +43,7 @@ from settlement_domain.context import Role
 from settlement_domain.errors import ConcurrencyConflict, NotFound, Refusal, RuleViolation, Text
 from settlement_domain.model import Import
 from settlement_domain.permissions import PERMISSIONS, roles_in_words
+from settlement_domain.personal_keys import app_keys
 
 log = logging.getLogger(__name__)
 
@@ -101,27 +104,43 @@ class ImportJob:
 
 
 class ImportJobs:
-    """The imports of this process: a registry by import id, and one import at a time."""
+    """The imports of this process: a registry by import id, and one import at a time; with ``shared``,
+    also the jobs of the store's other server processes (and this one's written there for them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedJobs | None = None) -> None:
         self._jobs: dict[str, ImportJob] = {}
         self._lock = threading.Lock()  # guards the registry
         self._one_at_a_time = threading.Lock()  # imports run one after the other
         self._threads: list[threading.Thread] = []
+        self.shared = shared
 
     def get(self, import_id: str) -> ImportJob | None:
+        """This process's job while it runs here; else the job as the store's database holds it (the
+        last one of this file, on any process), else this process's."""
         with self._lock:
             job = self._jobs.get(import_id)
-            return _snapshot(job) if job else None
+            if job is not None and job.state == "running":
+                return _snapshot(job)
+            local = _snapshot(job) if job is not None else None
+        other = self.shared.get(import_id) if self.shared is not None else None
+        return _from_shared(other) if other is not None else local
 
     def all(self) -> list[ImportJob]:
         with self._lock:
-            return [_snapshot(job) for job in self._jobs.values()]
+            jobs = {job.id: _snapshot(job) for job in self._jobs.values()}
+        for other in self.shared.all() if self.shared is not None else ():
+            if other.id not in jobs or jobs[other.id].state != "running":
+                jobs[other.id] = _from_shared(other)
+        return list(jobs.values())
 
     def submit(self, app: SettlementApp, content: bytes, job: ImportJob) -> ImportJob:
-        """Starts ``job``, or answers the same file's import already running with the same options."""
+        """Starts ``job``, or answers the same file's import already running with the same options (here or
+        on another server process)."""
+        other = self.shared.get(job.id) if self.shared is not None else None
         with self._lock:
             running = self._jobs.get(job.id)
+            if running is None and other is not None and other.state == "running":
+                running = _from_shared(other)
             if running is not None and running.state == "running":
                 if running.same_request(job):
                     return _snapshot(running)
@@ -137,6 +156,13 @@ class ImportJobs:
             self._jobs[job.id] = job
             self._forget_oldest()
             started = _snapshot(job)
+        if self.shared is not None:
+            try:
+                self.shared.started(started)
+            except Exception:  # the store cannot be written: not started (503 from the error handlers)
+                with self._lock:
+                    self._jobs.pop(job.id, None)
+                raise
         thread = threading.Thread(target=self._run, args=(app, content, job), name=f"import-{job.id[:8]}")
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
@@ -156,10 +182,17 @@ class ImportJobs:
             del self._jobs[job.id]
 
     def _run(self, app: SettlementApp, content: bytes, job: ImportJob) -> None:
+        shared = self.shared
+
         def progress(done: int, total: int) -> None:
             with self._lock:
                 job.progress = {"figures_done": done, "figures": total}
+            if shared is not None:
+                shared.progressed(job.id, done, total)
 
+        alive = threading.Event()
+        if shared is not None:  # the heartbeat that tells other processes this one still runs the job
+            threading.Thread(target=_beat, args=(shared, job.id, alive), daemon=True).start()
         state: State
         message = report = None
         try:
@@ -187,6 +220,25 @@ class ImportJobs:
         with self._lock:
             job.state, job.message, job.report = state, message, report
             job.finished_at = datetime.now(UTC)
+            finished = _snapshot(job)
+        alive.set()
+        if shared is not None:
+            shared.finished(finished)
+
+
+def _beat(shared: SharedJobs, import_id: str, done: threading.Event) -> None:
+    while not done.wait(HEARTBEAT_SECONDS):
+        shared.beat(import_id)
+
+
+def _from_shared(other: SharedJob) -> ImportJob:
+    return ImportJob(
+        id=other.id, file_name=other.file_name, checksum=other.checksum, dry_run=other.dry_run,
+        skip_invalid=other.skip_invalid, revise=other.revise, submitted_by=other.submitted_by,
+        started_at=other.started_at, state=other.state,  # type: ignore[arg-type]
+        finished_at=other.finished_at, message=other.message, report=other.report,
+        progress=dict(other.progress),
+    )  # fmt: skip
 
 
 def _state_of(already_imported: bool, was_imported: bool, dry_run: bool, refused: bool) -> State:
@@ -224,7 +276,7 @@ def jobs_of(request: Request) -> ImportJobs:
     state = request.app.state
     with _registry_lock:
         if getattr(state, "imports", None) is None:
-            state.imports = ImportJobs()
+            state.imports = ImportJobs(SharedJobs(state.reads.engine, app_keys(state.settlement)))
         return state.imports
 
 
@@ -259,7 +311,8 @@ class ImportReportView(Model):
 
 
 class ImportView(Model):
-    """One import: a job of this server (while running, or since it finished), or a recorded file."""
+    """One import: an upload's job (while running, or since it finished, on any server process), or a
+    recorded file."""
 
     id: str = Field(description="The import's id: the id of the file's import record, from its checksum")
     state: State = Field(
@@ -270,7 +323,7 @@ class ImportView(Model):
     checksum: str
     file_format: str | None = None
     dry_run: bool = False
-    submitted_by: str | None = Field(default=None, description="Who uploaded it (jobs of this server)")
+    submitted_by: str | None = Field(default=None, description="Who uploaded it (uploads' jobs)")
     started_at: datetime | None = None
     finished_at: datetime | None = None
     recorded_at: datetime | None = Field(default=None, description="When the import record was appended")
@@ -290,7 +343,7 @@ class ImportProgress(Model):
 
 
 class ImportDetail(ImportView):
-    """One import with its progress and full report (the report while this server has the job)."""
+    """One import with its progress and full report (the report while the upload's job is kept)."""
 
     progress: ImportProgress | None = None
     report: ImportReportView | None = None
@@ -537,7 +590,7 @@ class ImportController(Controller):
 
     @get("/", operation_id="listImports", sync_to_thread=True, opt=allowed(Role.IMDI))
     def list_imports(self, request: Request, reads: Reads) -> list[ImportView]:
-        """Every import, the newest first: the recorded files, and this server's imports not recorded
+        """Every import, the newest first: the recorded files, and the uploads not recorded
         (running, refused, failed, dry runs)."""
         rows = {row["import_id"]: row for row in reads.query(imports)}
         jobs = {job.id: job for job in jobs_of(request).all()}
@@ -551,8 +604,8 @@ class ImportController(Controller):
 
     @get("/{import_id:str}", operation_id="getImport", sync_to_thread=True, opt=allowed(Role.IMDI))
     def get_import(self, request: Request, reads: Reads, import_id: FromPath[Id]) -> ImportDetail:
-        """One import: its state, progress and full report while this server has its job, else the
-        summary of its record (state imported)."""
+        """One import: the state, progress and full report of the file's last upload (from any server
+        process), else the summary of its record (state imported)."""
         key = str(path_id(import_id, "import"))
         job = jobs_of(request).get(key)
         row = reads.query(imported, key)

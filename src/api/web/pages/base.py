@@ -3,14 +3,17 @@ write), sending a command through the application service, and the form it came 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from litestar import Request
 
 from api.http.context import TOKEN_PATTERN, correlation_id
 from api.http.reads import ReadModels
 from api.web.render import Form
+from settlement_domain import commands as c
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.commands import Command
 from settlement_domain.context import Actor, CommandContext, Role
@@ -52,6 +55,22 @@ def send(request: Request, command: Command, form: Form | None = None) -> Comman
     if isinstance(session, dict):
         session["position"] = max(int(session.get("position") or 0), result.position)
     return result
+
+
+def record_shown(request: Request, persons: Iterable[dict[str, Any]]) -> None:
+    """R14: the persons whose names or birth dates this page shows, recorded as one
+    ``PersonalDataListed`` (``what`` is the page's path) before the page is sent; nothing when it shows
+    none. The folder records its own read (``PersonFolderViewed``, R6)."""
+    shown = tuple(
+        dict.fromkeys(
+            UUID(str(p["refugee_id"]))
+            for p in persons
+            if p.get("full_name") is not None or p.get("birth_date") is not None
+        )
+    )
+    if shown:  # not the session's position: no later page needs to wait for a read record's views
+        ctx = CommandContext(actor=actor(request), correlation_id=correlation_id(request))
+        settlement(request).handle(ctx, c.RecordPersonalDataListed(f"page {request.url.path}", shown))
 
 
 def form_of(data: dict[str, Any] | None) -> Form:

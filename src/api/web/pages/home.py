@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response, get
 
 from api.http.access import EVERYONE, allowed
-from api.web.pages.base import actor, reads
+from api.web.pages.base import actor, reads, record_shown
 from api.web.render import page, translate
 from projections.distribution_lists import distribution_lists
 from projections.letters import letters
@@ -40,4 +40,5 @@ def front_page(request: Request) -> Response[str]:
         context["municipality"] = models.query(municipality, user.municipality)
     if user.role is Role.IMDI:
         context["selected"] = models.query(persons_with_status, "selected", limit=50)["items"]
+        record_shown(request, context["selected"])
     return page(request, "home.html", title=translate(request, "IMDinett – settlement"), **context)

@@ -13,7 +13,7 @@ from litestar.params import Body, FromPath
 
 from api.http.access import allowed, check_owner, sends
 from api.web.i18n import N_
-from api.web.pages.base import actor, form_of, may, reads, send
+from api.web.pages.base import actor, form_of, may, reads, record_shown, send
 from api.web.render import Form, done, page, refuse, translate
 from projections.distribution_lists import distribution_list, distribution_lists
 from projections.municipalities import municipalities
@@ -82,6 +82,7 @@ def _one(request: Request, list_id: str) -> dict[str, Any]:
 
 def _list_page(request: Request, found: dict[str, Any], form: Form | None = None) -> Response[str]:
     form = form or Form()
+    record_shown(request, found["refugees"])  # all to IMDi, the selected ones to the municipality
     return page(
         request,
         "list.html",
@@ -169,6 +170,7 @@ def withdraw(request: Request, list_id: FromPath[str], data: FormData) -> Respon
 def _new_page(request: Request, form: Form) -> Response[str]:
     models = reads(request)
     free = models.query(persons_with_status, "registered", limit=FREE_PERSONS_SHOWN)
+    record_shown(request, free["items"])
     return page(
         request,
         "list_new.html",

@@ -13,7 +13,7 @@ from litestar.params import Body, FromPath
 
 from api.http.access import allowed, sends
 from api.web.i18n import N_
-from api.web.pages.base import actor, form_of, may, reads, send
+from api.web.pages.base import actor, form_of, may, reads, record_shown, send
 from api.web.render import Form, done, page, refuse, translate
 from projections.person_folders import person_folder, persons_awaiting_settlement_date, persons_with_status
 from settlement_domain import commands as c
@@ -37,6 +37,7 @@ def persons_page(request: Request) -> Response[str]:
     models = reads(request)
     awaiting = models.query(persons_awaiting_settlement_date, user.municipality, limit=SHOWN)
     selected = models.query(persons_with_status, "selected", limit=SHOWN) if user.role is Role.IMDI else None
+    record_shown(request, [*awaiting["items"], *(selected["items"] if selected else ())])
     return page(
         request,
         "persons.html",
@@ -156,6 +157,7 @@ def correct_date(request: Request, refugee_id: FromPath[str], data: FormData) ->
 def _dates_page(request: Request, form: Form | None = None) -> Response[str]:
     user = actor(request)
     awaiting = reads(request).query(persons_awaiting_settlement_date, user.municipality, limit=SHOWN)
+    record_shown(request, awaiting["items"])
     form = form or Form()
     return page(
         request,

@@ -23,7 +23,7 @@ from api.http.controllers.reports import (
 from api.http.spreadsheets import CSV, XLSX, as_file
 from api.messages import audit_summaries
 from api.web.i18n import N_, OSLO, parse_date
-from api.web.pages.base import actor, form_of, may, reads, send
+from api.web.pages.base import actor, form_of, may, reads, record_shown, send
 from api.web.render import Form, done, locale_of, page, refuse, translate
 from projections.audit_trail import audit_events
 from projections.completeness import completeness
@@ -134,6 +134,7 @@ def download(request: Request, name: FromPath[str]) -> Response[bytes]:
     if number is None:
         raise NotFound("municipality", "")
     found = models.query(settled_persons, number, None)
+    record_shown(request, found)  # R14: the file names every person in it
     complete = models.query(completeness, {row["place_year"] for row in found})
     rows = [{**row, "data": data_note(complete(number, row["place_year"]))} for row in found]
     return as_file(rows, SETTLED_COLUMNS, media_type, f"bosatte-{number}")
