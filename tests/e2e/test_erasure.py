@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import UUID
 
-from api.letters.outbox import OUTBOX_ACTOR
-from projections.letters import letters_of
-from settlement_domain import commands as c
-from settlement_domain.context import CommandContext
 from tests.e2e.conftest import AUDITOR, IMDI, MUNICIPALITY, OSLO, Api, problem
-from tests.e2e.story import approve, propose, register_refugee, two_municipalities, with_places
+from tests.e2e.story import (
+    approve,
+    deliver_letters,
+    propose,
+    register_refugee,
+    two_municipalities,
+    with_places,
+)
 from tests.given import TODAY
 
 NAME = "Vilje Erasmussen"
 ERASURE = {"legal_basis": "GDPR art. 17", "reason": "the person asked to be forgotten"}
-
-
-def deliver(api: Api, person: str) -> None:
-    """The letters naming the person (the selection's and the decision's) recorded as the outbox
-    records them once delivered: dispatched, and a digital one opened."""
-    state = api.app.state
-    app = state.settlement
-    state.runner.wait_for(app.position(), timeout=10)
-    letter_ids = [row["letter_id"] for row in letters_of(state.reads.engine, person=person)]
-    assert len(letter_ids) == 3
-    ctx = CommandContext(OUTBOX_ACTOR, "test-outbox")
-    at = datetime(2025, 6, 16, 9, tzinfo=UTC)
-    for letter_id in map(UUID, letter_ids):
-        letter = app.repository.get(letter_id)
-        app.handle(ctx, c.RecordLetterDispatch(letter_id, letter.pending, "file", f"file-{letter_id}", at))
-        if letter.pending == "digital":
-            app.handle(ctx, c.RecordLetterOpened(letter_id, at, "channel"))
-    api.position = max(api.position, app.position())
 
 
 def _reads_of(api: Api, person: str, kind: str) -> list[dict]:
@@ -68,7 +52,7 @@ def test_imdi_erases_a_settled_person_and_every_view_shows_the_person_as_erased(
 
     # R18e: the decision's letters name the person and are not delivered yet.
     problem(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI), 409, "R18e")
-    deliver(api, person)
+    assert deliver_letters(api, person) == 3  # the selection letter and the decision's two
 
     assert api.ok(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI))["erased"] is True
     problem(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI), 409, "R18d")
