@@ -87,8 +87,8 @@ def move_store(
         source_keys, target_keys = _keys(source, "source"), _keys(target, "target")
         if target.recorder.max_notification_id() or target_keys.counts() != (0, 0):
             raise TargetNotEmpty("the target store is not empty (it holds events or keys)")
-        keys = _copy_keys(source_keys, target_keys)
-        events = _copy_log(source, target, target_keys, batch_size, progress)
+        held = _copy_keys(source_keys, target_keys)
+        events = _copy_log(source, target, target_keys, held, batch_size, progress)
         engine = open_read_store(target_url)
         try:
             with paused_garbage_collector():
@@ -107,7 +107,7 @@ def move_store(
     return MoveReport(
         events=events,
         target_events=chain.log_events,
-        keys=keys,
+        keys=len(held),
         chain_intact=chain.intact and chain.unlinked == 0,
         read_models_equal=report.equal,
         differences=len(report.differences),
@@ -115,11 +115,13 @@ def move_store(
     )
 
 
-def _copy_keys(source: PersonalKeys, target: PersonalKeys) -> int:
-    copied, after = 0, 0
+def _copy_keys(source: PersonalKeys, target: PersonalKeys) -> set[str]:
+    """Copies the key table in batches; answers the key ids copied."""
+    copied: set[str] = set()
+    after = 0
     while rows := source.export_rows(after):
         target.import_rows(rows)
-        copied += len(rows)
+        copied.update(str(row[1]) for row in rows)
         after = int(rows[-1][0])
     return copied
 
@@ -128,13 +130,15 @@ def _copy_log(
     source: SettlementApp,
     target: SettlementApp,
     keys: PersonalKeys,
+    held: set[str],
     batch_size: int,
     progress: Callable[[int, int], None] | None,
 ) -> int:
-    """Copies the log in batches, each event sealed by the target's mapper (module doc)."""
+    """Copies the log in batches, each event sealed by the target's mapper (module doc); a person
+    without a key gets one made in the transaction of the batch that first seals for them."""
     head = source.recorder.max_notification_id() or 0
     mapper: Any = target.mapper
-    mapper.first_event_makes_key = False  # a person of the older store may have a key already
+    mapper.moving_keys = set(held)
     decode_as_stored = Mapper.to_domain_event  # the library's decoding: sealed parts stay sealed
     copied, start = 0, 1
     while True:

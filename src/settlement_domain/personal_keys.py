@@ -764,15 +764,19 @@ class SealingMapper(Mapper[UUID]):
     """The library's mapper, with each event's personal part sealed by its person's key (module doc)."""
 
     keys: PersonalKeys | None = None
-    # A person's first event (a registration at version 1) makes the person's key without asking the
-    # table. Off for a move of an older store (api/store_move.py), whose persons may have a key already.
-    first_event_makes_key = True
+    # A move of an older store into this one (api/store_move.py): the key ids this store holds. A key
+    # not among them is made with the events being saved (one writer: no other process makes keys
+    # here), and a person's first event may find a key already (made for a view of the older store).
+    moving_keys: set[str] | None = None
 
     def _seal(self, key_id: str, value: Any, *, new: bool = False) -> Any:
         assert self.keys is not None
         if is_sealed(value):
             return value  # sealed already (an event of another store moved here: api/store_move.py)
-        key = self.keys.key_to_seal(key_id, new=new and self.first_event_makes_key)
+        if self.moving_keys is not None:
+            new = key_id not in self.moving_keys
+            self.moving_keys.add(key_id)
+        key = self.keys.key_to_seal(key_id, new=new)
         if key is None:
             return None  # the person was erased: nothing personal is stored about them again
         plain = self.transcoder.encode(value)
