@@ -59,8 +59,8 @@ def run_move(args: argparse.Namespace) -> int:
             ) from None
     print(
         _(
-            "%(events)s events and %(keys)s data keys moved in %(seconds)s s; every personal part is sealed "
-            "with its person's key.",
+            "%(events)s events and %(keys)s data keys moved in %(seconds)s s; the personal parts are sealed "
+            "with their persons' keys, as in new events.",
             events=report.events,
             keys=report.keys,
             seconds=round(report.seconds, 1),
