@@ -12,6 +12,8 @@ from uuid import UUID
 import eventsourcing.domain
 import pytest
 
+from api.cli.main import main
+from api.http.app import create_app
 from projections import audit_trail, read_expiry
 from projections.catalog import PROJECTIONS
 from projections.engine.rebuild import rebuild
@@ -19,6 +21,7 @@ from projections.engine.runner import Runner
 from projections.read_expiry import ExpiryOutcome, exclusive, expire_reads, read_expiry_steps
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
+from tests.e2e.conftest import settings_for
 from tests.given import IMDI, TODAY, registration
 
 OLD = datetime(2019, 1, 15, 12, tzinfo=UTC)
@@ -192,3 +195,42 @@ def test_turned_off_the_runner_has_no_expiry_step(app, engine):
     assert read_expiry_steps(app, engine, PROJECTIONS.values(), years=5, minutes=0) == []
     # A worker that does not keep the audit trail leaves the expiry to the one that does.
     assert read_expiry_steps(app, engine, [PROJECTIONS["places"]], years=5, minutes=60) == []
+
+
+def test_projections_run_once_expires_too(app, database_url, monkeypatch, capsys):
+    """The worker's command line (``settlement projections run``) carries the same step: ``--once``
+    catches up and runs it once."""
+    _a_person_read_in_2019_and_now(app, monkeypatch)
+    monkeypatch.setenv("SETTLEMENT_READ_RETENTION_YEARS", "5")
+    assert main(["projections", "--database-url", database_url, "run", "--once"]) == 0
+    assert _month_keys(app) == {"reads:2019-01": False, _current_month(): True}
+    monkeypatch.setenv("SETTLEMENT_READ_EXPIRY_MINUTES", "0")  # off: the worker leaves it to the cron
+    with monkeypatch.context() as old:
+        old.setattr(
+            eventsourcing.domain, "datetime_now_with_tzinfo", lambda: datetime(2019, 2, 15, tzinfo=UTC)
+        )
+        app.handle(IMDI, c.RecordFolderRead(_a_person(app)))
+    assert main(["projections", "--database-url", database_url, "run", "--once"]) == 0
+    assert _month_keys(app)["reads:2019-02"] is True
+
+
+def test_the_server_runs_the_step_beside_its_embedded_runner(database_url, tmp_path):
+    app = create_app(settings_for(database_url, tmp_path), clock=lambda: TODAY)
+    try:
+        (task,) = app.state.runner.periodic
+        assert task.name == "read expiry (R14)" and task.every == 3600
+    finally:
+        app.state.runner.release()
+        app.state.reads.engine.dispose()
+        app.state.settlement.close()
+    off = create_app(settings_for(database_url, tmp_path, read_expiry_minutes=0), clock=lambda: TODAY)
+    try:
+        assert off.state.runner.periodic == []
+    finally:
+        off.state.runner.release()
+        off.state.reads.engine.dispose()
+        off.state.settlement.close()
+
+
+def _a_person(app: SettlementApp) -> UUID:
+    return UUID(app.handle(IMDI, registration(name="Another Readperson")).id)
