@@ -268,14 +268,19 @@ def error_text(locale: str, error: DomainError) -> str:
 def _pattern(template: str) -> re.Pattern[str]:
     # ``key`` names a field or parameter of the request (``revise needs a reason.``): only such a name
     # matches it, so that "%(key)s is empty." never takes a sentence ("The list is empty.").
+    # A name used twice matches the same text again (a backreference), never a second group of that name.
     parts = re.split(r"%\((\w+)\)s", template.replace("%%", "%"))
-    regex = "".join(
-        re.escape(part)
-        if index % 2 == 0
-        else (KEY if part == "key" else f"(?P<{part}>.+?)").replace("NAME", part)
-        for index, part in enumerate(parts)
-    )
-    return re.compile(f"^{regex}$", re.DOTALL)
+    seen: set[str] = set()
+    pieces = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            pieces.append(re.escape(part))
+        elif part in seen:
+            pieces.append(f"(?P={part})")
+        else:
+            seen.add(part)
+            pieces.append((KEY if part == "key" else f"(?P<{part}>.+?)").replace("NAME", part))
+    return re.compile(f"^{''.join(pieces)}$", re.DOTALL)
 
 
 KEY = r"(?P<NAME>[A-Za-z_][A-Za-z0-9_.\[\]$-]*)"

@@ -7,11 +7,12 @@ whole log into a new store instead:
 1. the target must be empty (no event, no key): anything else is refused;
 2. the key table is copied first, each key as it was wrapped, each erased key as its tombstone;
 3. the log is copied in log order, in batches (one transaction each), every event with its aggregate
-   id, version and time. Each event is decoded as stored (sealed parts stay sealed, as they are) and
-   stored again through the target's own mapper, which seals every personal part still in the clear
-   with the person's key, exactly as a new event is sealed (``personal_keys.SealingMapper``). A part
-   of a person erased before the move is dropped (it reads as erased, as it did), and a read record of
-   an expired month names nobody (R14);
+   id, version and time. Each event is read as the source reads it (its sealed parts opened with the
+   keys just copied) and stored again through the target's own mapper, which seals every personal
+   part with its key exactly as a new event is sealed (``personal_keys.SealingMapper``): the parts an
+   older store holds in the clear, and those older code kept apart (a family's text beside the sealed
+   personal part), alike. A part of a person erased before the move is dropped (it reads as erased,
+   as it did), and a read record of an expired month names nobody (R14);
 4. the target's projection runner links the hash chain (R20) and builds every read model;
 5. it verifies: the target holds as many events as were copied, its chain is intact and every read
    model equals a replay of its log (``settlement audit verify``).
@@ -26,8 +27,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from eventsourcing.persistence import Mapper
 
 from api.bootstrap import open_application
 from api.settings import Settings
@@ -139,14 +138,15 @@ def _copy_log(
     head = source.recorder.max_notification_id() or 0
     mapper: Any = target.mapper
     mapper.moving_keys = set(held)
-    decode_as_stored = Mapper.to_domain_event  # the library's decoding: sealed parts stay sealed
     copied, start = 0, 1
     while True:
         page = source.recorder.select_notifications(start, batch_size, stop=head, inclusive_of_start=True)
         if not page:
             return copied
         with keys.pending_for_one_save():
-            stored = [mapper.to_stored_event(decode_as_stored(source.mapper, n)) for n in page]
+            # Opened with the source's keys (an erased person's parts read as erased), sealed again with
+            # the same keys, copied: the target stores each event as new code would have stored it.
+            stored = [mapper.to_stored_event(source.mapper.to_domain_event(n)) for n in page]
             target.recorder.insert_events(stored)
         copied += len(page)
         start = page[-1].id + 1

@@ -231,7 +231,8 @@ SUMMARIES: dict[type[Any], Callable[[Any], T]] = {
             "residence": T("reception centre") if e.residence.get("kind") == "reception_centre"
             else T("private residence"),
             "minor": _if(e.unaccompanied_minor, ", unaccompanied minor"),
-            "family": _if(e.family_id, ", in a family"),
+            # The text is sealed with the person's key (R18): once erased, the family's id still tells.
+            "family": _if(e.family_id or e.family_ref, ", in a family"),
         },
     ),
     Refugee.MappingRecorded: lambda e: T("Mapping recorded"),
@@ -308,6 +309,8 @@ SUMMARIES: dict[type[Any], Callable[[Any], T]] = {
     SupportCase.SupportCaseAnswered: lambda e: (
         T("Support case answered and closed") if e.closed else T("Support case answered")
     ),
+    # R18: the legal basis and reason stay out of the trail, like every reason.
+    SupportCase.SupportCaseTextsErased: lambda e: T("Support case's texts erased (R18)"),
     Letter.LetterIssued: lambda e: T(
         "%(kind)s%(year)s issued by %(channel)s",
         {
@@ -350,6 +353,7 @@ SUMMARIES: dict[type[Any], Callable[[Any], T]] = {
     ),  # names_persons_read_between() looks for the words of the second line: keep them alike
     Family.FamilyFormed: lambda e: T("Family formed"),
     Family.FamilyMemberAdded: lambda e: T("Family member added"),
+    Family.FamilyLabelErased: lambda e: T("Family's text erased with a member (R18)"),
     FamilyKey.FamilyKeyCreated: lambda e: T("Family key created"),
     IdempotencyRecord.IdempotencyKeyRecorded: lambda e: T("Idempotency key recorded"),
 }  # fmt: skip
@@ -367,7 +371,7 @@ REFUGEE_EVENTS = frozenset(
 ONE_PERSON_EVENTS = frozenset(
     {
         QuotaYear.SettlementPlaceTaken, QuotaYear.SettlementPlaceReleased, FolderRead.PersonFolderViewed,
-        Family.FamilyMemberAdded,
+        Family.FamilyMemberAdded, Family.FamilyLabelErased,
     }
 )  # fmt: skip
 # Events whose aggregate keeps the municipality they name: later events of the case inherit it.

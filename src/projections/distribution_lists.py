@@ -12,6 +12,7 @@ from projections.engine.paging import Source, check_limit, keyset, page, reading
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue, UTCDateTime
+from projections.person_folders import family_label_key, opened_family_label, sealed_family_label
 from settlement_domain.model import DistributionList, Family, Refugee
 from settlement_domain.personal_keys import (
     ERASED_VIEW,
@@ -62,6 +63,8 @@ def _person_columns() -> list[Column[Any]]:
         Column("family_id", Text, nullable=True),
         # The family's aggregate id: the opaque reference a municipality sees before selection.
         Column("family_ref", String(36), nullable=True),
+        # The key the family's text is sealed with (see person_folders.family_label_key, R18).
+        Column("family_label_key", String(80), nullable=True),
         Column("unaccompanied_minor", Boolean, nullable=False),
         Column("category", String(40), nullable=False),
         Column("residence_kind", String(20), nullable=False),
@@ -75,7 +78,7 @@ class DistributionListsProjection(Projection):
     """Distribution lists with their persons and each person's outcome (R3, R4)."""
 
     name = "distribution_lists"
-    version = 4  # 3: family_ref; 4: personal values sealed with the person's key, erasure (R18)
+    version = 5  # 3: family_ref; 4: personal values sealed with the person's key, erasure (R18); 5: family text sealed
     tables = (
         TableSpec("lists", _list_columns, ("list_id",), indexes=(("municipality", "status"),)),
         TableSpec("list_persons", _list_person_columns, ("list_id", "refugee_id")),
@@ -90,11 +93,13 @@ class DistributionListsProjection(Projection):
             DistributionList.DistributionListApproved: self.approved,
             DistributionList.DistributionListWithdrawn: self.withdrawn,
             Refugee.PersonalDataErased: self.erased,
+            Family.FamilyLabelErased: self.family_label_erased,
         }
 
     def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         person = str(e.originator_id)
         erased = e.personal.get("erased") is True
+        label_key = family_label_key(e)
         rows.put(
             "persons",
             {
@@ -106,8 +111,9 @@ class DistributionListsProjection(Projection):
                 if erased
                 else seal_view(rows.keys, person, e.personal.get("birth_date")),
                 "list_ids": [],
-                "family_id": e.family_id,
-                "family_ref": None,
+                "family_id": sealed_family_label(rows.keys, e, label_key),
+                "family_ref": None if e.family_ref is None else str(e.family_ref),
+                "family_label_key": label_key,
                 "unaccompanied_minor": bool(e.unaccompanied_minor),
                 "category": e.category,
                 "residence_kind": e.residence.get("kind"),
@@ -177,7 +183,22 @@ class DistributionListsProjection(Projection):
             on_list = rows.get("list_persons", (list_id, refugee_id))
             if on_list is not None and on_list["decline_reason"] is not None:
                 rows.put("list_persons", {**on_list, "decline_reason": ERASED_VIEW})
-        rows.put("persons", {**person, "full_name": ERASED_VIEW, "birth_date": ERASED_VIEW})
+        rows.put(
+            "persons",
+            {
+                **person,
+                "full_name": ERASED_VIEW,
+                "birth_date": ERASED_VIEW,
+                "family_id": None if person["family_id"] is None else ERASED_VIEW,
+            },
+        )
+
+    def family_label_erased(self, e: Family.FamilyLabelErased, position: int, rows: Rows) -> None:
+        """R18: a member was erased and the family's key with it; its text reads as erased for all."""
+        for member in map(str, e.members):
+            person = rows.get("persons", (member,))
+            if person is not None and person["family_id"] is not None:
+                rows.put("persons", {**person, "family_id": ERASED_VIEW})
 
     def withdrawn(self, e: DistributionList.DistributionListWithdrawn, position: int, rows: Rows) -> None:
         self._close(rows, e, status="withdrawn")
@@ -193,7 +214,7 @@ def _person(keys: ViewKeys, row: Any, summary_only: bool, today: date) -> dict[s
         "age": age_on(born, today) if born else None,
         "category": row["category"],
         "unaccompanied_minor": row["unaccompanied_minor"],
-        "family_id": row["family_id"],
+        "family_id": opened_family_label(keys, row),
         "family_ref": row["family_ref"],
         "family_size": row["family_size"],
         "residence_kind": row["residence_kind"],
@@ -225,6 +246,7 @@ def _with_persons(
                 persons.c.birth_date,
                 persons.c.family_id,
                 persons.c.family_ref,
+                persons.c.family_label_key,
                 persons.c.unaccompanied_minor,
                 persons.c.category,
                 persons.c.residence_kind,
@@ -236,7 +258,11 @@ def _with_persons(
         .all()
     )
     keys = source_keys(conn)
-    prefetch_view_keys(keys, {row["refugee_id"] for row in found})
+    prefetch_view_keys(
+        keys,
+        {row["refugee_id"] for row in found}
+        | {row["family_label_key"] for row in found if row["family_label_key"]},
+    )
     by_list: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for row in found:
         by_list[row["list_id"]].append(_person(keys, row, summary_only, today))

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, String, Text
 
-from projections.engine.paging import Source, filtered_page
+from projections.engine.paging import Source, filtered_page, source_keys
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import UTCDateTime
 from settlement_domain.model import MinorCapacity
+from settlement_domain.personal_keys import aggregate_key_id, opened, prefetch_view_keys, seal_view
 
 
 def _columns() -> list[Column[Any]]:
@@ -35,7 +36,7 @@ class MinorCapacityProjection(Projection):
     """Capacity reports for unaccompanied minors and whether they are open, withdrawn or filled."""
 
     name = "minor_capacity"
-    version = 1
+    version = 2  # 2: the withdrawal's reason sealed with the report's key (R18)
     tables = (TableSpec("reports", _columns, ("capacity_id",), indexes=(("municipality",),)),)
 
     def handler_map(self) -> Mapping[type[Any], Handler]:
@@ -68,7 +69,9 @@ class MinorCapacityProjection(Projection):
         self.update(rows, "reports", (str(e.originator_id),), **changes, closed_at=e.timestamp)
 
     def withdrawn(self, e: MinorCapacity.MinorCapacityWithdrawn, position: int, rows: Rows) -> None:
-        self._close(rows, e, status="withdrawn", withdrawal_reason=e.reason)
+        # R18: the reason may name a person: sealed with the report's own key.
+        reason = seal_view(rows.keys, aggregate_key_id("capacity", e.originator_id), e.reason)
+        self._close(rows, e, status="withdrawn", withdrawal_reason=reason)
 
     def filled(self, e: MinorCapacity.MinorCapacityFilled, position: int, rows: Rows) -> None:
         self._close(rows, e, status="filled")
@@ -86,7 +89,7 @@ def minor_capacity_reports(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Capacity reports ordered by expected week, then id; only open ones when ``open_only``."""
-    return filtered_page(
+    found = filtered_page(
         source,
         PROJECTION,
         "reports",
@@ -98,3 +101,10 @@ def minor_capacity_reports(
         municipality=municipality,
         status="open" if open_only else None,
     )
+    keys = source_keys(source)
+    withdrawn = [item for item in found["items"] if item["withdrawal_reason"] is not None]
+    prefetch_view_keys(keys, [aggregate_key_id("capacity", item["capacity_id"]) for item in withdrawn])
+    for item in withdrawn:
+        key = aggregate_key_id("capacity", item["capacity_id"])
+        item["withdrawal_reason"] = opened(keys, key, item["withdrawal_reason"]) or ""
+    return found

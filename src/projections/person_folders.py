@@ -19,12 +19,13 @@ from projections.engine.paging import (
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue, UTCDateTime
-from settlement_domain.model import Refugee
+from settlement_domain.model import Family, Refugee
 from settlement_domain.personal_keys import (
     ERASED_NAME,
     ERASED_VIEW,
     Erased,
     ViewKeys,
+    aggregate_key_id,
     open_view,
     opened,
     opened_date,
@@ -42,6 +43,9 @@ def _folder_columns() -> list[Column[Any]]:
         Column("birth_date", Text, nullable=True),
         Column("postal_address", Text, nullable=True),
         Column("family_id", Text, nullable=True),
+        # The key the family's text is sealed with: the family's (``family:<id>``), whose deletion makes
+        # it read as erased for every member (R18); a registration that names no family id: the person's.
+        Column("family_label_key", String(80), nullable=True),
         Column("unaccompanied_minor", Boolean, nullable=False),
         Column("residence", JSONValue, nullable=False),
         Column("category", String(40), nullable=False),
@@ -83,7 +87,7 @@ class PersonFoldersProjection(Projection):
     """Person folders (personmappe) with deviations, for IMDi and the selecting municipality (R6)."""
 
     name = "person_folders"
-    version = 2  # 2: personal values sealed with the person's key, erasure (R18)
+    version = 3  # 2: personal values sealed with the person's key, erasure (R18); 3: the family's text sealed
     tables = (
         TableSpec(
             "folders",
@@ -108,12 +112,14 @@ class PersonFoldersProjection(Projection):
             Refugee.DeviationOpened: self.deviation_opened,
             Refugee.DeviationResolved: self.deviation_resolved,
             Refugee.PersonalDataErased: self.erased,
+            Family.FamilyLabelErased: self.family_label_erased,
         }
 
     def registered(self, e: Refugee.RefugeeRegistered, position: int, rows: Rows) -> None:
         personal = e.personal
         person = str(e.originator_id)
         erased = personal.get("erased") is True
+        label_key = family_label_key(e)
         rows.put(
             "folders",
             {
@@ -127,7 +133,8 @@ class PersonFoldersProjection(Projection):
                 "postal_address": ERASED_VIEW
                 if erased
                 else seal_view(rows.keys, person, personal.get("postal_address")),
-                "family_id": e.family_id,
+                "family_id": sealed_family_label(rows.keys, e, label_key),
+                "family_label_key": label_key,
                 "unaccompanied_minor": bool(e.unaccompanied_minor),
                 "residence": e.residence,
                 "category": e.category,
@@ -259,11 +266,44 @@ class PersonFoldersProjection(Projection):
             birth_date=ERASED_VIEW,
             postal_address=ERASED_VIEW,
             mapping=None if folder["mapping"] is None else ERASED_VIEW,
+            family_id=None if folder["family_id"] is None else ERASED_VIEW,
             erased=True,
         )
 
+    def family_label_erased(self, e: Family.FamilyLabelErased, position: int, rows: Rows) -> None:
+        """R18: a member was erased and the family's key with it; its text reads as erased for all."""
+        for member in map(str, e.members):
+            folder = rows.get("folders", (member,))
+            if folder is not None and folder["family_id"] is not None:
+                rows.put("folders", {**folder, "family_id": ERASED_VIEW})
+
 
 PROJECTION = PersonFoldersProjection()
+
+
+def family_label_key(e: Refugee.RefugeeRegistered) -> str | None:
+    """The key a registration's family text is sealed with in the read models: the family's, where the
+    registration names its family (version 2); else the person's (the text is in its event, R18)."""
+    if e.family_ref is not None:
+        return aggregate_key_id("family", e.family_ref)
+    return str(e.originator_id) if e.family_id is not None else None
+
+
+def sealed_family_label(keys: ViewKeys, e: Refugee.RefugeeRegistered, label_key: str | None) -> Any:
+    """The family's text as a read model keeps it: sealed with ``label_key``; erased when the person's
+    own registration no longer opens (it kept the text in its personal part)."""
+    if label_key is None:
+        return None
+    if e.family_id is None:
+        return ERASED_VIEW  # version 2, the person erased: the text went with the personal part
+    return seal_view(keys, label_key, e.family_id)
+
+
+def opened_family_label(keys: ViewKeys, row: Any) -> Any:
+    """The family's text of a read model's row: ``slettet`` once erased (R18), None for no family."""
+    if row["family_id"] is None:
+        return None
+    return opened_name(keys, row["family_label_key"] or row["refugee_id"], row["family_id"])
 
 
 def open_personal(keys: ViewKeys, row: Any) -> dict[str, Any]:
@@ -277,6 +317,8 @@ def open_personal(keys: ViewKeys, row: Any) -> dict[str, Any]:
     folder["birth_date"] = opened_date(keys, person, folder["birth_date"])
     folder["postal_address"] = opened(keys, person, folder["postal_address"])
     folder["mapping"] = opened(keys, person, folder["mapping"])
+    folder["family_id"] = opened_family_label(keys, row)
+    folder.pop("family_label_key", None)
     folder.pop("deviation_ids", None)
     return folder
 
@@ -372,13 +414,16 @@ def persons_with_status(
             query = query.where(folders.c.refugee_id > after)
         rows = conn.execute(query.order_by(folders.c.refugee_id).limit(limit + 1)).mappings().all()
     keys = source_keys(source)
-    prefetch_view_keys(keys, (r["refugee_id"] for r in rows))
+    prefetch_view_keys(
+        keys,
+        [*(r["refugee_id"] for r in rows), *(r["family_label_key"] for r in rows if r["family_label_key"])],
+    )
     items = [
         {
             "refugee_id": r["refugee_id"],
             "full_name": opened_name(keys, r["refugee_id"], r["full_name"]),
             "birth_date": opened_date(keys, r["refugee_id"], r["birth_date"]),
-            "family_id": r["family_id"],
+            "family_id": opened_family_label(keys, r),
             "unaccompanied_minor": r["unaccompanied_minor"],
             "category": r["category"],
             "residence_kind": (r["residence"] or {}).get("kind"),

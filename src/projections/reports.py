@@ -161,13 +161,16 @@ def settled_persons(source: Source, municipality: str, year: int | None = None) 
         )
         rows = conn.execute(query.order_by(folders.c.settlement_date, folders.c.refugee_id)).mappings().all()
     keys = source_keys(source)
-    prefetch_view_keys(keys, (r["refugee_id"] for r in rows))
+    prefetch_view_keys(
+        keys,
+        [*(r["refugee_id"] for r in rows), *(r["family_label_key"] for r in rows if r["family_label_key"])],
+    )
     return [
         {
             "refugee_id": r["refugee_id"], "full_name": opened_name(keys, r["refugee_id"], r["full_name"]),
             "birth_date": opened_date(keys, r["refugee_id"], r["birth_date"]),
             "category": r["category"], "unaccompanied_minor": r["unaccompanied_minor"],
-            "family_id": r["family_id"], "settlement_date": r["settlement_date"],
+            "family_id": person_folders.opened_family_label(keys, r), "settlement_date": r["settlement_date"],
             "date_source": r["date_source"], "decision_year": r["decision_year"],
             "selection_year": r["selection_year"],
             "place_year": r["decision_year"] if r["decided_for"] is not None else r["selection_year"],

@@ -8,11 +8,25 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, String, Text
 
-from projections.engine.paging import Source, filtered_page, reading, serving_tables
+from projections.engine.paging import Source, filtered_page, reading, serving_tables, source_keys
 from projections.engine.projection import Handler, Projection, TableSpec
 from projections.engine.rows import Rows
 from projections.engine.store import JSONValue, UTCDateTime
 from settlement_domain.model import SupportCase
+from settlement_domain.personal_keys import (
+    ERASED_VIEW,
+    ViewKeys,
+    aggregate_key_id,
+    opened,
+    opened_name,
+    prefetch_view_keys,
+    seal_view,
+)
+
+
+def _case_key(case_id: Any) -> str:
+    """The case's own key (R18): its texts may name a person."""
+    return aggregate_key_id("case", case_id)
 
 
 def _columns() -> list[Column[Any]]:
@@ -34,11 +48,15 @@ class SupportCasesProjection(Projection):
     """Support cases with their answers: open, answered or closed."""
 
     name = "support_cases"
-    version = 1
+    version = 2  # 2: subject and texts sealed with the case's key (R18)
     tables = (TableSpec("cases", _columns, ("case_id",), indexes=(("municipality",),)),)
 
     def handler_map(self) -> Mapping[type[Any], Handler]:
-        return {SupportCase.SupportCaseFiled: self.filed, SupportCase.SupportCaseAnswered: self.answered}
+        return {
+            SupportCase.SupportCaseFiled: self.filed,
+            SupportCase.SupportCaseAnswered: self.answered,
+            SupportCase.SupportCaseTextsErased: self.texts_erased,
+        }
 
     def filed(self, e: SupportCase.SupportCaseFiled, position: int, rows: Rows) -> None:
         rows.put(
@@ -46,8 +64,8 @@ class SupportCasesProjection(Projection):
             {
                 "case_id": str(e.originator_id),
                 "municipality": e.municipality,
-                "subject": e.subject,
-                "text": e.text,
+                "subject": seal_view(rows.keys, _case_key(e.originator_id), e.subject),
+                "text": seal_view(rows.keys, _case_key(e.originator_id), e.text),
                 "status": "open",
                 "answers": [],
                 "answer_count": 0,
@@ -62,7 +80,7 @@ class SupportCasesProjection(Projection):
         if case is None:
             raise LookupError(f"support case {e.originator_id} was never filed")
         answer = {
-            "text": e.text,
+            "text": seal_view(rows.keys, _case_key(e.originator_id), e.text),
             "answered_by": e.meta.get("sub"),
             "answered_at": e.timestamp.isoformat(),
             "closed": bool(e.closed),
@@ -78,8 +96,34 @@ class SupportCasesProjection(Projection):
             },
         )
 
+    def texts_erased(self, e: SupportCase.SupportCaseTextsErased, position: int, rows: Rows) -> None:
+        """R18: what a rebuild writes now that the case's key is gone."""
+        case = rows.get("cases", (str(e.originator_id),))
+        if case is None:
+            raise LookupError(f"support case {e.originator_id} was never filed")
+        rows.put(
+            "cases",
+            {
+                **case,
+                "subject": ERASED_VIEW,
+                "text": ERASED_VIEW,
+                "answers": [{**a, "text": ERASED_VIEW} for a in case["answers"]],
+            },
+        )
+
 
 PROJECTION = SupportCasesProjection()
+
+
+def _opened(keys: ViewKeys, row: dict[str, Any]) -> dict[str, Any]:
+    """A case with its texts opened: ``slettet`` (subject) and empty texts once erased (R18)."""
+    key = _case_key(row["case_id"])
+    return {
+        **row,
+        "subject": opened_name(keys, key, row["subject"]),
+        "text": opened(keys, key, row["text"]) or "",
+        "answers": [{**a, "text": opened(keys, key, a["text"]) or ""} for a in row["answers"] or []],
+    }
 
 
 def support_cases(
@@ -91,7 +135,7 @@ def support_cases(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Support cases, newest first, of one municipality (or all)."""
-    return filtered_page(
+    found = filtered_page(
         source,
         PROJECTION,
         "cases",
@@ -102,6 +146,9 @@ def support_cases(
         municipality=municipality,
         status=status,
     )
+    keys = source_keys(source)
+    prefetch_view_keys(keys, [_case_key(item["case_id"]) for item in found["items"]])
+    return {**found, "items": [_opened(keys, item) for item in found["items"]]}
 
 
 def support_case(source: Source, case_id: str) -> dict[str, Any] | None:
@@ -109,4 +156,4 @@ def support_case(source: Source, case_id: str) -> dict[str, Any] | None:
     with reading(source) as conn:
         cases = serving_tables(conn, PROJECTION)["cases"]
         row = conn.execute(cases.select().where(cases.c.case_id == str(case_id))).mappings().first()
-    return dict(row) if row else None
+    return _opened(source_keys(source), dict(row)) if row else None

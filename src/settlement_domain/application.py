@@ -23,6 +23,7 @@ from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
 from settlement_domain.handlers import HANDLERS, Outcome, Scope
 from settlement_domain.model import (
+    FAMILY_IDS_KEY,
     DistributionList,
     IdempotencyRecord,
     Import,
@@ -197,7 +198,16 @@ class SettlementApp(Application):
     ) -> Outcome:
         """Checks the role and runs the command's handler against aggregates from ``load`` (no save)."""
         check_permitted(ctx.actor, command)
-        scope = Scope(ctx, load, self.clock(), self.settlement_cutoff, letters_naming=self.letters_naming)
+        keys = self.personal_keys
+        family_ids_key = None if keys is None else (lambda: keys.store_key(FAMILY_IDS_KEY))
+        scope = Scope(
+            ctx,
+            load,
+            self.clock(),
+            self.settlement_cutoff,
+            family_ids_key,
+            letters_naming=self.letters_naming,
+        )
         return HANDLERS[type(command)](scope, command)
 
     def _fingerprints(self, command: Command) -> tuple[str, tuple[str, ...]]:

@@ -343,6 +343,16 @@ class AnswerSupportCase(Command):
     close: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class EraseSupportCaseTexts(Command):
+    """R18: IMDi erases a support case's subject, text and answers (the case's key), with the legal
+    basis and a reason (naming no person)."""
+
+    case_id: UUID
+    legal_basis: str
+    reason: str
+
+
 # Imports (R15) --------------------------------------------------------------------------------
 
 

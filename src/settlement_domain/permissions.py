@@ -61,6 +61,7 @@ PERMISSIONS: dict[type[c.Command], Permission] = {
     c.MarkMinorCapacityFilled: _may("R11", "change capacity reports", MUNICIPALITY),
     c.FileSupportCase: _may("R16", "file support cases", MUNICIPALITY),
     c.AnswerSupportCase: _may("R16", "answer support cases", IMDI),
+    c.EraseSupportCaseTexts: _may("R18", "erase support cases' texts", IMDI),
     c.RecordHistoricalFigure: _may("R15", "import historical figures", IMDI),
     c.RecordImport: _may("R15", "import files", IMDI),
     **{fact: _may("R15", "import persons' history", IMDI) for fact in c.HISTORICAL_FACTS},

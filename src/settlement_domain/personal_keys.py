@@ -749,6 +749,38 @@ _REFUGEE_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+# Free text that is not one person's, sealed with a key of its own aggregate (``<prefix>:<id>``, in the
+# same key table): event -> (key prefix, field -> what it reads as once the key is deleted). A family's
+# ``family_id`` text names the family; a support case's texts, a withdrawn list's or capacity report's
+# reason may name a person. The key is made with the aggregate's first sealed event (same transaction).
+_AGGREGATE_FIELDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Family.FamilyFormed": ("family", {"family_id": ERASED_NAME}),
+    "SupportCase.SupportCaseFiled": ("case", {"subject": ERASED_NAME, "text": ""}),
+    "SupportCase.SupportCaseAnswered": ("case", {"text": ""}),
+    "DistributionList.DistributionListWithdrawn": ("list", {"reason": ""}),
+    "MinorCapacity.MinorCapacityWithdrawn": ("capacity", {"reason": ""}),
+}
+# The events that delete an aggregate's key in their own transaction (R18): its texts read as erased.
+_AGGREGATE_ERASURES: dict[str, str] = {
+    "Family.FamilyLabelErased": "family",
+    "SupportCase.SupportCaseTextsErased": "case",
+}
+# The events whose aggregate's key is certainly new (the aggregate's first sealed event): made with it.
+_NEW_AGGREGATE_KEYS = frozenset(
+    {
+        "Family.FamilyFormed",
+        "SupportCase.SupportCaseFiled",
+        "DistributionList.DistributionListWithdrawn",
+        "MinorCapacity.MinorCapacityWithdrawn",
+    }
+)
+
+
+def aggregate_key_id(prefix: str, aggregate_id: Any) -> str:
+    """The key id of an aggregate's own key: ``family:<id>``, ``case:<id>``, ``list:<id>``, ``capacity:<id>``."""
+    return f"{prefix}:{aggregate_id}"
+
+
 # R14: the persons a read record names, sealed with the key of its month (read_retention.py).
 _READ_FIELDS = {
     "FolderRead.PersonFolderViewed": "refugee_id",
@@ -771,8 +803,6 @@ class SealingMapper(Mapper[UUID]):
 
     def _seal(self, key_id: str, value: Any, *, new: bool = False) -> Any:
         assert self.keys is not None
-        if is_sealed(value):
-            return value  # sealed already (an event of another store moved here: api/store_move.py)
         if self.moving_keys is not None:
             new = key_id not in self.moving_keys
             self.moving_keys.add(key_id)
@@ -800,6 +830,8 @@ class SealingMapper(Mapper[UUID]):
         name = type(domain_event).__qualname__
         if name in _READ_FIELDS and keys is not None:
             return super().to_stored_event(self._sealed_read(domain_event))
+        if keys is not None and (name in _AGGREGATE_FIELDS or name in _AGGREGATE_ERASURES):
+            return super().to_stored_event(self._sealed_aggregate(domain_event))
         if keys is None or not name.startswith(("Refugee.", "Letter.", "DistributionList.", "QuotaYear.")):
             return super().to_stored_event(domain_event)
         event_name = name.split(".", 1)[1]
@@ -810,6 +842,16 @@ class SealingMapper(Mapper[UUID]):
                 keys.erase_with_next_save(person)
             # A registration is the person's first event (version 1, unique): no key can exist yet.
             new = event_name == "RefugeeRegistered" and domain_event.originator_version == 1
+            if event_name == "RefugeeRegistered" and state.get("family_id") is not None:
+                # The family's text is the person's data too: kept inside the sealed personal part.
+                state["personal"] = {**(state.get("personal") or {}), "family_id": state["family_id"]}
+                state["family_id"] = None
+            if event_name == "RefugeeRegistered" and state.get("family_ref") is not None:
+                # The read models seal the family's text with the family's key: made with the first
+                # registration that names the family (a family formed before it was sealed has none).
+                family_key = aggregate_key_id("family", state["family_ref"])
+                if not keys.lookup(family_key)[0]:
+                    keys.key_to_seal(family_key, new=True)
             for field, erased in _REFUGEE_FIELDS.get(event_name, {}).items():
                 if state.get(field) is not None:
                     sealed_value = self._seal(person, state[field], new=new)
@@ -836,6 +878,28 @@ class SealingMapper(Mapper[UUID]):
         sealed = object.__new__(type(domain_event))
         object.__setattr__(sealed, "__dict__", state)
         return super().to_stored_event(sealed)
+
+    def _sealed_aggregate(self, domain_event: DomainEventProtocol[UUID]) -> Any:
+        """Free text sealed with its aggregate's own key; or that key deleted (see _AGGREGATE_FIELDS)."""
+        assert self.keys is not None
+        name = type(domain_event).__qualname__
+        state = dict(vars(domain_event))
+        if name in _AGGREGATE_ERASURES:
+            self.keys.erase_with_next_save(
+                aggregate_key_id(_AGGREGATE_ERASURES[name], domain_event.originator_id)
+            )
+            return domain_event
+        prefix, fields = _AGGREGATE_FIELDS[name]
+        key_id = aggregate_key_id(prefix, domain_event.originator_id)
+        # A first sealed event makes the key with itself (same transaction), unless one exists already.
+        new = name in _NEW_AGGREGATE_KEYS and not self.keys.lookup(key_id)[0]
+        for field, erased in fields.items():
+            if state.get(field) is not None:
+                sealed_value = self._seal(key_id, state[field], new=new)
+                state[field] = erased if sealed_value is None else sealed_value
+        sealed = object.__new__(type(domain_event))
+        object.__setattr__(sealed, "__dict__", state)
+        return sealed
 
     def _sealed_read(self, domain_event: DomainEventProtocol[UUID]) -> Any:
         """R14: a read record's persons sealed with the key of its month (read_retention.py)."""
@@ -874,7 +938,22 @@ class SealingMapper(Mapper[UUID]):
         if keys is None:
             return event
         name = type(event).__qualname__
-        if name in _READ_FIELDS:
+        if name in _AGGREGATE_ERASURES:
+            keys.evict(aggregate_key_id(_AGGREGATE_ERASURES[name], event.originator_id))
+        elif name in _AGGREGATE_FIELDS:
+            state = vars(event)
+            prefix, fields = _AGGREGATE_FIELDS[name]
+            stored_clear = False
+            for field, erased in fields.items():
+                if is_sealed(state.get(field)):
+                    state[field] = self._open(state[field], erased)
+                elif state.get(field) is not None:
+                    stored_clear = True
+            if stored_clear:
+                # Stored before these texts were sealed: the read models seal them with the aggregate's
+                # key, made now (a short transaction of its own) rather than inside a view's fold.
+                keys.key_for_view(aggregate_key_id(prefix, event.originator_id))
+        elif name in _READ_FIELDS:
             state = vars(event)
             field = _READ_FIELDS[name]
             if is_sealed(state.get(field)):
@@ -887,6 +966,12 @@ class SealingMapper(Mapper[UUID]):
             for field, erased in _REFUGEE_FIELDS.get(event_name, {}).items():
                 if is_sealed(state.get(field)):
                     state[field] = self._open(state[field], erased)
+            personal = state.get("personal")
+            if event_name == "RefugeeRegistered" and isinstance(personal, dict) and "family_id" in personal:
+                # The family's text kept inside the sealed personal part (older events: beside it).
+                personal = dict(personal)
+                state["family_id"] = personal.pop("family_id")
+                state["personal"] = personal
         elif name == "QuotaYear.SettlementPlaceTaken":
             state = vars(event)
             if is_sealed(state.get("override_reason")):

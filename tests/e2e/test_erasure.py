@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from tests.e2e.conftest import AUDITOR, IMDI, MUNICIPALITY, OSLO, Api, problem
 from tests.e2e.story import (
+    RESPOND_BY,
     approve,
     deliver_letters,
     propose,
@@ -96,3 +97,44 @@ def test_reads_of_letters_and_case_files_are_recorded(api: Api) -> None:
         found = _reads_of(api, person, listed)
         assert len(found) == before + 1, path
         assert found[0]["summary"].startswith(f"Personal data listed: {what}, "), found[0]["summary"]
+
+
+def test_the_family_text_and_support_case_texts_show_opened_and_then_as_erased(api: Api) -> None:
+    """R18 over HTTP: the sealed family text and support case texts are shown opened to those allowed;
+    once a member is erased the family's text reads ``slettet`` for every member (its key is gone),
+    the family still goes whole (R3); the fields keep their names (API.md)."""
+    two_municipalities(api)
+    family = "Familien Quarnstedt"
+    mother = register_refugee(api, "Mother Quarnstedt", family_id=family)
+    child = register_refugee(api, "Child Quarnstedt", family_id=family)
+    assert api.ok(api.get(f"/refugees/{mother}", IMDI))["family_id"] == family
+    listed = propose(api, OSLO, [mother, child])
+    on_list = api.ok(api.get(f"/distribution-lists/{listed}", IMDI))["refugees"]
+    assert {p["family_id"] for p in on_list} == {family} and len({p["family_ref"] for p in on_list}) == 1
+    hidden = api.ok(api.get(f"/distribution-lists/{listed}", MUNICIPALITY, OSLO))["refugees"]
+    assert {p["family_id"] for p in hidden} == {None}  # R6: only the opaque family_ref before selection
+    api.ok(api.post(f"/distribution-lists/{listed}/withdrawal", {"reason": "Quarnstedt moved"}, IMDI))
+    case = api.ok(
+        api.post("/support-cases", {"subject": "Tolk", "text": "Quarnstedt trenger tolk"}, MUNICIPALITY, OSLO)
+    )["id"]
+    api.ok(api.post(f"/support-cases/{case}/answer", {"text": "Tolk bestilt", "close": False}, IMDI))
+    shown = api.ok(api.get(f"/support-cases/{case}", MUNICIPALITY, OSLO))
+    assert (shown["subject"], shown["text"], [a["text"] for a in shown["answers"]]) == (
+        "Tolk", "Quarnstedt trenger tolk", ["Tolk bestilt"],
+    )  # fmt: skip
+
+    assert api.ok(api.post(f"/refugees/{mother}/erasure", ERASURE, IMDI))["erased"] is True
+    assert api.ok(api.get(f"/refugees/{mother}", IMDI))["family_id"] == "slettet"
+    child_folder = api.ok(api.get(f"/refugees/{child}", IMDI))
+    assert child_folder["family_id"] == "slettet" and child_folder["full_name"] == "Child Quarnstedt"
+    # The family is still whole (R3): the child alone is refused, and the refusal names no text.
+    refused = problem(
+        api.post(
+            "/distribution-lists",
+            {"municipality": OSLO, "refugee_ids": [child], "respond_by": RESPOND_BY},
+            IMDI,
+        ),
+        409,
+        "R3",
+    )
+    assert family not in str(refused) and "Quarnstedt" not in str(refused)

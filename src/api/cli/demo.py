@@ -1,4 +1,6 @@
-"""``settlement demo``: the demo year, or with ``--scale`` a seeded history of 2016-2025."""
+"""``settlement demo``: the demo year, or with ``--scale`` a seeded history of 2016-2025.
+
+What it prints is in bokmål unless ``--lang en`` or ``SETTLEMENT_LANG=en`` (:mod:`api.cli.language`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from api.bootstrap import open_application
+from api.cli.language import _
 from api.demo.history import generate, print_summary, require_empty_store, rich_progress
 from api.demo.story import play_story
 from api.settings import Settings
@@ -39,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"database_url": args.database_url})
     console = Console()
     if args.scale is None and args.seed != 1:
-        raise ValueError("--seed goes with --scale")
+        raise ValueError(_("--seed goes with --scale"))
+    if args.scale is not None and not args.scale > 0:  # NaN too
+        raise ValueError(_("--scale must be above 0"))
     app = open_application(settings)
     try:
         if args.scale is None:
             play_story(app, console)
         else:
-            if args.scale <= 0:
-                raise ValueError("--scale must be above 0")
             require_empty_store(app)
             with rich_progress(console) as progress:
                 summary = generate(

@@ -27,8 +27,11 @@ from settlement_domain.read_retention import oldest_readable_month
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    erase = subparsers.add_parser("erase", help="erase a person's personal data (R18, imdi)")
-    erase.add_argument("--person", required=True, help="the person's id (refugee_id)")
+    erase = subparsers.add_parser(
+        "erase", help="erase a person's personal data, or a support case's texts (R18, imdi)"
+    )
+    erase.add_argument("--person", help="the person's id (refugee_id)")
+    erase.add_argument("--support-case", help="a support case's id: its subject, text and answers")
     erase.add_argument("--reason", required=True, help="why (naming no person: it is kept in the log)")
     erase.add_argument(
         "--legal-basis", default="GDPR art. 17", help="the legal basis (default: GDPR art. 17)"
@@ -74,6 +77,10 @@ def _keys(app: SettlementApp) -> PersonalKeys:
 
 
 def run_erase(args: argparse.Namespace) -> int:
+    if (args.person is None) == (args.support_case is None):
+        raise UsageError("give either --person or --support-case")
+    if args.support_case is not None:
+        return _erase_support_case(args)
     try:
         person = UUID(args.person)
     except ValueError:
@@ -107,6 +114,28 @@ def run_erase(args: argparse.Namespace) -> int:
             "%(files)s files of %(letters)s letters naming the person removed from disk.",
             files=files.files,
             letters=files.letters,
+        )
+    )
+    return 0
+
+
+def _erase_support_case(args: argparse.Namespace) -> int:
+    """R18: the case's key is deleted with ``SupportCaseTextsErased`` (same transaction)."""
+    try:
+        case = UUID(args.support_case)
+    except ValueError:
+        raise UsageError("--support-case: not a support case id") from None
+    app = open_application(_settings(args))
+    ctx = CommandContext(actor=Actor(f"operator:{getpass.getuser()}", Role.IMDI), correlation_id="cli-erase")
+    try:
+        result = app.handle(ctx, c.EraseSupportCaseTexts(case, args.legal_basis, args.reason))
+    finally:
+        app.close()
+    print(
+        _(
+            "Support case %(case)s: its texts are erased, the key is deleted (log position %(position)s).",
+            case=str(case),
+            position=str(result.position),
         )
     )
     return 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+from api.cli.language import _
 from settlement_domain.application import SettlementApp
 
 
@@ -34,7 +35,7 @@ def application_on_clock(app: SettlementApp, clock: WalkingClock) -> Iterator[Se
         dbname == ":memory:" or "mode=memory" in dbname
     ):
         raise ValueError(
-            "The demo plays into a store that a second connection can open, not sqlite:///:memory:."
+            _("The demo plays into a store that a second connection can open, not sqlite:///:memory:.")
         )
     own = SettlementApp(env, clock=clock, settlement_cutoff=app.settlement_cutoff)
     try:

@@ -20,9 +20,12 @@ from typing import Any
 from uuid import UUID
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.cli import language
+from api.cli.language import _
 from api.demo.clock import WalkingClock, application_on_clock
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.bulk import BulkRun, bulk_run, paused_garbage_collector
@@ -422,7 +425,10 @@ def require_empty_store(app: SettlementApp) -> None:
     """History is generated into an empty store only: its requests would otherwise be revisions."""
     if app.position() != 0:
         raise ValueError(
-            f"The store already holds {app.position():,} events; generate history into an empty store."
+            _(
+                "The store already holds %(events)s events; generate history into an empty store.",
+                events=app.position(),
+            )
         )
 
 
@@ -440,7 +446,7 @@ def generate(
     itself is only read.
     """
     if scale <= 0:
-        raise ValueError("The scale must be above 0.")
+        raise ValueError(_("The scale must be above 0."))
     require_empty_store(app)
     clock = WalkingClock(date(FIRST_YEAR - 1, 9, 1))
     started = time.perf_counter()
@@ -988,7 +994,7 @@ class _Generator:
     def capacity_reports(self, year: int) -> None:
         rng, today = self.rng, self.clock.today
         candidates = [p for p in self.plans if self.decided[(p.number, year)][1] > 0] or self.plans
-        for _ in range(max(1, round(60 * self.scale))):
+        for _report in range(max(1, round(60 * self.scale))):
             plan = rng.choice(candidates)
             week = (today + timedelta(weeks=rng.randint(2, 12))).isocalendar()
             expected = f"{week.year}-W{week.week:02d}"
@@ -1034,7 +1040,7 @@ class _Generator:
 
     def support_cases(self, year: int) -> None:
         rng = self.rng
-        for _ in range(max(1, round(80 * self.scale))):
+        for _case in range(max(1, round(80 * self.scale))):
             plan = rng.choice(self.plans)
             day = date(year, 1, 15) + timedelta(days=rng.randint(0, 320))
             self.at(day, 6, self.file_case, plan.number)
@@ -1060,7 +1066,7 @@ def _family_ages(rng: random.Random, size: int) -> list[int]:
     adults = 1 if size == 1 or rng.random() < 0.25 else 2
     parent = rng.randint(22, 55)
     ages = [parent] + ([max(18, parent + rng.randint(-6, 6))] if adults == 2 else [])
-    for _ in range(size - adults):
+    for _child in range(size - adults):
         ages.append(
             rng.randint(18, 21)
             if parent > 42 and rng.random() < 0.15
@@ -1096,8 +1102,9 @@ def _chunks(families: list[_Family], max_persons: int) -> Iterator[list[_Family]
 @contextmanager
 def rich_progress(console: Console) -> Iterator[ProgressCallback]:
     """A progress bar over the history's months, with events so far and events per second."""
+    label = escape(_("history"))
     columns = (
-        TextColumn("[bold]history[/]"),
+        TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
@@ -1109,51 +1116,72 @@ def rich_progress(console: Console) -> Iterator[ProgressCallback]:
 
         def report(done: int, total: int, summary: GenerationSummary) -> None:
             seconds = time.perf_counter() - started
-            rate = summary.commands / seconds if seconds else 0.0
-            bar.update(
-                task,
-                completed=done,
-                total=total,
-                status=f"{summary.persons:,} persons, {summary.commands:,} commands ({rate:,.0f}/s)",
+            rate = round(summary.commands / seconds) if seconds else 0
+            status = _(
+                "%(persons)s persons, %(commands)s commands (%(rate)s/s)",
+                persons=summary.persons,
+                commands=summary.commands,
+                rate=rate,
             )
+            bar.update(task, completed=done, total=total, status=escape(status))
 
         yield report
 
 
 def print_summary(summary: GenerationSummary, console: Console) -> None:
-    """The generated history in two tables: the totals and the volumes per year."""
-    totals = Table(
-        title=f"Generated history (scale {summary.scale:g}, seed {summary.seed})", show_header=False
+    """The generated history in two tables: the totals and the volumes per year, in the reader's language
+    (``--lang``; numbers as the reader writes them)."""
+    number = language.number
+    title = _(
+        "Generated history (scale %(scale)s, seed %(seed)s)", scale=summary.scale, seed=str(summary.seed)
     )
+    totals = Table(title=escape(title), show_header=False)
+    refused = ", ".join(f"{rule} {number(n)}" for rule, n in sorted(summary.refusals.items()))
     for label, value in (
-        ("events appended", f"{summary.events:,}"),
-        ("events per second", f"{summary.events_per_s:,.0f} ({summary.seconds:,.1f} s)"),
-        ("commands", f"{summary.commands:,}"),
-        ("municipalities", f"{summary.municipalities}"),
-        ("persons", f"{summary.persons:,} in {summary.families:,} families"),
-        ("unaccompanied minors", f"{summary.unaccompanied_minors:,}"),
-        ("distribution lists", f"{summary.lists:,} ({summary.lists_withdrawn:,} withdrawn)"),
-        ("persons declined", f"{summary.declined_persons:,}"),
-        ("decisions with override", f"{summary.overrides:,}"),
-        ("deviations", f"{summary.deviations:,}"),
-        ("late settlement dates", f"{summary.late_dates:,}"),
-        ("capacity reports / support cases", f"{summary.capacity_reports:,} / {summary.support_cases:,}"),
+        (_("events appended"), number(summary.events)),
         (
-            "refused commands",
-            ", ".join(f"{rule} {n:,}" for rule, n in sorted(summary.refusals.items())) or "none",
+            _("events per second"),
+            _(
+                "%(rate)s (%(seconds)s s)",
+                rate=round(summary.events_per_s),
+                seconds=round(summary.seconds, 1),
+            ),
         ),
+        (_("commands"), number(summary.commands)),
+        (_("municipalities"), number(summary.municipalities)),
+        (
+            _("persons"),
+            _("%(persons)s in %(families)s families", persons=summary.persons, families=summary.families),
+        ),
+        (_("unaccompanied minors"), number(summary.unaccompanied_minors)),
+        (
+            _("distribution lists"),
+            _("%(lists)s (%(withdrawn)s withdrawn)", lists=summary.lists, withdrawn=summary.lists_withdrawn),
+        ),
+        (_("persons declined"), number(summary.declined_persons)),
+        (_("decisions with override"), number(summary.overrides)),
+        (_("deviations"), number(summary.deviations)),
+        (_("late settlement dates"), number(summary.late_dates)),
+        (
+            _("capacity reports / support cases"),
+            f"{number(summary.capacity_reports)} / {number(summary.support_cases)}",
+        ),
+        (_("refused commands"), refused or _("none")),
     ):
-        totals.add_row(label, value)
+        totals.add_row(escape(label), escape(value))
     console.print(totals)
-    years = Table("year", "requested", "decided", "settled", title="Persons per year")
+    years = Table(
+        *(escape(word) for word in (_("year"), _("requested"), _("decided"), _("settled"))),
+        title=escape(_("Persons per year")),
+    )
     for year in range(FIRST_YEAR, LAST_YEAR + 1):
         years.add_row(
             str(year),
-            f"{summary.requested_by_year.get(year, 0):,}",
-            f"{summary.decided_by_year.get(year, 0):,}",
-            f"{summary.settled_by_year.get(year, 0):,}",
+            number(summary.requested_by_year.get(year, 0)),
+            number(summary.decided_by_year.get(year, 0)),
+            number(summary.settled_by_year.get(year, 0)),
         )
     later = sum(n for y, n in summary.settled_by_year.items() if y > LAST_YEAR)
     if later:
-        years.add_row(f"{LAST_YEAR + 1}", "", "", f"{later:,}")
+        years.add_row(f"{LAST_YEAR + 1}", "", "", number(later))
     console.print(years)

@@ -4,6 +4,10 @@
 # on the same store replays the first answers and appends nothing; refused steps are issued again.
 # The story walks its own days on an application of its own over the store (api.demo.clock): the
 # application it is given, perhaps the one a running server answers with, keeps its clock.
+# What it prints is in the command line's language (api.cli.language: bokmål unless --lang en or
+# SETTLEMENT_LANG=en): each step's text through the nb catalog, refusals from the domain's template and
+# values (never the English ``message``), dates and numbers as the reader writes them. The commands, their
+# idempotency keys and the data they carry are the same in every language.
 
 from __future__ import annotations
 
@@ -13,9 +17,13 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from api.cli import language
+from api.cli.language import _
 from api.demo.clock import WalkingClock, application_on_clock
+from api.messages import render_value
 from settlement_domain.application import CommandResult, SettlementApp
 from settlement_domain.commands import (
     AnswerSupportCase,
@@ -39,7 +47,7 @@ from settlement_domain.commands import (
     WithdrawDistributionList,
 )
 from settlement_domain.context import Actor, CommandContext, Role
-from settlement_domain.errors import NotFound, RuleViolation
+from settlement_domain.errors import DomainError, NotFound, RuleViolation
 from settlement_domain.values import (
     Category,
     ContactInformation,
@@ -83,7 +91,7 @@ class StoryReport:
     events_after: int
     accepted: int = 0
     replayed: int = 0
-    refusals: list[tuple[str, str]] = field(default_factory=list)  # (rule or "not found", message)
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # (rule or NOT_FOUND, English message)
 
     @property
     def appended(self) -> int:
@@ -92,6 +100,14 @@ class StoryReport:
     @property
     def refused_rules(self) -> list[str]:
         return [rule for rule, _ in self.refusals]
+
+
+NOT_FOUND = "not found"  # a tenancy refusal: another municipality's case is answered as if it did not exist
+
+
+def shown_date(day: date) -> str:
+    """A day as the reader writes it: ``30.11.2026`` in bokmål, ``2026-11-30`` in English."""
+    return render_value(language.locale(), day)
 
 
 def story_anchor(app: SettlementApp) -> date:
@@ -123,16 +139,28 @@ class Story:
         return self.clock.today
 
     def chapter(self, title: str) -> None:
+        """A chapter's heading; ``title`` is already in the reader's language."""
         self.console.print()
-        self.console.rule(f"[bold]{title}[/] [dim]({self.clock.today.isoformat()})[/]", align="left")
+        self.console.rule(f"[bold]{escape(title)}[/] [dim]({shown_date(self.clock.today)})[/]", align="left")
+
+    def note(self, text: str) -> None:
+        """A line of explanation under a step, in the reader's language."""
+        self.console.print(f"     [dim]{escape(text)}[/]", highlight=False)
 
     def _who(self, actor: Actor) -> str:
         if actor.role is Role.MUNICIPALITY:
             return NAMES.get(actor.municipality or "", actor.municipality or "")
-        return {Role.IMDI: "IMDi", Role.RECEPTION: "Reception"}.get(actor.role, actor.role.value)
+        if actor.role is Role.IMDI:
+            return "IMDi"
+        return _("Reception") if actor.role is Role.RECEPTION else actor.role.value
+
+    def _line(self, mark: str, actor: Actor, text: str) -> str:
+        today = shown_date(self.clock.today)
+        return f" {mark} [dim]{today}[/] [bold]{escape(self._who(actor))}[/]: {escape(text)}"
 
     def do(self, key: str, actor: Actor, text: str, command: Command) -> CommandResult:
-        """An accepted step; ``key`` makes it idempotent across plays of the story."""
+        """An accepted step; ``key`` makes it idempotent across plays of the story. ``text`` tells the step
+        in the reader's language (made with ``_()``)."""
         ctx = CommandContext(actor=actor, correlation_id=f"demo-{key}", idempotency_key=f"demo-{key}")
         result = self.app.handle(ctx, command)
         if result.replayed:
@@ -141,29 +169,30 @@ class Story:
         else:
             self.report.accepted += 1
             mark = "[green]✓[/]"
-        self.console.print(
-            f" {mark} [dim]{self.clock.today.isoformat()}[/] [bold]{self._who(actor)}[/]: {text}",
-            highlight=False,
-        )
+        self.console.print(self._line(mark, actor, text), highlight=False)
         return result
 
     def refuse(self, actor: Actor, text: str, command: Command) -> str:
         """A step the rules refuse; returns the refusing rule (``not found`` for a tenancy 404)."""
         number = len(self.report.refusals) + 1
         ctx = CommandContext(actor=actor, correlation_id=f"demo-refused-{number}")
+        refusal: DomainError
         try:
             self.app.handle(ctx, command)
-        except RuleViolation as refusal:
-            rule, message = refusal.rule, refusal.message
-        except NotFound as refusal:
+        except RuleViolation as error:
+            refusal, rule = error, error.rule
+            why = _("refused by %(rule)s", rule=rule)
+        except NotFound as error:
             # Tenancy: another municipality's case is answered as if it did not exist.
-            rule, message = "not found", refusal.message
+            refusal, rule = error, NOT_FOUND
+            why = _("refused as not found (another municipality's case)")
         else:
             raise StoryError(f"{text}: expected a refusal, but the command was accepted")
-        self.report.refusals.append((rule, message))
+        self.report.refusals.append((rule, refusal.message))
+        # The refusal in the reader's language, from the domain's template and values (never .message).
+        message = language.refusal(refusal)
         self.console.print(
-            f" [red]✗[/] [dim]{self.clock.today.isoformat()}[/] [bold]{self._who(actor)}[/]: {text}\n"
-            f"     [red]refused by {rule}[/]: {message}",
+            f"{self._line('[red]✗[/]', actor, text)}\n     [red]{escape(why)}[/]: {escape(message)}",
             highlight=False,
         )
         return rule
@@ -218,18 +247,23 @@ def play_story(app: SettlementApp, console: Console | None = None, anchor: date 
     console = console or Console()
     anchor = anchor or story_anchor(app)
     report = StoryReport(anchor=anchor, events_before=app.position(), events_after=0)
-    console.rule("[bold]Settlement demo: a year of IMDi and five municipalities[/]")
+    title = _("Settlement demo: a year of IMDi and five municipalities")
+    console.rule(f"[bold]{escape(title)}[/]")
+    accepted = escape(_("accepted (appended to the log)"))
+    refused = escape(_("refused, with the rule that refused"))
+    replayed = escape(_("replayed from its idempotency key (nothing appended)"))
     console.print(
-        "[green]✓[/] accepted   [red]✗[/] refused, with the rule that refused   "
-        "[cyan]↺[/] replayed from its idempotency key (nothing appended)",
+        f"[green]✓[/] {accepted}   [red]✗[/] {refused}   [cyan]↺[/] {replayed}",
         highlight=False,
     )
     if report.events_before:
-        console.print(
-            f"[dim]The store holds {report.events_before:,} events; a story first played on "
-            f"{anchor.isoformat()} replays, and its refusals are issued again against today's state.[/]",
-            highlight=False,
+        again = _(
+            "The store holds %(events)s events; a story first played on %(day)s replays, and its refusals "
+            "are issued again against today's state.",
+            events=report.events_before,
+            day=shown_date(anchor),
         )
+        console.print(f"[dim]{escape(again)}[/]", highlight=False)
     clock = WalkingClock(anchor)
     with application_on_clock(app, clock) as own:
         story = Story(own, clock, console, report)
@@ -262,23 +296,23 @@ def _quotas(s: Story, year: int) -> None:
     a, do, refuse = s.anchor, s.do, s.refuse
 
     s.day(150)
-    s.chapter("1. IMDi registers the municipalities")
+    s.chapter(_("1. IMDi registers the municipalities"))
     for number, name, county in DEMO_MUNICIPALITIES:
         do(
             f"register-{number}",
             IMDI,
-            f"registers {number} {name} ({county})",
+            _("registers %(number)s %(name)s (%(county)s)", number=number, name=name, county=county),
             RegisterMunicipality(number=number, name=name, county=county),
         )
     do(
         f"contact-{OSLO}",
         caseworker(OSLO),
-        "updates its contact information",
+        _("updates its contact information"),
         UpdateContact(number=OSLO, contact=OSLO_CONTACT),
     )
 
     s.day(140)
-    s.chapter(f"2. IMDi's requests for {year}")
+    s.chapter(_("2. IMDi's requests for %(year)s", year=str(year)))
     requests = {
         OSLO: (600, 30),
         BERGEN: (350, 20),
@@ -290,23 +324,34 @@ def _quotas(s: Story, year: int) -> None:
         do(
             f"request-{number}-{year}",
             IMDI,
-            f"requests {NAMES[number]} to settle {persons} persons ({minors} unaccompanied minors) in {year}; "
-            "request letter by digital post",
+            _(
+                "requests %(municipality)s to settle %(persons)s persons (%(minors)s unaccompanied minors) in "
+                "%(year)s; request letter by digital post",
+                municipality=NAMES[number],
+                persons=persons,
+                minors=minors,
+                year=str(year),
+            ),
             RequestSettlement(number=number, year=year, persons=persons, unaccompanied_minors=minors),
         )
     refuse(
         caseworker(BERGEN),
-        f"tries to send Trondheim a request for {year}",
+        _("tries to send %(municipality)s a request for %(year)s", municipality="Trondheim", year=str(year)),
         RequestSettlement(number=TRONDHEIM, year=year, persons=10, unaccompanied_minors=0),
     )
     refuse(
         IMDI,
-        "sends Drammen a second request without saying why",
+        _("sends %(municipality)s a second request without saying why", municipality="Drammen"),
         RequestSettlement(number=DRAMMEN, year=year, persons=100, unaccompanied_minors=5),
     )
     refuse(
         IMDI,
-        "asks Bergen for 10 persons of whom 12 unaccompanied minors",
+        _(
+            "asks %(municipality)s for %(persons)s persons of whom %(minors)s unaccompanied minors",
+            municipality="Bergen",
+            persons=10,
+            minors=12,
+        ),
         RequestSettlement(
             number=BERGEN, year=year, persons=10, unaccompanied_minors=12, reason="Typing error"
         ),
@@ -314,7 +359,11 @@ def _quotas(s: Story, year: int) -> None:
     do(
         f"request-{DRAMMEN}-{year}-revised",
         IMDI,
-        "revises Drammen's request to 100 persons (5 minors): fewer arrivals than forecast",
+        _(
+            "revises Drammen's request to %(persons)s persons (%(minors)s minors): fewer arrivals than forecast",
+            persons=100,
+            minors=5,
+        ),
         RequestSettlement(
             number=DRAMMEN,
             year=year,
@@ -325,7 +374,7 @@ def _quotas(s: Story, year: int) -> None:
     )
 
     s.day(120)
-    s.chapter("3. The municipalities' quota decisions")
+    s.chapter(_("3. The municipalities' quota decisions"))
     decisions = {
         OSLO: (560, 25),
         BERGEN: (330, 20),
@@ -337,7 +386,12 @@ def _quotas(s: Story, year: int) -> None:
         do(
             f"decide-{number}-{year}",
             caseworker(number),
-            f"the council decides to settle {persons} persons ({minors} unaccompanied minors) in {year}",
+            _(
+                "the council decides to settle %(persons)s persons (%(minors)s unaccompanied minors) in %(year)s",
+                persons=persons,
+                minors=minors,
+                year=str(year),
+            ),
             DecideQuota(
                 number=number,
                 year=year,
@@ -348,7 +402,7 @@ def _quotas(s: Story, year: int) -> None:
         )
     refuse(
         caseworker(OSLO),
-        "tries to record Bergen's quota decision",
+        _("tries to record Bergen's quota decision"),
         DecideQuota(
             number=BERGEN, year=year, persons=400, unaccompanied_minors=20, decided_on=a - timedelta(days=125)
         ),
@@ -357,7 +411,12 @@ def _quotas(s: Story, year: int) -> None:
     do(
         f"decide-{STAVANGER}-{year}-revised",
         caseworker(STAVANGER),
-        "revises its decision to 200 persons (10 minors) after a new council vote; both are kept",
+        _(
+            "revises its decision to %(persons)s persons (%(minors)s minors) after a new council vote; both "
+            "are kept",
+            persons=200,
+            minors=10,
+        ),
         DecideQuota(
             number=STAVANGER,
             year=year,
@@ -372,7 +431,7 @@ def _refugees(s: Story) -> _Cast:
     a, do = s.anchor, s.do
 
     s.day(95)
-    s.chapter("4. Refugees are registered and mapped")
+    s.chapter(_("4. Refugees are registered and mapped"))
     north_res, north_addr = RECEPTION_CENTRES["north"]
     east_res, east_addr = RECEPTION_CENTRES["east"]
     west_res, west_addr = RECEPTION_CENTRES["west"]
@@ -394,7 +453,7 @@ def _refugees(s: Story) -> _Cast:
         result = do(
             f"register-{key}",
             actor,
-            f"registers {name} ({note})",
+            _("registers %(name)s (%(note)s)", name=name, note=note),
             RegisterRefugee(
                 full_name=name,
                 birth_date=born,
@@ -426,7 +485,7 @@ def _refugees(s: Story) -> _Cast:
             east_res,
             east_addr,
             Category.ASYLUM,
-            f"family of five, age {age}, Mottak Øst",
+            _("family of five, age %(age)s, %(centre)s", age=age, centre="Mottak Øst"),
         )
     family_b = [
         ("b1", "Tesfay Demo-Kidane", 35),
@@ -444,7 +503,7 @@ def _refugees(s: Story) -> _Cast:
             PRIVATE,
             PRIVATE_ADDRESSES["kidane"],
             Category.RESETTLEMENT,
-            f"resettlement family of three, age {age}",
+            _("resettlement family of three, age %(age)s", age=age),
         )
     family_c = [("c1", "Olena Demo-Kovalenko", 44), ("c2", "Dmytro Demo-Kovalenko", 17)]
     for key, name, age in family_c:
@@ -458,7 +517,7 @@ def _refugees(s: Story) -> _Cast:
             west_res,
             west_addr,
             Category.COLLECTIVE_PROTECTION,
-            f"mother and son, age {age}, Mottak Vest",
+            _("mother and son, age %(age)s, %(centre)s", age=age, centre="Mottak Vest"),
         )
     family_e = [
         ("e1", "Hamid Demo-Rahimi", 50),
@@ -477,7 +536,7 @@ def _refugees(s: Story) -> _Cast:
             north_res,
             north_addr,
             Category.ASYLUM,
-            f"family of four, age {age}, Mottak Nord",
+            _("family of four, age %(age)s, %(centre)s", age=age, centre="Mottak Nord"),
         )
     register(
         "d",
@@ -489,7 +548,7 @@ def _refugees(s: Story) -> _Cast:
         PRIVATE,
         PRIVATE_ADDRESSES["ahmadi"],
         Category.ASYLUM,
-        "single adult living privately",
+        _("single adult living privately"),
     )
     register(
         "g",
@@ -501,7 +560,7 @@ def _refugees(s: Story) -> _Cast:
         east_res,
         east_addr,
         Category.ASYLUM,
-        "single adult, Mottak Øst",
+        _("single adult, %(centre)s", centre="Mottak Øst"),
     )
     register(
         "h",
@@ -513,7 +572,7 @@ def _refugees(s: Story) -> _Cast:
         PRIVATE,
         PRIVATE_ADDRESSES["nasser"],
         Category.FAMILY_REUNIFICATION,
-        "single adult living privately",
+        _("single adult living privately"),
     )
     register(
         "m1",
@@ -525,7 +584,7 @@ def _refugees(s: Story) -> _Cast:
         north_res,
         north_addr,
         Category.ASYLUM,
-        "unaccompanied minor, 16",
+        _("unaccompanied minor, %(age)s", age=16),
     )
     register(
         "m2",
@@ -537,12 +596,12 @@ def _refugees(s: Story) -> _Cast:
         west_res,
         west_addr,
         Category.ASYLUM,
-        "unaccompanied minor, 17",
+        _("unaccompanied minor, %(age)s", age=17),
     )
     do(
         "mapping-a1",
         RECEPTION,
-        "records the mapping of Samir Demo-Haddad (engineer, Arabic and English)",
+        _("records the mapping of %(name)s (engineer, Arabic and English)", name=names["a1"]),
         RecordMapping(
             refugee_id=people["a1"],
             mapping=Mapping(
@@ -557,7 +616,7 @@ def _refugees(s: Story) -> _Cast:
     do(
         "mapping-m1",
         RECEPTION,
-        "records the mapping of Ahmad Demo-Karimi (school pupil, needs follow-up)",
+        _("records the mapping of %(name)s (school pupil, needs follow-up)", name=names["m1"]),
         RecordMapping(
             refugee_id=people["m1"],
             mapping=Mapping(
@@ -581,7 +640,7 @@ def _refugees(s: Story) -> _Cast:
 
 def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
     a, do, refuse = s.anchor, s.do, s.refuse
-    people = cast.people
+    people, names = cast.people, cast.names
     family_a, family_b, family_e = (cast.families[f] for f in ("haddad", "kidane", "rahimi"))
 
     def proposal(municipality: str, keys: list[str], respond_by: date) -> CreateDistributionList:
@@ -603,19 +662,31 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         )
 
     s.day(80)
-    s.chapter("5. IMDi's distribution lists")
+    s.chapter(_("5. IMDi's distribution lists"))
     respond_by = a - timedelta(days=66)
     refuse(
         IMDI,
-        "proposes the Haddad family to Oslo with today as respond-by date",
+        _(
+            "proposes the Haddad family to %(municipality)s with today as respond-by date",
+            municipality="Oslo",
+        ),
         proposal(OSLO, family_a, s.clock.today),
     )
-    refuse(IMDI, "proposes only two of the five Haddads to Oslo", proposal(OSLO, ["a1", "a2"], respond_by))
+    refuse(
+        IMDI,
+        _("proposes only two of the five Haddads to %(municipality)s", municipality="Oslo"),
+        proposal(OSLO, ["a1", "a2"], respond_by),
+    )
     list_oslo = UUID(
         do(
             "list-oslo",
             IMDI,
-            "proposes the Haddad family (5) and Yusuf Demo-Osman to Oslo",
+            _(
+                "proposes the Haddad family (%(count)s) and %(name)s to %(municipality)s",
+                count=len(family_a),
+                name=names["g"],
+                municipality="Oslo",
+            ),
             proposal(OSLO, [*family_a, "g"], respond_by),
         ).id
     )
@@ -624,20 +695,25 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-trondheim-h",
             IMDI,
-            "proposes Amal Demo-Nasser to Trondheim",
+            _("proposes %(name)s to %(municipality)s", name=names["h"], municipality="Trondheim"),
             proposal(TRONDHEIM, ["h"], a + timedelta(days=7)),
         ).id
     )
     refuse(
         IMDI,
-        "proposes Amal Demo-Nasser to Drammen while she is on Trondheim's open list",
+        _("proposes %(name)s to Drammen while she is on Trondheim's open list", name=names["h"]),
         proposal(DRAMMEN, ["h"], respond_by),
     )
     list_bergen = UUID(
         do(
             "list-bergen",
             IMDI,
-            "proposes the Kidane family (3) to Bergen",
+            _(
+                "proposes the %(family)s family (%(count)s) to %(municipality)s",
+                family="Kidane",
+                count=len(family_b),
+                municipality="Bergen",
+            ),
             proposal(BERGEN, family_b, respond_by),
         ).id
     )
@@ -645,7 +721,12 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-bergen-rahimi",
             IMDI,
-            "proposes the Rahimi family (4) to Bergen",
+            _(
+                "proposes the %(family)s family (%(count)s) to %(municipality)s",
+                family="Rahimi",
+                count=len(family_e),
+                municipality="Bergen",
+            ),
             proposal(BERGEN, family_e, respond_by),
         ).id
     )
@@ -653,7 +734,12 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-trondheim",
             IMDI,
-            "proposes the Kovalenko family (2) and Ahmad Demo-Karimi (minor) to Trondheim",
+            _(
+                "proposes the Kovalenko family (%(count)s) and %(name)s (minor) to %(municipality)s",
+                count=2,
+                name=names["m1"],
+                municipality="Trondheim",
+            ),
             proposal(TRONDHEIM, ["c1", "c2", "m1"], respond_by),
         ).id
     )
@@ -661,7 +747,7 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-stavanger",
             IMDI,
-            "proposes Maryam Demo-Ahmadi to Stavanger",
+            _("proposes %(name)s to %(municipality)s", name=names["d"], municipality="Stavanger"),
             proposal(STAVANGER, ["d"], respond_by),
         ).id
     )
@@ -669,13 +755,13 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-drammen",
             IMDI,
-            "proposes Bilal Demo-Sultani (minor) to Drammen",
+            _("proposes %(name)s (minor) to %(municipality)s", name=names["m2"], municipality="Drammen"),
             proposal(DRAMMEN, ["m2"], respond_by),
         ).id
     )
     refuse(
         caseworker(BERGEN),
-        "opens the person folder of Rahimi family's father before selecting him",
+        _("opens the person folder of the Rahimi family's father before selecting him"),
         RecordFolderRead(refugee_id=people["e1"]),
     )
 
@@ -683,7 +769,7 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
     do(
         "withdraw-bergen-rahimi",
         IMDI,
-        "withdraws the Rahimi list: the family has relatives in Trøndelag",
+        _("withdraws the Rahimi list: the family has relatives in Trøndelag"),
         WithdrawDistributionList(
             list_id=list_bergen_2,
             reason="The family has close relatives in Trøndelag; proposed there instead",
@@ -693,61 +779,85 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-trondheim-rahimi",
             IMDI,
-            "proposes the Rahimi family (4) to Trondheim",
+            _(
+                "proposes the %(family)s family (%(count)s) to %(municipality)s",
+                family="Rahimi",
+                count=len(family_e),
+                municipality="Trondheim",
+            ),
             proposal(TRONDHEIM, family_e, respond_by),
         ).id
     )
 
     s.day(70)
-    s.chapter("6. The municipalities approve their lists (selection)")
-    refuse(caseworker(OSLO), "approves its list but forgets Yusuf Demo-Osman", answer(list_oslo, family_a))
+    s.chapter(_("6. The municipalities approve their lists (selection)"))
     refuse(
         caseworker(OSLO),
-        "accepts the Haddad parents only",
+        _("approves its list but forgets %(name)s", name=names["g"]),
+        answer(list_oslo, family_a),
+    )
+    refuse(
+        caseworker(OSLO),
+        _("accepts the Haddad parents only"),
         answer(list_oslo, family_a[:2], {**{k: "Only two places" for k in family_a[2:]}, "g": "No flat"}),
     )
-    refuse(caseworker(BERGEN), "tries to approve Oslo's list", answer(list_oslo, [*family_a, "g"]))
+    refuse(
+        caseworker(BERGEN),
+        _("tries to approve Oslo's list"),
+        answer(list_oslo, [*family_a, "g"]),
+    )
     do(
         "approve-oslo",
         caseworker(OSLO),
-        "accepts the Haddad family and declines Yusuf Demo-Osman (no single flats free); selection letter",
+        _(
+            "accepts the Haddad family and declines %(name)s (no single flats free); selection letter",
+            name=names["g"],
+        ),
         answer(list_oslo, family_a, {"g": "No single-person flats free this quarter"}),
     )
     do(
         "approve-bergen",
         caseworker(BERGEN),
-        "accepts the Kidane family; selection letter",
+        _("accepts the %(family)s family; selection letter", family="Kidane"),
         answer(list_bergen, family_b),
     )
     do(
         "approve-trondheim",
         caseworker(TRONDHEIM),
-        "accepts Ahmad Demo-Karimi and declines the Kovalenko family (no flat for two before summer)",
+        _(
+            "accepts %(name)s and declines the Kovalenko family (no flat for two before summer)",
+            name=names["m1"],
+        ),
         answer(list_trondheim, ["m1"], {"c1": "No suitable flat for two", "c2": "No suitable flat for two"}),
     )
     do(
         "approve-trondheim-rahimi",
         caseworker(TRONDHEIM),
-        "accepts the Rahimi family; selection letter",
+        _("accepts the %(family)s family; selection letter", family="Rahimi"),
         answer(list_trondheim_2, family_e),
     )
     do(
         "approve-stavanger",
         caseworker(STAVANGER),
-        "accepts Maryam Demo-Ahmadi; selection letter",
+        _("accepts %(name)s; selection letter", name=names["d"]),
         answer(list_stavanger, ["d"]),
     )
     # Selection takes places of the list's year (R4): Drammen decided none for unaccompanied minors.
     refuse(
         caseworker(DRAMMEN),
-        "accepts Bilal Demo-Sultani (minor), with no places decided for minors",
+        _("accepts %(name)s (minor), with no places decided for minors", name=names["m2"]),
         answer(list_drammen, ["m2"]),
     )
     do(
         f"decide-{DRAMMEN}-{year}-minor",
         caseworker(DRAMMEN),
-        f"the council revises its decision for {year} to 100 persons and 1 unaccompanied minor: "
-        "Bilal's adult brother lives in Drammen",
+        _(
+            "the council revises its decision for %(year)s to %(persons)s persons and one unaccompanied "
+            "minor: Bilal's adult brother lives in %(municipality)s",
+            year=str(year),
+            persons=100,
+            municipality="Drammen",
+        ),
         DecideQuota(
             number=DRAMMEN, year=year, persons=100, unaccompanied_minors=1, decided_on=a - timedelta(days=71)
         ),
@@ -755,13 +865,13 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
     do(
         "approve-drammen",
         caseworker(DRAMMEN),
-        "accepts Bilal Demo-Sultani again; selection letter",
+        _("accepts %(name)s again; selection letter", name=names["m2"]),
         answer(list_drammen, ["m2"]),
     )
     do(
         "folder-bergen-b1",
         caseworker(BERGEN),
-        "opens Tesfay Demo-Kidane's person folder (recorded)",
+        _("opens %(name)s's person folder (the read is recorded)", name=names["b1"]),
         RecordFolderRead(refugee_id=people["b1"]),
     )
     s.day(68)
@@ -769,7 +879,12 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
         do(
             "list-stavanger-kovalenko",
             IMDI,
-            "proposes the Kovalenko family to Stavanger",
+            _(
+                "proposes the %(family)s family (%(count)s) to %(municipality)s",
+                family="Kovalenko",
+                count=2,
+                municipality="Stavanger",
+            ),
             proposal(STAVANGER, ["c1", "c2"], a - timedelta(days=55)),
         ).id
     )
@@ -777,7 +892,7 @@ def _lists_and_approvals(s: Story, cast: _Cast, year: int) -> UUID:
     do(
         "approve-stavanger-kovalenko",
         caseworker(STAVANGER),
-        "accepts the Kovalenko family; selection letter",
+        _("accepts the %(family)s family; selection letter", family="Kovalenko"),
         answer(list_stavanger_2, ["c1", "c2"]),
     )
 
@@ -793,10 +908,10 @@ def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
         return RegisterSettlementDate(refugee_id=people[key], settlement_date=a - timedelta(days=days_before))
 
     s.day(60)
-    s.chapter("7. IMDi's settlement decisions")
+    s.chapter(_("7. IMDi's settlement decisions"))
     refuse(
         IMDI,
-        "decides Yusuf Demo-Osman for Oslo, which declined him",
+        _("decides %(name)s for %(municipality)s, which declined him", name=names["g"], municipality="Oslo"),
         DecideSettlement(refugee_id=people["g"], municipality=OSLO),
     )
     # A decision keeps the place the selection took, in the list's year (R5).
@@ -812,22 +927,34 @@ def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
             do(
                 f"decide-{key}",
                 IMDI,
-                f"decides {names[key]} for {NAMES[number]}; letters to the "
-                "municipality (digital) and the person (post)",
+                _(
+                    "decides %(name)s for %(municipality)s; letters to the municipality (digital) and the "
+                    "person (post)",
+                    name=names[key],
+                    municipality=NAMES[number],
+                ),
                 DecideSettlement(refugee_id=people[key], municipality=number, year=year),
             )
     # Naming another year moves the place there, checked against that year's vacant places (R5).
     refuse(
         IMDI,
-        f"decides the Kovalenko family for Stavanger in {year + 1}, whose quota is not decided yet",
+        _(
+            "decides the Kovalenko family for %(municipality)s in %(year)s, whose quota is not decided yet",
+            municipality="Stavanger",
+            year=str(year + 1),
+        ),
         DecideSettlement(refugee_id=people["c1"], municipality=STAVANGER, year=year + 1),
     )
     for key in ("c1", "c2"):
         do(
             f"decide-{key}",
             IMDI,
-            f"decides {names[key]} for Stavanger in {year + 1} with an override: "
-            "Stavanger counts the family in next year's quota",
+            _(
+                "decides %(name)s for Stavanger in %(year)s with an override: Stavanger counts the family in "
+                "next year's quota",
+                name=names[key],
+                year=str(year + 1),
+            ),
             DecideSettlement(
                 refugee_id=people[key],
                 municipality=STAVANGER,
@@ -838,11 +965,11 @@ def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
         )
 
     s.day(55)
-    s.chapter("8. A deviation")
+    s.chapter(_("8. A deviation"))
     deviation = do(
         "deviation-d",
         IMDI,
-        "opens a deviation on Maryam Demo-Ahmadi: address mismatch",
+        _("opens a deviation on %(name)s: address mismatch", name=names["d"]),
         OpenDeviation(
             refugee_id=people["d"],
             kind="address mismatch",
@@ -851,33 +978,42 @@ def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
     ).extra["deviation_id"]
 
     s.day(40)
-    s.chapter("9. Settlement dates")
+    s.chapter(_("9. Settlement dates"))
     for key in family_a:
         do(
             f"date-{key}",
             RECEPTION,
-            f"transfers {names[key]}'s settlement date in Oslo from Mottak Øst",
+            _(
+                "transfers %(name)s's settlement date in %(municipality)s from %(centre)s",
+                name=names[key],
+                municipality="Oslo",
+                centre="Mottak Øst",
+            ),
             date_of(key, 45),
         )
     refuse(
         caseworker(OSLO),
-        "registers a date for Samir Demo-Haddad itself (he came from a reception centre)",
+        _("registers a date for %(name)s itself (he came from a reception centre)", name=names["a1"]),
         date_of("a1", 45),
     )
-    refuse(caseworker(BERGEN), "registers the Kidane family's date as next week", date_of("b1", -7))
-    refuse(caseworker(BERGEN), "registers a date before the family was selected", date_of("b1", 90))
+    refuse(caseworker(BERGEN), _("registers the Kidane family's date as next week"), date_of("b1", -7))
+    refuse(caseworker(BERGEN), _("registers a date before the family was selected"), date_of("b1", 90))
     for key in family_b:
         do(
             f"date-{key}",
             caseworker(BERGEN),
-            f"registers {names[key]}'s settlement date (lived privately)",
+            _("registers %(name)s's settlement date (lived privately)", name=names[key]),
             date_of(key, 42),
         )
-    refuse(caseworker(BERGEN), "registers Tesfay Demo-Kidane's date a second time", date_of("b1", 41))
+    refuse(
+        caseworker(BERGEN),
+        _("registers %(name)s's date a second time", name=names["b1"]),
+        date_of("b1", 41),
+    )
     do(
         "correct-b1",
         IMDI,
-        "corrects Tesfay Demo-Kidane's date: he moved in a day later than his family",
+        _("corrects %(name)s's date: he moved in a day later than his family", name=names["b1"]),
         CorrectSettlementDate(
             refugee_id=people["b1"],
             settlement_date=a - timedelta(days=41),
@@ -888,22 +1024,32 @@ def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
         do(
             f"date-{key}",
             RECEPTION,
-            f"transfers {names[key]}'s settlement date in Trondheim",
+            _(
+                "transfers %(name)s's settlement date in %(municipality)s",
+                name=names[key],
+                municipality="Trondheim",
+            ),
             date_of(key, 41),
         )
     refuse(
         caseworker(STAVANGER),
-        "registers Maryam Demo-Ahmadi's date while the deviation is open",
+        _("registers %(name)s's date while the deviation is open", name=names["d"]),
         date_of("d", 40),
     )
     s.day(30)
     refuse(
-        caseworker(TRONDHEIM), "registers a date for Tesfay Demo-Kidane, settled in Bergen", date_of("b1", 31)
+        caseworker(TRONDHEIM),
+        _(
+            "registers a date for %(name)s, settled in %(municipality)s",
+            name=names["b1"],
+            municipality="Bergen",
+        ),
+        date_of("b1", 31),
     )
     do(
         "resolve-d",
         IMDI,
-        "resolves the deviation: the population register was updated",
+        _("resolves the deviation: the population register was updated"),
         ResolveDeviation(
             refugee_id=people["d"],
             deviation_id=deviation,
@@ -912,45 +1058,67 @@ def _decisions_and_dates(s: Story, cast: _Cast, year: int) -> None:
     )
     refuse(
         IMDI,
-        "resolves the same deviation again",
+        _("resolves the same deviation again"),
         ResolveDeviation(refugee_id=people["d"], deviation_id=deviation, note="Again"),
     )
     do(
         "date-d",
         caseworker(STAVANGER),
-        "registers Maryam Demo-Ahmadi's settlement date (lived privately)",
+        _("registers %(name)s's settlement date (lived privately)", name=names["d"]),
         date_of("d", 35),
     )
     for key in ("c1", "c2"):
         do(
             f"date-{key}",
             RECEPTION,
-            f"transfers {names[key]}'s settlement date in Stavanger from Mottak Vest",
+            _(
+                "transfers %(name)s's settlement date in %(municipality)s from %(centre)s",
+                name=names[key],
+                municipality="Stavanger",
+                centre="Mottak Vest",
+            ),
             date_of(key, 33),
         )
-    do("date-m2", RECEPTION, "transfers Bilal Demo-Sultani's settlement date in Drammen", date_of("m2", 32))
+    do(
+        "date-m2",
+        RECEPTION,
+        _(
+            "transfers %(name)s's settlement date in %(municipality)s",
+            name=names["m2"],
+            municipality="Drammen",
+        ),
+        date_of("m2", 32),
+    )
 
 
 def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: UUID) -> None:
     a, do, refuse = s.anchor, s.do, s.refuse
-    people = cast.people
+    people, names = cast.people, cast.names
 
     s.day(3)
-    s.chapter("10. An open list, capacity for minors and a support case")
+    s.chapter(_("10. An open list, capacity for minors and a support case"))
     refuse(
         caseworker(TRONDHEIM),
-        "registers Amal Demo-Nasser's date before selecting her",
+        _("registers %(name)s's date before selecting her", name=names["h"]),
         RegisterSettlementDate(refugee_id=people["h"], settlement_date=a - timedelta(days=3)),
     )
-    s.console.print(
-        f"     [dim]Trondheim's list {list_open} stays open: the answer is due in a week[/]", highlight=False
+    s.note(
+        _(
+            "Trondheim's list %(list)s stays open: the answer is due in a week",
+            list=str(list_open),
+        )
     )
     s.day(0)
     week = (a + timedelta(days=21)).isocalendar()
     expected_week = f"{week.year}-W{week.week:02d}"
     refuse(
         caseworker(BERGEN),
-        "reports two places for unaccompanied minors aged 13-15",
+        _(
+            "reports %(places)s places for unaccompanied minors aged %(min_age)s-%(max_age)s",
+            places=_("two"),
+            min_age=13,
+            max_age=15,
+        ),
         ReportMinorCapacity(
             municipality=BERGEN,
             places=2,
@@ -964,7 +1132,15 @@ def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: UUID) -> Non
     do(
         "capacity-bergen",
         caseworker(BERGEN),
-        f"reports three places for unaccompanied minors aged 15-17 from week {expected_week}",
+        _(
+            "reports %(places)s places for unaccompanied minors aged %(min_age)s-%(max_age)s from week "
+            "%(week)s of %(year)s",
+            places=_("three"),
+            min_age=15,
+            max_age=17,
+            week=str(week.week),
+            year=str(week.year),
+        ),
         ReportMinorCapacity(
             municipality=BERGEN,
             places=3,
@@ -979,7 +1155,7 @@ def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: UUID) -> Non
         do(
             "support-oslo",
             caseworker(OSLO),
-            "files a support case: a decision letter was not received",
+            _("files a support case: a decision letter was not received"),
             FileSupportCase(
                 subject="Decision letter not received",
                 text="We have not received the decision letter for one family settled this autumn.",
@@ -989,7 +1165,7 @@ def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: UUID) -> Non
     do(
         "support-answer",
         IMDI,
-        "answers and closes the support case",
+        _("answers and closes the support case"),
         AnswerSupportCase(
             case_id=case,
             text="The letter was re-sent by digital post today; it is also visible in the person folder.",
@@ -998,7 +1174,7 @@ def _open_list_minors_and_support(s: Story, cast: _Cast, list_open: UUID) -> Non
     )
     refuse(
         IMDI,
-        "answers the closed support case again",
+        _("answers the closed support case again"),
         AnswerSupportCase(case_id=case, text="Any news?", close=False),
     )
 
@@ -1009,12 +1185,16 @@ def _waiting_for_a_private_date(s: Story, year: int) -> str:
     does, R8). The story leaves it to the caseworker: on the pages, «Bosettingsdato for privatboende»."""
     a, do = s.anchor, s.do
     s.day(0)
-    s.chapter("11. A person who lived privately waits for Oslo's settlement date")
+    s.chapter(_("11. A person who lived privately waits for Oslo's settlement date"))
     person = UUID(
         do(
             "register-p",
             IMDI,
-            "registers Nadia Demo-Yousef (single adult living privately in Oslo, family reunification)",
+            _(
+                "registers %(name)s (single adult living privately in %(municipality)s, family reunification)",
+                name="Nadia Demo-Yousef",
+                municipality="Oslo",
+            ),
             RegisterRefugee(
                 full_name="Nadia Demo-Yousef",
                 birth_date=_years_before(a, 31, 140),
@@ -1030,7 +1210,7 @@ def _waiting_for_a_private_date(s: Story, year: int) -> str:
         do(
             "list-oslo-p",
             IMDI,
-            "proposes Nadia Demo-Yousef to Oslo",
+            _("proposes %(name)s to %(municipality)s", name="Nadia Demo-Yousef", municipality="Oslo"),
             CreateDistributionList(
                 municipality=OSLO, refugee_ids=(person,), respond_by=a + timedelta(days=14), year=year
             ),
@@ -1039,12 +1219,18 @@ def _waiting_for_a_private_date(s: Story, year: int) -> str:
     do(
         "approve-oslo-p",
         caseworker(OSLO),
-        "accepts Nadia Demo-Yousef; she lives privately, so Oslo registers her settlement date itself",
+        _(
+            "accepts %(name)s; she lives privately, so %(municipality)s registers her settlement date itself",
+            name="Nadia Demo-Yousef",
+            municipality="Oslo",
+        ),
         ApproveDistributionList(list_id=listed, accepted=(person,), declined=()),
     )
-    s.console.print(
-        "     [dim]Oslo registers Nadia Demo-Yousef's settlement date on the day she settles (R7)[/]",
-        highlight=False,
+    s.note(
+        _(
+            "Oslo registers %(name)s's settlement date on the day she settles (R7)",
+            name="Nadia Demo-Yousef",
+        )
     )
     return str(person)
 
@@ -1052,16 +1238,14 @@ def _waiting_for_a_private_date(s: Story, year: int) -> str:
 def _print_summary(s: Story) -> None:
     report = s.report
     s.console.print()
-    table = Table(title="The demo year", show_header=False)
-    table.add_row("story's today", report.anchor.isoformat())
-    table.add_row("events in the store", f"{report.events_after:,}")
-    table.add_row("appended by this play", f"{report.appended:,}")
-    table.add_row("commands accepted", str(report.accepted))
-    table.add_row("commands replayed (idempotency keys)", str(report.replayed))
-    by_rule = Counter(report.refused_rules)
-    table.add_row(
-        "commands refused",
-        f"{len(report.refusals)}: "
-        + ", ".join(f"{rule} ×{count}" if count > 1 else rule for rule, count in by_rule.items()),
-    )
+    number = language.number
+    table = Table(title=escape(_("The demo year")), show_header=False)
+    table.add_row(escape(_("story's today")), shown_date(report.anchor))
+    table.add_row(escape(_("events in the store")), number(report.events_after))
+    table.add_row(escape(_("appended by this play")), number(report.appended))
+    table.add_row(escape(_("commands accepted")), number(report.accepted))
+    table.add_row(escape(_("commands replayed (idempotency keys)")), number(report.replayed))
+    by_rule = Counter(_("not found") if rule == NOT_FOUND else rule for rule in report.refused_rules)
+    rules = ", ".join(f"{rule} ×{number(count)}" if count > 1 else rule for rule, count in by_rule.items())
+    table.add_row(escape(_("commands refused")), escape(f"{number(len(report.refusals))}: {rules}"))
     s.console.print(table)

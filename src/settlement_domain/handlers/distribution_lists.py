@@ -29,9 +29,14 @@ def create_distribution_list(scope: Scope, cmd: c.CreateDistributionList) -> Out
                 "R3", "Person %(person)s is not registered.", "refugee_ids", {"person": refugee_id}
             ) from None
         refugees[refugee_id].check_may_be_proposed()
-    families = {
-        r.family_id: _members(scope, r.family_id) for r in refugees.values() if r.family_id is not None
-    }
+    # Keyed by the family's id, never its text (R18: the text may name the family).
+    families: dict[str, list[UUID]] = {}
+    for refugee in refugees.values():
+        family = scope.family_of(refugee)
+        if family is not None:
+            families[str(family.id)] = list(family.members)
+        elif refugee.family_id is not None or refugee.family_ref is not None:
+            raise NotFound("family", refugee.family_ref or refugee.id)
     dlist = DistributionList.propose(
         scope.meta, cmd.municipality, list(refugees), families, cmd.respond_by, cmd.year, scope.today
     )
@@ -86,10 +91,3 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.WithdrawDistributionList: withdraw_distribution_list,
     c.ApproveDistributionList: approve_distribution_list,
 }
-
-
-def _members(scope: Scope, family_id: str) -> list[UUID]:
-    family = scope.family(family_id)
-    if family is None:
-        raise NotFound("family", family_id)
-    return family.members

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 from settlement_domain import commands as c
 from settlement_domain.errors import FactConflict, RuleViolation
 from settlement_domain.handlers.scope import Outcome, Scope
-from settlement_domain.model import Family, Refugee
+from settlement_domain.model import Refugee
 from settlement_domain.model.ids import natural_id
 from settlement_domain.rules import check_municipality_number, check_year
 
@@ -62,16 +62,20 @@ def _check_past(scope: Scope, day: Any, field: str) -> None:
 def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Outcome:
     _check_past(scope, cmd.registered_on, "date")
     meta = _meta(scope, cmd, cmd.registered_on)
+    family, made = scope.join_family(cmd.family)
     new = Refugee.register_historical(
         person_id(cmd.person), meta, full_name=cmd.full_name, birth_date=cmd.birth_date,
         family_id=cmd.family, unaccompanied_minor=cmd.unaccompanied_minor, residence=cmd.residence,
         postal_address=cmd.postal_address, category=cmd.category, registered_on=cmd.registered_on,
+        family_ref=None if family is None else family.id,
     )  # fmt: skip
     stored = scope.find(Refugee, new.id)
     if stored is not None:
-        # R18: an erased person's personal part is gone; only the rest of the registration compares.
-        if _registration_of(stored, personal=not stored.erased) != _registration_of(
-            new, personal=not stored.erased
+        # R18: an erased person's personal part is gone (the family's text with it, where the
+        # registration names its family's id); only the rest of the registration compares.
+        by_ref = stored.family_ref is not None
+        if _registration_of(stored, personal=not stored.erased, by_ref=by_ref) != _registration_of(
+            new, personal=not stored.erased, by_ref=by_ref
         ):
             raise FactConflict(
                 "The person %(person)s is stored with other registration data than the file's.",
@@ -79,23 +83,16 @@ def record_registration(scope: Scope, cmd: c.RecordHistoricalRegistration) -> Ou
             )  # fmt: skip
         return Outcome(stored, extra={"recorded": False})
     changed: list[Aggregate] = []
-    if new.family_id is not None:
-        family = scope.family(new.family_id)
-        if family is None:
-            changed = scope.form_family(new.family_id)
-            formed = changed[-1]
-            assert isinstance(formed, Family)  # form_family makes the family last
-            family = formed
-        else:
-            changed = [family]
+    if family is not None:
         family.add_member(meta, new.id)
+        changed = [*made, family]
     return Outcome(new, changed, extra={"recorded": True})
 
 
-def _registration_of(refugee: Refugee, *, personal: bool = True) -> tuple[Any, ...]:
+def _registration_of(refugee: Refugee, *, personal: bool = True, by_ref: bool = False) -> tuple[Any, ...]:
     return (
         refugee.personal if personal else None,
-        refugee.family_id,
+        refugee.family_ref if by_ref else refugee.family_id,
         refugee.unaccompanied_minor,
         refugee.residence,
         refugee.category,

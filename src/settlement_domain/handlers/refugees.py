@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from eventsourcing.domain import Aggregate
-
 from settlement_domain import commands as c
 from settlement_domain.handlers.scope import Handler, Outcome, Scope
-from settlement_domain.model import Family, FolderRead, ListingRead, Refugee
+from settlement_domain.model import FolderRead, ListingRead, Refugee
 from settlement_domain.rules import refuse_input
 
 
 def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
+    family, made = scope.join_family(cmd.family_id)
     refugee = Refugee.register(
         scope.meta,
         full_name=cmd.full_name,
@@ -24,18 +23,12 @@ def register_refugee(scope: Scope, cmd: c.RegisterRefugee) -> Outcome:
         category=cmd.category,
         today=scope.today,
         duf_number=cmd.duf_number,
+        family_ref=None if family is None else family.id,
     )
-    if refugee.family_id is None:
-        return Outcome(refugee)
-    family = scope.family(refugee.family_id)
-    changed: list[Aggregate] = [] if family is None else [family]
     if family is None:
-        changed = scope.form_family(refugee.family_id)
-        formed = changed[-1]
-        assert isinstance(formed, Family)  # form_family makes the family last
-        family = formed
+        return Outcome(refugee)
     family.add_member(scope.meta, refugee.id)
-    return Outcome(refugee, changed)
+    return Outcome(refugee, [*made, family])
 
 
 def record_mapping(scope: Scope, cmd: c.RecordMapping) -> Outcome:
@@ -85,6 +78,11 @@ def erase_personal_data(scope: Scope, cmd: c.ErasePersonalData) -> Outcome:
     refugee = scope.refugee(cmd.refugee_id)
     undelivered = [] if refugee.erased else scope.undelivered_letters(refugee.id)
     refugee.erase_personal_data(scope.meta, cmd.legal_basis, cmd.reason, undelivered_letters=len(undelivered))
+    # R18: the family's text names the family, so its key goes with any member's (same transaction);
+    # the family itself (its id and members, R3/R4) stays.
+    family = scope.family_of(refugee)
+    if family is not None and family.erase_label(scope.meta, refugee.id):
+        return Outcome(refugee, [family], extra={"erased": True})
     return Outcome(refugee, extra={"erased": True})
 
 

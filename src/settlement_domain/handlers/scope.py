@@ -23,6 +23,7 @@ from settlement_domain.model import (
     QuotaYear,
     Refugee,
 )
+from settlement_domain.model.family import derive_family_id
 
 A = TypeVar("A", bound=Aggregate)
 REQUEST_REPLY_WEEKS = 8  # a request letter asks for the quota decision within eight weeks
@@ -48,11 +49,15 @@ class Scope:
         load: Callable[[UUID], Aggregate],
         today: date,
         settlement_cutoff: date,
+        family_ids_key: Callable[[], bytes] | None = None,
         *,
         letters_naming: Callable[[UUID], Iterable[UUID]] | None = None,
     ) -> None:
         self.ctx = ctx
         self._load = load
+        # The store's key for family ids, from the key table (R18); None: a store that keeps no keys
+        # (in memory), which keeps its family key in the log as stores made before did.
+        self._family_ids_key = family_ids_key
         self.today = today
         self.settlement_cutoff = settlement_cutoff
         self.meta = ctx.meta()
@@ -109,22 +114,53 @@ class Scope:
         return self.get(Refugee, refugee_id, "person")
 
     def family(self, family_id: str) -> Family | None:
-        """The family with this ``family_id`` text: by its keyed id, else (formed before the store
-        had a key) by the text's natural id; None when there is none yet."""
-        key = self.find(FamilyKey, FamilyKey.create_id())
-        if key is not None and (found := self.find(Family, key.family_id(family_id))) is not None:
+        """The family with this ``family_id`` text: by its keyed id (the log's family key where the store
+        has one, else the key table's), else (formed before the store had a key) by the text's natural
+        id; None when there is none yet."""
+        ref = self.family_ref(family_id)
+        if (found := self.find(Family, ref)) is not None:
             return found
         return self.find(Family, Family.create_id(family_id))
 
-    def form_family(self, family_id: str) -> list[Aggregate]:
-        """A new family (and the store's family key, on its first use): the aggregates to save."""
+    def family_ref(self, family_id: str) -> UUID:
+        """The id a family with this text has, or gets when formed now."""
         key = self.find(FamilyKey, FamilyKey.create_id())
-        made: list[Aggregate] = []
-        if key is None:
-            key = FamilyKey.make(self.meta)
-            made.append(key)
-        made.append(Family.form(self.meta, family_id, key))
-        return made
+        if key is not None:  # a store that made its key in the log before the key table kept it
+            return key.family_id(family_id)
+        if self._family_ids_key is not None:
+            return derive_family_id(self._family_ids_key(), family_id)
+        return self._log_family_key().family_id(family_id)
+
+    def _log_family_key(self) -> FamilyKey:
+        if self._made_family_key is None:
+            self._made_family_key = FamilyKey.make(self.meta)
+        return self._made_family_key
+
+    _made_family_key: FamilyKey | None = None
+
+    def family_of(self, refugee: Refugee) -> Family | None:
+        """The person's family: by the id its registration names, else (registered before it did) by
+        its text; None for a person in no family."""
+        if refugee.family_ref is not None:
+            return self.find(Family, UUID(str(refugee.family_ref)))
+        if refugee.family_id:
+            return self.family(refugee.family_id)
+        return None
+
+    def join_family(self, family_id: str | None) -> tuple[Family | None, list[Aggregate]]:
+        """The family a person registered with ``family_id`` joins (formed now when there is none), and
+        the aggregates to save for it besides the family itself (a store key made in the log, in
+        memory only)."""
+        text = (family_id or "").strip()
+        if not text:
+            return None, []
+        found = self.family(text)
+        if found is not None:
+            return found, []
+        formed = Family.form(self.meta, text, self.family_ref(text))
+        made: list[Aggregate] = [self._made_family_key] if self._made_family_key is not None else []
+        self._made_family_key = None
+        return formed, made
 
     def refugee_for_actor(self, refugee_id: UUID) -> Refugee:
         """The person, or 404 for a municipality that may not know of the person (tenancy)."""

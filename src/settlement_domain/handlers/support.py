@@ -17,7 +17,14 @@ def answer_support_case(scope: Scope, cmd: c.AnswerSupportCase) -> Outcome:
     return Outcome(case)
 
 
+def erase_support_case_texts(scope: Scope, cmd: c.EraseSupportCaseTexts) -> Outcome:
+    case = scope.get(SupportCase, cmd.case_id, "support case")
+    case.erase_texts(scope.meta, cmd.legal_basis, cmd.reason)
+    return Outcome(case, extra={"erased": True})
+
+
 HANDLERS: dict[type[c.Command], Handler] = {
     c.FileSupportCase: file_support_case,
     c.AnswerSupportCase: answer_support_case,
+    c.EraseSupportCaseTexts: erase_support_case_texts,
 }

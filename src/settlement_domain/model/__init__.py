@@ -13,7 +13,7 @@ from settlement_domain.model.backfill import Import
 from settlement_domain.model.completeness import DataCompleteness
 from settlement_domain.model.distribution_list import DistributionList, ListStatus
 from settlement_domain.model.export import Export
-from settlement_domain.model.family import Family, FamilyKey
+from settlement_domain.model.family import FAMILY_IDS_KEY, Family, FamilyKey
 from settlement_domain.model.folder_read import FolderRead, ListingRead
 from settlement_domain.model.idempotency import IdempotencyRecord
 from settlement_domain.model.letter import FALLBACK_AFTER, Channel, Delivery, Letter, LetterKind
@@ -41,6 +41,7 @@ for _topic, _cls in MOVED_TOPICS.items():
 
 __all__ = [
     "FALLBACK_AFTER",
+    "FAMILY_IDS_KEY",
     "CapacityStatus",
     "Channel",
     "DataCompleteness",

@@ -34,9 +34,9 @@ class Refugee(Aggregate):
     decided_on: date | None = None  # the settlement decision's date (a class default for older snapshots)
     erased = False  # R18: the person's data key was deleted (a class default: older cases were never erased)
 
-    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
+    family_ref: UUID | None = None  # the family's id (a class default: registrations of version 1)
 
-        class RefugeeRegistered(DynamicEvent): ...
+    if TYPE_CHECKING:  # the classes @event("...") makes below (settlement_domain/model/dynamic.py)
 
         class MappingRecorded(DynamicEvent): ...
 
@@ -71,15 +71,17 @@ class Refugee(Aggregate):
         category: Category | str,
         today: date,
         duf_number: str | None = None,
+        family_ref: UUID | None = None,
     ) -> Refugee:
         """Lifecycle 4: a person with a name, a possible birth date, a residence and an address, and
-        the DUF number when known (R21)."""
+        the DUF number when known (R21); ``family_ref``: the family it joins (R3, R4)."""
         return cls(
             **cls._registration(
                 meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category, today,
                 duf_number,
             ),
             residence=residence.as_dict(),
+            family_ref=family_ref,
         )  # fmt: skip
 
     @classmethod
@@ -95,17 +97,19 @@ class Refugee(Aggregate):
         postal_address: PostalAddress,
         category: Category | str,
         registered_on: date,
+        family_ref: UUID | None = None,
     ) -> Refugee:
         """R15: a person of a history import, under the id its source id gives; the registration's
         checks apply as of the day the source registered the person (a minor then may be an adult now)."""
         return cls._create(
-            cls.RefugeeRegistered,  # type: ignore[arg-type]  # @event's class, made at run time
+            cls.RefugeeRegistered,
             id=refugee_id,
             **cls._registration(
                 meta, full_name, birth_date, family_id, unaccompanied_minor, postal_address, category,
                 registered_on,
             ),
             residence=residence.as_dict(),
+            family_ref=family_ref,
         )  # fmt: skip
 
     @staticmethod
@@ -151,7 +155,30 @@ class Refugee(Aggregate):
             "category": category.value,
         }
 
-    @event("RefugeeRegistered")
+    class RefugeeRegistered(Aggregate.Created):
+        """Lifecycle 4: the person's registration.
+
+        Version 2 added ``family_ref``, the id of the family the person joined (R3, R4): the family's
+        ``family_id`` text is sealed with the person's key (R18) and reads as null once erased, while
+        the family stays found by its id. A version-1 registration names none (its family is found by
+        its text, which such an event keeps in the clear).
+        """
+
+        class_version = 2
+
+        meta: dict[str, Any]
+        personal: dict[str, Any]
+        family_id: str | None
+        unaccompanied_minor: bool
+        residence: dict[str, Any]
+        category: str
+        family_ref: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["family_ref"] = None
+
+    @event(RefugeeRegistered)
     def __init__(
         self,
         meta: dict[str, Any],
@@ -160,9 +187,11 @@ class Refugee(Aggregate):
         unaccompanied_minor: bool,
         residence: dict[str, Any],
         category: str,
+        family_ref: UUID | None = None,
     ) -> None:
         self.personal = personal
         self.family_id = family_id
+        self.family_ref = family_ref
         self.unaccompanied_minor = unaccompanied_minor
         self.residence = residence
         self.category = category
@@ -700,6 +729,8 @@ class Refugee(Aggregate):
     def _personal_data_erased(self, meta: dict[str, Any], legal_basis: str, reason: str) -> None:
         self.erased = True
         self.personal = {"erased": True}
+        if self.family_ref is not None:
+            self.family_id = None  # sealed with the person's key (version 2): gone with it
         self.mapping = None
 
     def check_not_erased(self, rule: str = "R18") -> None:

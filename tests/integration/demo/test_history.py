@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter, defaultdict
 
 import pytest
+from rich.console import Console
 
-from api.demo.history import COUNTIES, GenerationSummary, generate, municipalities, scale_for_events
+from api.cli import language
+from api.demo.history import (
+    COUNTIES,
+    GenerationSummary,
+    generate,
+    municipalities,
+    print_summary,
+    rich_progress,
+    scale_for_events,
+)
 from settlement_domain.application import SettlementApp
 from settlement_domain.commands import RegisterMunicipality
 from settlement_domain.context import Actor, CommandContext, Role
@@ -100,3 +111,45 @@ def test_the_generator_wants_an_empty_store(tmp_path) -> None:
             generate(app, SCALE)
     finally:
         app.close()
+
+
+def _printed(summary: GenerationSummary) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    with rich_progress(console) as report:
+        report(120, 120, summary)
+    print_summary(summary, console)
+    return out.getvalue()
+
+
+def test_the_history_s_totals_are_printed_in_bokmal_by_default_and_in_english_on_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary = GenerationSummary(scale=0.5, seed=7, municipalities=357, events=762_345, commands=401_000)
+    summary.persons, summary.families, summary.lists, summary.lists_withdrawn = 12_345, 6_000, 3_100, 40
+    summary.refusals.update({"R5": 1_204, "R4": 12})
+    summary.requested_by_year[2016] = 7_650
+    summary.settled_by_year[2026] = 1_500  # moved in after the last year
+    summary.seconds = 100.0
+
+    monkeypatch.delenv("SETTLEMENT_LANG", raising=False)
+    language.choose(None)
+    bokmal = _printed(summary)
+    assert "Generert historikk (skala 0,5, frø 7)" in bokmal
+    assert "hendelser lagret" in bokmal and "762\u00a0345" in bokmal
+    assert "hendelser per sekund" in bokmal and "7\u00a0623 (100 s)" in bokmal
+    assert "12\u00a0345 i 6\u00a0000 familier" in bokmal and "3\u00a0100 (40 trukket tilbake)" in bokmal
+    assert "avviste kommandoer" in bokmal and "R4 12, R5 1\u00a0204" in bokmal
+    assert "Personer per år" in bokmal and "anmodet" in bokmal and "7\u00a0650" in bokmal
+    assert "historikk" in bokmal and "12\u00a0345 personer, 401\u00a0000 kommandoer" in bokmal
+    assert "events" not in bokmal and "persons" not in bokmal
+
+    language.choose("en")
+    try:
+        english = _printed(summary)
+    finally:
+        language.choose(None)
+    assert "Generated history (scale 0.5, seed 7)" in english
+    assert "762,345" in english and "12,345 in 6,000 families" in english and "R5 1,204" in english
+    assert "Persons per year" in english and "12,345 persons, 401,000 commands" in english
+    assert "hendelser" not in english

@@ -52,10 +52,16 @@ def store_bytes(database_url: str) -> bytes:
     return dumped.stdout
 
 
+def holds(held: bytes, secret: str) -> bool:
+    """Whether the store's bytes hold ``secret`` in the clear: as text, or as the hex a ``pg_dump``
+    writes a ``bytea`` column in (the stored events)."""
+    return secret.encode() in held or secret.encode().hex().encode() in held
+
+
 def assert_absent(database_url: str) -> None:
     held = store_bytes(database_url)
     for secret in (NAME, "Zantoroff", BORN.isoformat(), "Hjertesykdom"):
-        assert secret.encode() not in held, secret
+        assert not holds(held, secret), secret
 
 
 def a_settled_person(app: SettlementApp) -> UUID:
@@ -332,3 +338,114 @@ def test_a_save_whose_encoding_fails_leaves_no_key_for_the_next_save(app, monkey
     stored = UUID(app.handle(IMDI, registration(name="Stored Next")).id)
     assert app.personal_keys.counts() == (held + 1, erased)
     assert app.personal_keys.key_ids(str(stored)) == [(str(stored), True)]
+
+
+# Free texts that are not one person's field (R18): a family's text, a support case's texts, the
+# reasons of a withdrawn list and a withdrawn capacity report. Distinctive, so that a grep finds them.
+FAMILY = "Familien Vrexholm-Quisty"
+CASE_SUBJECT, CASE_TEXT, ANSWER = (
+    "Sak om Plonkwerth",
+    "Brynjulf Plonkwerth trenger tolk",
+    "Svar til Glimdrassen",
+)
+LIST_REASON, CAPACITY_REASON = "Trukket for Zibbleford", "Kapasitet gikk til Grumblethorn"
+FREE_TEXTS = ("Vrexholm", "Plonkwerth", "Glimdrassen", "Zibbleford", "Grumblethorn")
+
+
+def assert_texts_absent(database_url: str) -> None:
+    held = store_bytes(database_url)
+    for secret in FREE_TEXTS:
+        assert not holds(held, secret), secret
+
+
+def test_family_support_case_and_withdrawal_texts_are_sealed_opened_and_erased(
+    app, engine, database_url, capsys
+):
+    from projections.distribution_lists import distribution_list
+    from projections.minor_capacity import minor_capacity_reports
+    from projections.support_cases import support_case
+    from settlement_domain.model import FAMILY_IDS_KEY, Family
+
+    app.handle(IMDI, c.RegisterMunicipality("0301", "Oslo", "Oslo"))
+    mother = UUID(app.handle(IMDI, registration(name="Mother Sealed", family_id=FAMILY, private=True)).id)
+    child = UUID(
+        app.handle(IMDI, registration(name="Child Sealed", family_id=f" {FAMILY} ", private=True)).id
+    )
+    ref = app.refugee(mother).family_ref
+    assert ref is not None and app.refugee(child).family_ref == ref  # found again from its text
+    assert app.refugee(child).family_id == FAMILY and app.repository.get(ref).family_id == FAMILY
+    listed = UUID(app.handle(IMDI, c.CreateDistributionList("0301", (mother, child), date(2025, 7, 1))).id)
+    assert app.distribution_list(listed).families == {str(ref): [mother, child]}
+    app.handle(IMDI, c.WithdrawDistributionList(listed, LIST_REASON))
+    case = UUID(app.handle(OSLO, c.FileSupportCase(CASE_SUBJECT, CASE_TEXT)).id)
+    app.handle(IMDI, c.AnswerSupportCase(case, ANSWER))
+    capacity = UUID(app.handle(OSLO, c.ReportMinorCapacity("0301", 2, "2025-W40", 15, 17, True, "")).id)
+    app.handle(OSLO, c.WithdrawMinorCapacity(capacity, CAPACITY_REASON))
+    catch_up(app, engine)
+
+    # Stored sealed, each with its own key (made with its event), read back opened.
+    keys = app.personal_keys
+    assert keys is not None
+    for key_id in (f"family:{ref}", f"case:{case}", f"list:{listed}", f"capacity:{capacity}", FAMILY_IDS_KEY):
+        assert keys.key_ids(key_id) == [(key_id, True)]
+    types = [n.topic.rsplit(".", 1)[-1] for n in app.recorder.select_notifications(start=1, limit=1000)]
+    assert "FamilyKeyCreated" not in types  # a new store keeps its family key in the key table
+    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=1000)]
+    (withdrawn,) = [e for e in events if type(e).__name__ == "DistributionListWithdrawn"]
+    assert withdrawn.reason == LIST_REASON
+    assert person_folder(engine, str(mother))["family_id"] == FAMILY
+    on_list = distribution_list(engine, str(listed), today=TODAY, summary_only=False)
+    assert {p["family_id"] for p in on_list["refugees"]} == {FAMILY}
+    assert {p["family_ref"] for p in on_list["refugees"]} == {str(ref)}
+    filed = support_case(engine, str(case))
+    assert (filed["subject"], filed["text"], [a["text"] for a in filed["answers"]]) == (
+        CASE_SUBJECT, CASE_TEXT, [ANSWER],
+    )  # fmt: skip
+    (report,) = minor_capacity_reports(engine, "0301")["items"]
+    assert report["withdrawal_reason"] == CAPACITY_REASON
+    assert_texts_absent(database_url)  # neither the log nor a view holds them in the clear
+
+    # Erasing one member deletes the family's key in the same transaction: its text reads as erased
+    # for every member, while the family (its id, its members) stays whole (R3).
+    assert main(["erase", "--person", str(mother), "--reason", "asked", "--database-url", database_url]) == 0
+    assert (
+        main(["erase", "--support-case", str(case), "--reason", "asked", "--database-url", database_url]) == 0
+    )
+    assert main(["erase", "--support-case", "nonsense", "--reason", "x", "--database-url", database_url]) == 2
+    assert main(["erase", "--reason", "x", "--database-url", database_url]) == 2
+    capsys.readouterr()
+    with pytest.raises(RuleViolation) as again:
+        app.handle(IMDI, c.EraseSupportCaseTexts(case, "GDPR art. 17", "asked"))
+    assert again.value.rule == "R18d"
+    with pytest.raises(RuleViolation) as answered:
+        app.handle(IMDI, c.AnswerSupportCase(case, "Another answer"))
+    assert answered.value.rule == "R18"
+    assert keys.key_ids(f"family:{ref}") == [(f"family:{ref}", False)]
+    assert keys.key_ids(f"case:{case}") == [(f"case:{case}", False)]
+    catch_up(app, engine)
+    assert person_folder(engine, str(mother))["family_id"] == "slettet"
+    assert person_folder(engine, str(child))["family_id"] == "slettet"
+    assert person_folder(engine, str(child))["full_name"] == "Child Sealed"  # the child is not erased
+    fresh = SettlementApp(store_environment(database_url), clock=lambda: TODAY)
+    try:
+        assert fresh.refugee(mother).family_id is None and fresh.refugee(mother).family_ref == ref
+        assert fresh.refugee(child).family_id == FAMILY  # the child's own registration, its own key
+        family = fresh.repository.get(ref)
+        assert isinstance(family, Family) and family.members == [mother, child] and family.label_erased
+        with pytest.raises(RuleViolation) as split:  # R3: the family is still proposed whole
+            fresh.handle(IMDI, c.CreateDistributionList("0301", (child,), date(2025, 7, 1)))
+        assert split.value.rule == "R3" and FAMILY not in str(split.value.params)
+    finally:
+        fresh.close()
+    erased_case = support_case(engine, str(case))
+    assert (erased_case["subject"], erased_case["text"], [a["text"] for a in erased_case["answers"]]) == (
+        "slettet", "", [""],
+    )  # fmt: skip
+    assert_texts_absent(database_url)
+
+    live = snapshot(engine)
+    assert main(["projections", "--database-url", database_url, "rebuild", "--all", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["equal"] is True
+    assert snapshot(engine) == live  # a full rebuild gives the same views
+    assert main(["audit", "verify", "--database-url", database_url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["equal"] is True

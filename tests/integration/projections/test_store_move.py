@@ -39,7 +39,13 @@ def an_older_store(url: str, monkeypatch: pytest.MonkeyPatch) -> SettlementApp:
     app.handle(IMDI, c.RegisterMunicipality("0301", "Oslo", "Oslo"))
     app.handle(IMDI, c.RequestSettlement("0301", 2025, 10, 2))
     app.handle(OSLO, c.DecideQuota("0301", 2025, 8, 1, date(2025, 3, 1)))
-    old = UUID(app.handle(IMDI, registration(name=OLD_NAME, birth_date=OLD_BORN, private=True)).id)
+    old = UUID(
+        app.handle(
+            IMDI,
+            registration(name=OLD_NAME, birth_date=OLD_BORN, private=True, family_id="Zantoroff-familien"),
+        ).id
+    )
+    app.handle(OSLO, c.FileSupportCase("Om Zantoroff", "Gjelder Qwerlin Zantoroff"))  # free text, clear
     app.handle(IMDI, c.RecordMapping(old, Mapping(health_needs="Hjertesykdom")))
     deviation = app.handle(IMDI, c.OpenDeviation(old, "address", "Zantoroff moved")).extra["deviation_id"]
     app.handle(IMDI, c.ResolveDeviation(old, UUID(deviation), "Zantoroff found"))
@@ -74,7 +80,9 @@ def test_an_older_store_moves_into_a_new_one_with_every_personal_part_sealed(
     try:
         catch_up(source, source_engine)
         held = store_bytes(source_url)
-        assert OLD_NAME.encode() in held and ERASED_NAME.encode() in held  # the older store's problem
+        # The older store's problem: names, a family's text and a support case's text in the clear.
+        for clear in (OLD_NAME, ERASED_NAME, "Zantoroff-familien", "Gjelder Qwerlin Zantoroff"):
+            assert clear.encode() in held, clear
         head = source.recorder.max_notification_id()
 
         moved = main(

@@ -38,7 +38,10 @@ def test_imdi_proposes_a_whole_family_on_a_list(given):
     list_id = distribution_list(app, "0301", family)
     assert types_since(app, before) == ["DistributionListCreated", "RefugeeProposed", "RefugeeProposed"]
     dlist = app.distribution_list(list_id)
-    assert dlist.families == {"fam-1": family}
+    # Keyed by the family's id, never by its text (R18: the text may name the family).
+    family_ref = app.refugee(family[0]).family_ref
+    assert family_ref is not None and app.refugee(family[1]).family_ref == family_ref
+    assert dlist.families == {str(family_ref): family}
     assert (dlist.municipality, dlist.status.value) == ("0301", "open")
     assert all(app.refugee(r).open_list_id == list_id for r in family)
     assert all(app.refugee(r).proposed_to == "0301" for r in family)

@@ -44,6 +44,7 @@ EXAMPLES: dict[type[c.Command], c.Command] = {
     c.MarkMinorCapacityFilled: c.MarkMinorCapacityFilled(uuid4()),
     c.FileSupportCase: c.FileSupportCase("Subject", "Text"),
     c.AnswerSupportCase: c.AnswerSupportCase(uuid4(), "Answer"),
+    c.EraseSupportCaseTexts: c.EraseSupportCaseTexts(uuid4(), "GDPR art. 17", "the municipality asked"),
     c.RecordHistoricalFigure: c.RecordHistoricalFigure("0301", 2013, "settled", 40, SOURCE),
     c.RecordImport: c.RecordImport("file.csv", "0" * 64, "imdi-long", 1, 1, 0, 0, 0),
     c.MarkCompleteness: c.MarkCompleteness(2013, "0301"),

@@ -155,6 +155,14 @@ def test_a_message_no_template_knows_stays_as_it_is() -> None:
     )
 
 
+def test_a_template_that_names_a_value_twice_matches_the_same_value_twice() -> None:
+    # A repeated placeholder is a backreference: building the patterns must not fail (every edge
+    # message's translation goes through them), and the text matches only where both are the same.
+    pattern = messages._pattern("%(year)s: the year %(year)s is closed for %(key)s.")
+    assert pattern.match("2025: the year 2025 is closed for revise.") is not None
+    assert pattern.match("2025: the year 2026 is closed for revise.") is None
+
+
 def test_a_template_for_a_field_name_does_not_take_a_sentence() -> None:
     # "%(key)s is empty." is for a form field ("file is empty."): a sentence is left as it is.
     assert messages.translate("nb", "The list is empty.") == "The list is empty."
