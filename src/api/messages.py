@@ -236,6 +236,18 @@ EDGE_MESSAGES = (
     N_("Expected `%(expected)s` matching regex %(pattern)s"),
     N_("Missing required %(kind)s parameter %(name)s for path %(path)s"),
     N_("Missing required %(kind)s parameter %(name)s for url %(path)s"),
+    # argparse's usage errors (the command line's OneLineParser)
+    N_("the following arguments are required: %(names)s"),
+    N_("unrecognized arguments: %(words)s"),
+    N_("argument %(argument)s: %(problem)s"),
+    N_("invalid choice: %(value)s (choose from %(choices)s)"),
+    N_("expected one argument"),
+    N_("expected at least one argument"),
+    N_("invalid int value: %(value)s"),
+    N_("invalid float value: %(value)s"),
+    N_("not allowed with argument %(other)s"),
+    N_("one of the arguments %(names)s is required"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
 )
 
 

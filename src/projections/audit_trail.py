@@ -41,6 +41,9 @@ from settlement_domain.model import (
     SupportCase,
 )
 
+# ``json.dumps(value, ensure_ascii=False)`` without making an encoder per call (one per event).
+_SUMMARY_JSON = json.JSONEncoder(ensure_ascii=False)
+
 # On SQLite an INTEGER primary key is the rowid itself, which the full-text index points at.
 POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -505,7 +508,7 @@ class AuditTrailProjection(Projection):
                 "aggregate_id": aggregate_id, "person_id": persons[0] if len(persons) == 1 else None,
                 "municipality": municipality, "actor_sub": meta.get("sub"), "actor_role": meta.get("role"),
                 "actor_municipality": meta.get("municipality"), "correlation_id": meta.get("correlation_id"),
-                "summary": str(line), "summary_text": json.dumps(encode_text(line), ensure_ascii=False),
+                "summary": str(line), "summary_text": _SUMMARY_JSON.encode(encode_text(line)),
             },
         )  # fmt: skip
 

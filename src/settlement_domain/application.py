@@ -21,6 +21,7 @@ from settlement_domain import personal_keys, rules
 from settlement_domain.commands import Command
 from settlement_domain.context import CommandContext
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
+from settlement_domain.group_append import GroupAppender
 from settlement_domain.handlers import HANDLERS, Outcome, Scope
 from settlement_domain.model import (
     FAMILY_IDS_KEY,
@@ -31,6 +32,7 @@ from settlement_domain.model import (
     QuotaYear,
     Refugee,
 )
+from settlement_domain.notifier import CoalescedNotifier
 from settlement_domain.permissions import check_permitted
 from settlement_domain.persistence import NOTIFY_SETTING, DateAsISO, notify_channel, notify_statement
 from settlement_domain.personal_keys import PersonalKeys, SealingMapper, keyed_recorder_class
@@ -90,6 +92,7 @@ class SettlementApp(Application):
             and self.env.get(NOTIFY_SETTING) != "n"
         ):
             self.notify_sql = notify_statement(notify_channel(self.env.get("POSTGRES_SCHEMA")))
+        self.notifier = CoalescedNotifier(self._send_notify) if self.notify_sql is not None else None
         # R18: a data key per person, in the store's own key table (none for the in-memory store).
         self.personal_keys: PersonalKeys | None = None
         if hasattr(self.recorder, "personal_keys"):  # the keyed recorder of construct_recorder
@@ -102,6 +105,8 @@ class SettlementApp(Application):
             self.recorder.personal_keys = self.personal_keys
         assert isinstance(self.mapper, SealingMapper)
         self.mapper.keys = self.personal_keys
+        # R6/R14: the records of reads, appended in groups (one transaction for those of the moment).
+        self.read_records = GroupAppender(self.save)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """The library's recording of a save; the data keys made and the erasures noted while its
@@ -140,6 +145,8 @@ class SettlementApp(Application):
         record_id: UUID | None = None
         fingerprint: str | None = None
         accepted: tuple[str, ...] = ()
+        if command.read_record and not key:
+            return self._record_read(ctx, command)
         if key:
             fingerprint, accepted = self._fingerprints(command)
             record_id = IdempotencyRecord.create_id(ctx.idempotency_scope, key)
@@ -177,21 +184,43 @@ class SettlementApp(Application):
         position = recordings[-1].notification.id if recordings else self.position()
         return CommandResult(result.id, result.version, position, extra=result.extra)
 
+    def _record_read(self, ctx: CommandContext, command: Command) -> CommandResult:
+        """A read record (R6/R14): checked here, in the request's thread, then appended with the other
+        reads waiting and answered only once its group has committed."""
+        outcome = self.run_handler(ctx, command, self.repository.get)
+        if outcome.changed:  # a read record is one new aggregate; anything more is saved as a write
+            try:
+                recordings = self.save(outcome.primary, *outcome.changed)
+            except IntegrityError:
+                raise ConcurrencyConflict(
+                    "Someone else changed this case at the same moment; reload it and try again."
+                ) from None
+            position = recordings[-1].notification.id if recordings else self.position()
+        else:
+            position = self.read_records.append(outcome.primary)
+        return CommandResult(str(outcome.primary.id), outcome.primary.version, position, extra=outcome.extra)
+
     def _notify(self, recordings: list[Any]) -> None:
         """The library calls this after each save has committed: tell whoever waits for new events."""
         super()._notify(recordings)
-        if recordings and self.notify_sql is not None:
-            try:
-                with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-                    conn.execute(self.notify_sql)  # autocommit: delivered at once
-            except Exception:
-                # The save has committed: a lost notification only delays the views until the
-                # runners' next poll (at most a second), never the write's answer.
-                pass
+        if recordings and self.notifier is not None:
+            # Sent by the notifier's thread, one NOTIFY per burst of commits: the save neither waits
+            # for a pool connection nor for the round trip (settlement_domain/notifier.py).
+            self.notifier.poke()
         if recordings and self.on_saved:
             position = recordings[-1].notification.id
             for hook in list(self.on_saved):
                 hook(position)
+
+    def _send_notify(self) -> None:
+        assert self.notify_sql is not None
+        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            conn.execute(self.notify_sql)  # autocommit: delivered at once
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()  # after the NOTIFY of the last save, if still wanted
+        super().close()
 
     def run_handler(
         self, ctx: CommandContext, command: Command, load: Callable[[UUID], Aggregate]

@@ -47,6 +47,9 @@ class Command:
 
     # A read that is recorded (R6) is checked and recorded every time, whatever key it came with.
     idempotent: ClassVar[bool] = True
+    # A read record (R6/R14): its one new aggregate is appended with the other reads of the moment, in
+    # one transaction (settlement_domain/group_append.py).
+    read_record: ClassVar[bool] = False
 
     @classmethod
     def snake_name(cls) -> str:
@@ -268,6 +271,7 @@ class RecordFolderRead(Command):
     refugee_id: UUID
 
     idempotent: ClassVar[bool] = False
+    read_record: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +285,7 @@ class RecordPersonalDataListed(Command):
     refugee_ids: tuple[UUID, ...]
 
     idempotent: ClassVar[bool] = False
+    read_record: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)

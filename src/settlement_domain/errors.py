@@ -102,3 +102,8 @@ class ConcurrencyConflict(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     """The idempotency key was used before for a different command or body."""
+
+
+class ReadNotRecorded(DomainError):
+    """R6/R14: the record of a read could not be stored (its group's transaction failed), so the read
+    is not answered; try again shortly. Nothing of the read was shown."""

@@ -19,12 +19,14 @@ from eventsourcing.persistence import OperationalError
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+import api
 from api.bench.ports import free_port
+from api.cli.main import main
 from api.http.app import create_app
 from api.logs import configure_logging
 from projections.catalog import PROJECTIONS, install
 from projections.engine.store import open_read_store
-from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, Api, auth, problem, settings_for
+from tests.e2e.conftest import IMDI, MUNICIPALITY, OSLO, SECRET, Api, auth, problem, settings_for
 from tests.e2e.story import register_municipality, two_municipalities
 from tests.given import TODAY
 
@@ -197,6 +199,7 @@ def test_settlement_serve_logs_json_lines_and_shuts_down_gracefully_on_sigterm(
         "SETTLEMENT_DATABASE_URL": database_url,
         "SETTLEMENT_JWT_SECRET": "s" * 40,
         "SETTLEMENT_JWT_SECRET_FILE": str(tmp_path / "jwt-secret"),
+        "PYTHONPATH": SOURCES,  # this checkout's code, whatever the working directory
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port)],
@@ -270,3 +273,108 @@ def test_rendering_a_letter_logs_no_progress_lines(json_log: io.StringIO) -> Non
     logging.getLogger("weasyprint").warning("Ignored `foo: bar` at 1:2, unknown property.")
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     assert [line["level"] for line in lines if line["logger"].startswith("weasyprint")] == ["warning"]
+
+
+SOURCES = str(Path(api.__file__).resolve().parents[1])  # src/ of the code under test
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(t) for t in text)
+    return found
+
+
+@pytest.mark.postgres
+def test_serve_with_projections_process_folds_in_a_child_and_stops_it_with_itself(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """``settlement serve --projections-process``: the API process runs no runner; ``settlement
+    projections run`` and ``settlement letters run`` run beside it, keep the views live (a read with
+    min_position sees a write), are started again when one dies, and stop with the server."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SETTLEMENT_DATABASE_URL": postgres_url,
+        "SETTLEMENT_JWT_SECRET": SECRET,
+        "SETTLEMENT_JWT_SECRET_FILE": str(tmp_path / "jwt-secret"),
+        "SETTLEMENT_LETTERS_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "SETTLEMENT_LETTERS_PRINT_DIR": str(tmp_path / "print"),
+        "PYTHONPATH": SOURCES,  # this checkout's code in the server and its workers
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--projections-process"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: set[int] = set()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            server.kill()
+            raise AssertionError("the server never became ready: " + server.communicate(timeout=10)[1])
+        children = _children(server.pid)
+        commands = {" ".join(Path(f"/proc/{c}/cmdline").read_text().split("\0")[-3:-1]) for c in children}
+        assert commands == {"projections run", "letters run"}, commands
+        written = httpx.post(
+            base + "/api/v1/municipalities",
+            json={"number": "0301", "name": "Oslo", "county": "Oslo"},
+            headers=auth(IMDI),
+        )
+        assert written.status_code == 201, written.text
+        position = written.headers["X-Event-Position"]
+        read = httpx.get(
+            base + "/api/v1/municipalities", params={"min_position": position}, headers=auth(IMDI), timeout=10
+        )
+        assert read.status_code == 200 and [m["number"] for m in read.json()] == ["0301"]
+        # A worker that dies is started again.
+        projections = next(c for c in children if b"projections" in Path(f"/proc/{c}/cmdline").read_bytes())
+        os.kill(projections, signal.SIGKILL)
+        for _ in range(100):
+            now = _children(server.pid)
+            if len(now) == 2 and projections not in now:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the projections' process was not started again")
+        children = now
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode in (0, -signal.SIGTERM)
+    # Stopped with the server: gone (reaped by it), or, had it died before stopping them, ending on
+    # the SIGTERM the kernel sends them when it dies (Linux).
+    for _ in range(150):
+        alive = [c for c in children if Path(f"/proc/{c}").exists() and _state(c) != "Z"]
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, alive
+
+
+def test_serve_with_projections_process_needs_postgresql(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SETTLEMENT_DATABASE_URL", f"sqlite:///{tmp_path / 's.db'}")
+    assert main(["serve", "--projections-process"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "PostgreSQL" in err[0]

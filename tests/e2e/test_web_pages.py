@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 from api.http.app import create_app
 from api.web.refusals import explain
 from settlement_domain.errors import RuleViolation
-from tests.e2e.conftest import BERGEN, IMDI, MUNICIPALITY, OSLO, Api, settings_for
+from tests.e2e.conftest import BERGEN, IMDI, MUNICIPALITY, OSLO, Api, problem, settings_for
 from tests.e2e.story import (
     deliver_letters,
     propose,
@@ -422,3 +422,29 @@ def test_every_page_that_shows_names_leaves_one_read_record(both) -> None:
     read("caseworker-0301", "/settlement-dates", {waiting})
     api.ok(api.post(f"/refugees/{waiting}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO))
     read("caseworker-0301", "/reports/download/settled-persons?format=csv", {waiting})
+
+
+def test_a_read_whose_record_fails_is_not_shown_over_the_api_nor_on_its_page(both) -> None:
+    """R6/R14: when the group of read records a request's read went into cannot be stored, the request
+    answers 503 (a problem over the API, a page in bokmål) and shows no personal data; the next read is
+    recorded and shown."""
+    api, web = both
+    person = selected_person(api, OSLO)
+    settlement = api.app.state.settlement
+    save = settlement.read_records._save
+
+    def failing(*aggregates: Any) -> Any:
+        raise OSError("the database went away")
+
+    settlement.read_records._save = failing
+    refused = api.get(f"/refugees/{person}", IMDI)
+    body = problem(refused, 503)
+    assert body["type"].endswith("read-not-recorded") and refused.headers["Retry-After"] == "1"
+    assert "Amina" not in refused.text
+    web.login("imdi-caseworker-ingrid")
+    page = web.get(f"/persons/{person}", params={"min_position": api.position})
+    assert page.status_code == 503 and "Amina" not in page.text
+    assert "Lesingen kunne ikke registreres" in text(page)
+    settlement.read_records._save = save
+    shown = api.get(f"/refugees/{person}", IMDI)
+    assert shown.status_code == 200 and "Amina Hassan" in shown.text

@@ -46,3 +46,28 @@ def test_lang_takes_only_a_language_and_never_the_next_word(capsys: pytest.Captu
             main(line)
         assert stopped.value.code == 2
         assert capsys.readouterr().err.strip().endswith("(see --help)")
+
+
+def test_argparse_usage_errors_are_in_bokmal_by_default(
+    default_language: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse writes English; its templates (api.messages) give the caseworker the same error in bokmål.
+    cases = [
+        (["import"], "settlement import: disse argumentene mangler: file (se --help)"),
+        (["projections", "rebuild", "--bogus"], "settlement: ukjente argumenter: --bogus (se --help)"),
+        (
+            ["audit", "replay", "--by", "x", "--person", "1"],
+            "settlement audit replay: argumentet --by: ugyldig valg: 'x' (velg blant 'recorded', 'business') (se --help)",
+        ),
+    ]
+    for line, expected in cases:
+        with pytest.raises(SystemExit) as stopped:
+            main(line)
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err.strip() == expected
+    with pytest.raises(SystemExit):
+        main(["--lang", "en", "import"])
+    assert (
+        capsys.readouterr().err.strip()
+        == "settlement import: the following arguments are required: file (see --help)"
+    )

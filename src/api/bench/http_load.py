@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import os
 import random
+import re
 import secrets
 import sqlite3
 import statistics
@@ -347,6 +348,14 @@ def direct_rate(app: SettlementApp, writes: int, rng: random.Random) -> float:
     return writes / (time.perf_counter() - started)
 
 
+def absolute_pythonpath() -> dict[str, str]:
+    """``PYTHONPATH`` with each entry made absolute (none when unset)."""
+    value = os.environ.get("PYTHONPATH")
+    if not value:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in value.split(os.pathsep) if p)}
+
+
 @contextmanager
 def server(
     database_url: str,
@@ -368,6 +377,9 @@ def server(
     port = free_port()
     env = {
         **os.environ,
+        # The server runs in ``workdir``: a relative PYTHONPATH (``PYTHONPATH=src``) must still name
+        # this checkout's code, not whatever the interpreter finds from there.
+        **absolute_pythonpath(),
         "SETTLEMENT_DATABASE_URL": database_url,
         "SETTLEMENT_JWT_SECRET": secret,
         "SETTLEMENT_LETTERS_OUTBOX_DIR": str(workdir / "outbox"),
@@ -434,6 +446,58 @@ def server(
         log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scrape(base_url: str) -> dict[str, Any]:
+    """From the API process's /metrics: its read records (R6/R14) and the transactions they took, and
+    its request histogram summed over the API's routes (count, sum, count per bucket's bound)."""
+    found: dict[str, Any] = {"records": 0, "groups": 0, "count": 0.0, "sum": 0.0, "buckets": {}}
+    with contextlib.suppress(httpx.HTTPError):
+        for line in httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == "settlement_read_records_appended_total":
+                found["records"] = int(float(value))
+            elif name == "settlement_read_record_groups_total":
+                found["groups"] = int(float(value))
+            elif name.startswith("settlement_http_request_duration_seconds") and 'route="/api/v1' in name:
+                if name.startswith("settlement_http_request_duration_seconds_count"):
+                    found["count"] += float(value)
+                elif name.startswith("settlement_http_request_duration_seconds_sum"):
+                    found["sum"] += float(value)
+                elif (bound := re.search(r'le="([^"]+)"', name)) is not None:
+                    found["buckets"][bound.group(1)] = found["buckets"].get(bound.group(1), 0.0) + float(
+                        value
+                    )
+    return found
+
+
+def server_side(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The API requests' time inside the server during the load (its own histogram): the mean, and the
+    bucket bound under which 50% and 99% of them ended. Against the client's figures it tells the time
+    a request spent in the server from the time it waited in front of it."""
+    count = after["count"] - before["count"]
+    if count <= 0:
+        return {}
+    bounds = sorted(
+        ((float(b), after["buckets"][b] - before["buckets"].get(b, 0.0)) for b in after["buckets"]),
+        key=lambda item: item[0],
+    )
+
+    def under(share: float) -> float:
+        return next((bound for bound, seen in bounds if seen >= share * count), float("inf"))
+
+    return {
+        "requests": int(count),
+        "mean_ms": round((after["sum"] - before["sum"]) * 1000 / count, 1),
+        "p50_under_ms": under(0.5) * 1000,
+        "p99_under_ms": under(0.99) * 1000,
+    }
+
+
 def run(options: LoadOptions) -> dict[str, Any]:
     """Seeds a fresh store, serves it, drives the mixed load and the write burst; the measurements."""
     rng = random.Random(options.seed)
@@ -443,6 +507,7 @@ def run(options: LoadOptions) -> dict[str, Any]:
     burst = max(200, writes_in_load)
     # R18: the seeding process and the server wrap and unwrap the persons' data keys with one master key.
     master_key = secrets.token_urlsafe(32)
+    pids: list[int] = []
     with fresh_store(options.backend, options.postgres_url) as url, tempfile.TemporaryDirectory() as workdir:
         app = SettlementApp(store_environment(url, master_key=master_key))
         try:
@@ -457,15 +522,28 @@ def run(options: LoadOptions) -> dict[str, Any]:
                 letters_process=options.letters_process,
                 projections_process=options.projections_process,
                 master_key=master_key,
+                pids=pids,
             ) as base_url:
                 load = Load(world, secret, rng)
                 writes: list[tuple[float, int]] = []
                 with ViewWatcher(url) as watcher:
+                    cpu_before = cpu_seconds(pids[0])
+                    client_before = time.process_time(), time.perf_counter()
+                    metrics_before = scrape(base_url)
                     mixed = asyncio.run(
                         drive(base_url, load, options.rate, options.seconds, options.connections, writes)
                     )
+                    # The API process's CPU per request of the mixed load: what the other jobs on a
+                    # shared machine disturb least (they take cores, not this process's work).
+                    api_cpu = cpu_seconds(pids[0]) - cpu_before
+                    # The load generator's own CPU (this process: the client and the views' watcher):
+                    # near 1.0 of the wall time it is the load generator that limits the rate.
+                    client_share = (time.process_time() - client_before[0]) / (
+                        time.perf_counter() - client_before[1]
+                    )
                     time.sleep(2.0)  # the last writes' views
                 view_delays = watcher.delays(writes)
+                metrics_after = scrape(base_url)
                 http_writes = asyncio.run(write_burst(base_url, load, burst, options.connections))
             direct_writes = direct_rate(app, burst, rng)
         finally:
@@ -487,6 +565,14 @@ def run(options: LoadOptions) -> dict[str, Any]:
             "never_seen": len(writes) - len(view_delays),
             "sampling_ms": watcher.interval * 1000,
         },
+        "client_cpu_share": round(client_share, 2),
+        "api_cpu_ms_per_request": round(api_cpu * 1000 / max(1, mixed.get("requests", 0)), 2),
+        # R6/R14: the read records of the mixed load and the transactions they took (one API process)
+        "read_records": {
+            "records": metrics_after["records"] - metrics_before["records"],
+            "groups": metrics_after["groups"] - metrics_before["groups"],
+        },
+        "server_side": server_side(metrics_before, metrics_after),
         "http_writes_per_s": round(http_writes, 1),
         "direct_writes_per_s": round(direct_writes, 1),
         "http_to_direct": round(http_writes / direct_writes, 2),

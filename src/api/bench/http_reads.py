@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from api.bench.http_load import server
+from api.bench.http_load import absolute_pythonpath, cpu_seconds, server
 from api.bench.ports import free_port
 from api.bench.scratch_store import fresh_store
 from api.http.auth import issue_token
@@ -97,12 +97,6 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wrk(
     url: str, options: ReadBenchOptions, seconds: float, headers: dict[str, str], pid: int | None = None
 ) -> dict[str, Any]:
@@ -127,6 +121,7 @@ def bare_stack(database_url: str, workdir: Path, pids: list[int] | None = None) 
     schema = schema_of(database_url)
     env = {
         **os.environ,
+        **absolute_pythonpath(),
         "SETTLEMENT_BARE_POSTGRES_URL": f"{server_url}?options={quote(f'-csearch_path={schema}')}",
     }
     port = free_port()

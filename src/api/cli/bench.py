@@ -164,6 +164,24 @@ def http_report(result: dict[str, Any]) -> list[str]:
         f"p99 {delay['p99_ms']} ms  ({delay['count']} of {delay['writes']} writes seen, "
         f"sampled every {delay['sampling_ms']:g} ms)"
     )
+    if result.get("api_cpu_ms_per_request") is not None:
+        lines.append(
+            f"  API process CPU per request: {result['api_cpu_ms_per_request']} ms; the load generator "
+            f"used {result.get('client_cpu_share', 0):.0%} of a core"
+        )
+    inside = result.get("server_side") or {}
+    if inside:
+        lines.append(
+            f"  inside the server: {inside['requests']} API requests, mean {inside['mean_ms']} ms, "
+            f"p50 under {inside['p50_under_ms']:g} ms, p99 under {inside['p99_under_ms']:g} ms "
+            "(its own histogram; the rest of the latency above is the wait in front of it)"
+        )
+    grouped = result.get("read_records") or {}
+    if grouped.get("groups"):
+        lines.append(
+            f"  read records (R6/R14): {grouped['records']} in {grouped['groups']} transactions "
+            f"({grouped['records'] / grouped['groups']:.1f} per transaction)"
+        )
     lines.append(
         f"Writes (registrations): HTTP {result['http_writes_per_s']}/s with {result['connections']} clients, "
         f"direct {result['direct_writes_per_s']}/s; ratio {result['http_to_direct']}"

@@ -64,7 +64,8 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``--help`` still shows the usage)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+        problem = language.text(message)  # argparse's English, by the templates of api.messages
+        self.exit(2, _("%(prog)s: %(message)s (see --help)", prog=self.prog, message=problem) + "\n")
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -113,7 +114,11 @@ def _language_of(argv: Sequence[str]) -> list[str]:
             value = word.partition("=")[2] if "=" in word else (words[at + 1] if at + 1 < len(words) else "")
             if value not in language.LOCALES:
                 sys.stderr.write(
-                    f"settlement: --lang must be one of {', '.join(language.LOCALES)} (see --help)\n"
+                    _(
+                        "settlement: --lang must be one of %(languages)s (see --help)",
+                        languages=", ".join(language.LOCALES),
+                    )
+                    + "\n"
                 )
                 raise SystemExit(2)
             language.choose(value)
@@ -161,4 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m api.cli.main``: run the module the commands import (``api.cli.main``), not this copy
+    # of it named ``__main__``, so that their UsageError is the one caught (exit 2, one line).
+    from api.cli.main import main as command_line
+
+    sys.exit(command_line())

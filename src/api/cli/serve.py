@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 from datetime import timedelta
+from typing import Any
 
 import uvicorn
 from rich.console import Console
 
 from api.bootstrap import open_application
+from api.cli.companions import Companions
 from api.cli.language import _
 from api.cli.main import UsageError
 from api.demo.story import play_story
@@ -20,6 +22,8 @@ from api.http.server import uvicorn_options
 from api.logs import configure_logging
 from api.settings import Settings
 from api.web.demo_users import DEMO_USERS
+from projections.catalog import install
+from projections.engine.store import open_read_store
 from settlement_domain.application import SettlementApp
 
 
@@ -42,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not run the projections here (a separate `settlement projections run` does)",
     )
     parser.add_argument(
+        "--projections-process",
+        action="store_true",
+        help="run the projections (and the letter outbox) in processes of their own, started and "
+        "stopped with this one (PostgreSQL): the API process keeps its interpreter for requests",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -60,6 +70,34 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     configure_logging(settings.log_level)
     options = uvicorn_options(settings, args.host, args.port, workers=args.workers)
+    companions: Companions | None = None
+    if args.projections_process:
+        if not settings.database_url.startswith("postgres"):
+            raise UsageError(
+                _("--projections-process needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...).")
+            )
+        if args.no_projections:
+            raise UsageError(_("--projections-process runs the projections; leave out --no-projections."))
+        beside = [["projections", "run"]]
+        if (
+            settings.letters_worker
+        ):  # R9: the outbox works beside the projections (it follows their letters view)
+            beside.append(["letters", "run"])
+        companions = Companions(beside)
+    try:
+        return _serve(args, settings, console, options, companions)
+    finally:
+        if companions is not None:
+            companions.stop()
+
+
+def _serve(
+    args: argparse.Namespace,
+    settings: Settings,
+    console: Console,
+    options: dict[str, Any],
+    companions: Companions | None,
+) -> int:
     if args.workers > 1:
         if not settings.database_url.startswith("postgres"):
             raise UsageError(_("--workers needs PostgreSQL (SETTLEMENT_DATABASE_URL=postgresql://...)."))
@@ -74,13 +112,25 @@ def run(args: argparse.Namespace) -> int:
         if args.demo:
             os.environ["SETTLEMENT_WEB_DEMO_LOGIN"] = "true"
         os.environ.setdefault("SETTLEMENT_WEB_SESSION_DIR", "var/web-sessions")
-        console.print("API workers without projections: run `settlement projections run` beside them.")
+        if companions is not None:
+            engine = open_read_store(settings.database_url)
+            try:
+                install(engine)  # the views' tables, before the workers and the projections start
+            finally:
+                engine.dispose()
+            companions.start()
+        else:
+            console.print("API workers without projections: run `settlement projections run` beside them.")
         uvicorn.run("api.http.app:create_worker_app", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(settings, live_projections=not args.no_projections)
+    app = create_app(settings, live_projections=not (args.no_projections or companions))
     if args.demo:
         load_demo(app.state.settlement, console)
         print_tokens(settings, console, f"http://{args.host}:{args.port}")
+    if companions is not None:
+        companions.start()  # create_app has installed the views' tables: the workers find them
+        # Stopped in the server's own shutdown: uvicorn ends the process by re-raising SIGTERM after it.
+        app.on_shutdown.insert(0, companions.stop)  # first: no other hook's failure skips it
     uvicorn.run(app, **options)
     return 0
 

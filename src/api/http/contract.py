@@ -88,7 +88,8 @@ WHEN = {
     415: "The body is not in a format this route takes.",
     422: "Invalid input: the offending fields are listed (the first 20, error_count counts them all).",
     503: "The read models have not reached min_position within 2 s, are being rebuilt, or are not ready; "
-    "or too much work is queued. Try again after Retry-After.",
+    "or too much work is queued, or the record of this read of personal data could not be stored "
+    "(R6/R14, read-not-recorded). Try again after Retry-After.",
 }
 
 CORRELATION_ID = "X-Correlation-ID"

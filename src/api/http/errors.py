@@ -22,6 +22,7 @@ from settlement_domain.errors import (
     DomainError,
     IdempotencyKeyReused,
     NotFound,
+    ReadNotRecorded,
     Refusal,
     RuleViolation,
 )
@@ -199,6 +200,18 @@ def read_models_unavailable(request: Request, error: ReadModelsUnavailable) -> R
     )
 
 
+def read_not_recorded(request: Request, error: ReadNotRecorded) -> Response:
+    # R6/R14: the read's answer is withheld because its record could not be stored.
+    return problem(
+        request,
+        503,
+        error,
+        title=N_("Read not recorded"),
+        slug="read-not-recorded",
+        headers={"Retry-After": "1"},
+    )
+
+
 def busy(request: Request, error: Busy) -> Response:
     return problem(request, 503, str(error), title=N_("Busy"), slug="busy", headers={"Retry-After": "10"})
 
@@ -301,6 +314,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NotFound: not_found,
     ConcurrencyConflict: concurrency_conflict,
     IdempotencyKeyReused: idempotency_key_reused,
+    ReadNotRecorded: read_not_recorded,
     Unauthenticated: unauthenticated,
     StaleRead: stale_read,
     NotAcceptable: not_acceptable,

@@ -65,6 +65,18 @@ class StoreCollector(Collector):
             lag.add_metric([s.name], max(0, head - s.position))
         yield position
         yield lag
+        appender = self.state.settlement.read_records
+        records = CounterMetricFamily(
+            "settlement_read_records_appended",
+            "Read records (R6/R14) this process appended, in groups of one transaction each",
+        )
+        records.add_metric([], appender.records)
+        yield records
+        groups = CounterMetricFamily(
+            "settlement_read_record_groups", "Transactions in which this process appended its read records"
+        )
+        groups.add_metric([], appender.groups)
+        yield groups
         runner = self.state.runner
         if runner is not None:
             stopped = GaugeMetricFamily(

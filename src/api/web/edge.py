@@ -32,7 +32,7 @@ from api.web.oidc import OidcClient
 from api.web.pages import ROUTES
 from api.web.render import locale_of, page, translate
 from api.web.session import NotSignedIn, SessionAuthenticationMiddleware, SessionExpired, web_secret
-from settlement_domain.errors import NotFound, Refusal, RuleViolation
+from settlement_domain.errors import NotFound, ReadNotRecorded, Refusal, RuleViolation
 
 log = logging.getLogger(__name__)
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -128,6 +128,18 @@ def not_ready(request: Request, _: Exception) -> Response[Any]:
     return response
 
 
+def read_not_recorded(request: Request, _: Exception) -> Response[Any]:
+    # R6/R14: a page with personal data is never shown unless its read is recorded.
+    response = _message(
+        request,
+        503,
+        N_("The read could not be recorded"),
+        N_("Every read of personal data is recorded, and this one could not be. Try again in a moment."),
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def http_error(request: Request, error: HTTPException) -> Response[Any]:
     if error.status_code == 404:
         return not_found(request, error)
@@ -160,6 +172,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     PermissionDeniedException: csrf_refused,
     StaleRead: not_ready,
     ReadModelsUnavailable: not_ready,
+    ReadNotRecorded: read_not_recorded,
     HTTPException: http_error,
     Exception: unexpected,
 }

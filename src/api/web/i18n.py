@@ -45,6 +45,7 @@ ERROR_KEYWORDS = {
     "DomainError": None,
     "ConcurrencyConflict": None,
     "IdempotencyKeyReused": None,
+    "ReadNotRecorded": None,
     "require_own_municipality": (4,),
 }
 OTHER_SOURCES: list[tuple[Path, list[tuple[str, str]], dict[str, Any]]] = [

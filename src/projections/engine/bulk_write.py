@@ -21,6 +21,8 @@ def sqlite_instant(value: Any) -> Any:
     ``YYYY-MM-DD HH:MM:SS.ffffff``), without its two processing steps per value."""
     if type(value) is not _DATETIME:
         return _SLOW_INSTANT(value)
+    if value.tzinfo is UTC and value.year >= 1000:  # the decoded events' instants: drop "+00:00"
+        return value.isoformat(" ", "microseconds")[:-6]
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     if value.year < 1000:  # isoformat and SQLAlchemy's format agree from year 1000

@@ -50,6 +50,7 @@ from sqlalchemy import (
     text,
 )
 
+from projections.engine.bulk_write import bulk_write
 from projections.engine.store import UTCDateTime, write_transaction
 
 CHAIN_TABLE = "settlement_chain"
@@ -112,31 +113,61 @@ def head(conn: Connection) -> tuple[int, bytes]:
     return (0, GENESIS) if row is None else (row.position, bytes(row.link))
 
 
-def advance(app: Any, engine: Engine, *, limit: int = PAGE, until: int | None = None) -> int:
+def head_position(engine: Engine) -> int:
+    """The last linked position (0: nothing linked yet)."""
+    with engine.connect() as conn:
+        return head(conn)[0]
+
+
+def advance(
+    app: Any,
+    engine: Engine,
+    *,
+    limit: int = PAGE,
+    until: int | None = None,
+    read: tuple[int, Sequence[Any]] | None = None,
+) -> int:
     """Links the next events of the log after the chain's head (at most ``limit``); answers how many.
 
     The notifications are read first and the head re-read under the lock: when another writer moved
-    it meanwhile, this batch links only what is still after it.
+    it meanwhile, this batch links only what is still after it. ``read``: a head position seen by the
+    caller and the page of the log it read from right after it (the runner's batch, read once for the
+    chain and the read models); the page must start at that position + 1, as a page read here would.
     """
-    with engine.connect() as conn:
-        after, _ = head(conn)
-    if until is not None and after >= until:
-        return 0
-    notifications = app.recorder.select_notifications(after + 1, limit, stop=until)
+    if read is not None:
+        after, notifications = read
+    else:
+        after = head_position(engine)
+        if until is not None and after >= until:
+            return 0
+        notifications = app.recorder.select_notifications(after + 1, limit, stop=until)
     if not notifications:
         return 0
     with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _lock_key(conn)})
-        position, previous = head(conn)
-        rows = []
-        for notification in notifications:
-            if notification.id <= position:
-                continue
-            previous = link_of(previous, notification)
-            rows.append({"position": notification.id, "link": previous})
-        if rows:
-            conn.execute(insert(CHAIN), rows)
+        return link_page(conn, after, notifications)
+
+
+def link_page(conn: Connection, after: int, notifications: Sequence[Any]) -> int:
+    """Links ``notifications``, a page of the log read from right after position ``after`` (a head
+    the caller saw), inside ``conn``'s write transaction; answers how many were linked.
+
+    The head is re-read under the lock (the transaction's advisory lock on PostgreSQL, the write lock
+    on SQLite): what another writer linked meanwhile is skipped.
+    """
+    if not notifications:
+        return 0
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _lock_key(conn)})
+    position, previous = head(conn)
+    if position < after:  # never: the head only moves forward (a page read past a gap is not linked)
+        raise RuntimeError(f"the chain's head went back from {after} to {position}")
+    rows = []
+    for notification in notifications:
+        if notification.id <= position:
+            continue
+        previous = link_of(previous, notification)
+        rows.append({"position": notification.id, "link": previous})
+    bulk_write(conn, CHAIN, rows)  # the driver's executemany (COPY on PostgreSQL)
     return len(rows)
 
 

@@ -111,17 +111,35 @@ def rebuild(
     pauses the cyclic garbage collector around it (``settlement_domain.bulk.paused_garbage_collector``),
     whose repeated scans of those rows took half the time.
     """
-    return _rebuild(app, engine, list(projections), progress=progress, grace_seconds=grace_seconds)
+    report = build_and_swap(app, engine, list(projections), progress=progress)
+    # 4. Readers that looked up the old generation just before the swap finish within the grace.
+    time.sleep(grace_seconds)
+    drop_replaced(engine, projections, report)
+    return report
 
 
-def _rebuild(
+def drop_replaced(engine: Engine, projections: Sequence[Projection], report: RebuildReport) -> None:
+    """Drops the generations a rebuild's swap replaced (once the readers' grace has passed)."""
+    by_name = {p.name: p for p in projections}
+    for result in report.projections:
+        if result.old_generation is not None:
+            with write_transaction(engine) as conn:
+                drop_generation(conn, by_name[result.name], result.old_generation)
+
+
+def build_and_swap(
     app: Any,
     engine: Engine,
     projections: list[Projection],
     *,
-    progress: Progress | None,
-    grace_seconds: float,
+    progress: Progress | None = None,
+    on_page: Callable[[int, Sequence[Any]], None] | None = None,
 ) -> RebuildReport:
+    """Steps 1-3 of a rebuild (fold, write, catch up, compare, swap); the replaced generations are
+    left for the caller to drop after the readers' grace (:func:`drop_replaced`).
+
+    ``on_page(after, page)``: called with each page of the log the fold reads (from ``after + 1``),
+    so that a caller can use the page too (the runner links it into the hash chain)."""
     install(engine, projections)
     bind_read_store(engine, app_keys(app))
     seconds: dict[str, float] = {}
@@ -137,6 +155,8 @@ def _rebuild(
         page = app.recorder.select_notifications(after + 1, PAGE, stop=head)
         if not page:
             break
+        if on_page is not None:
+            on_page(after, page)
         dispatch.fold(decoder.decode(page))
         after = page[-1].id
         done += len(page)
@@ -213,13 +233,6 @@ def _rebuild(
                 )
             )
     seconds["swap"] = time.perf_counter() - started
-
-    # 4. Readers that looked up the old generation just before the swap finish within the grace.
-    time.sleep(grace_seconds)
-    for projection, result in zip(projections, results, strict=True):
-        if result.old_generation is not None:
-            with write_transaction(engine) as conn:
-                drop_generation(conn, projection, result.old_generation)
     return RebuildReport(head, results, seconds)
 
 

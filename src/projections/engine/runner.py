@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,12 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from projections.engine import chain as event_chain
 from projections.engine.decoding import EventDecoder
-from projections.engine.generations import install, lock_key
+from projections.engine.generations import drop_generation, install, lock_key
 from projections.engine.projection import Handler, Projection, ProjectionError
 from projections.engine.rows import DatabaseRows, Rows
 from projections.engine.state import STATE, lock_states
 from projections.engine.store import write_transaction
 from projections.engine.wakeup import Wakeup
+from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.personal_keys import ViewKeys, app_keys, bind_read_store
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,11 @@ KEPT_AT_HEAD = 20_000
 # When the runner starts on a read model (or starts over), it reads a table whole when it has at most
 # this many rows per event it is behind: a lookup costs a round trip, a row read in bulk far less.
 LOAD_PER_EVENT = 5
+# A read model that has folded nothing yet (position 0) while the log holds at least this many events
+# is built the rebuild's way (fold in memory, write without indexes, index, swap; see ``Runner``).
+BULK_FROM = 10_000
+# Seconds a replaced generation outlives its swap, for readers that looked it up just before.
+GRACE_SECONDS = 1.0
 
 
 def decode(app: Any, notifications: Sequence[Any]) -> Decoded:
@@ -208,6 +215,13 @@ class Runner:
     Each batch also advances the hash chain over the log (R20, ``engine/chain.py``) unless ``chain``
     is off: the chain follows the log as closely as the read models do. Between batches it runs its
     ``periodic`` steps when their turn has come (:class:`Periodic`).
+
+    A read model that has folded nothing yet while the log holds ``bulk_from`` events or more (a new
+    store, a read model added to a store with a history) is built as a rebuild builds one: folded in
+    memory, written into a new generation without indexes, indexed, and swapped in together with its
+    position in one transaction (``engine/rebuild.py``). Until the swap, the empty generation serves
+    (a crash leaves it serving, and the next start builds again); the replaced empty generation is
+    dropped once the readers' grace has passed. ``bulk_from=None``: always batch by batch.
     """
 
     def __init__(
@@ -220,6 +234,7 @@ class Runner:
         poll_interval: float = 0.5,
         chain: bool = True,
         wakeup: Wakeup | None = None,
+        bulk_from: int | None = BULK_FROM,
         periodic: Sequence[Periodic] = (),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -248,6 +263,9 @@ class Runner:
         # Read models whose kept rows outgrew the bound while catching up: until the runner reaches the
         # head, their tables are no longer read whole (they would be, again, at every batch).
         self._outgrown: set[str] = set()
+        self.bulk_from = bulk_from
+        # Generations a bulk build replaced: (when they may go, projection, generation).
+        self._replaced: list[tuple[float, Projection, int]] = []
         install(engine, self.projections)
         if chain:
             event_chain.install(engine)
@@ -291,17 +309,18 @@ class Runner:
         self._owned = []
         self._chain_owned = False
         self._kept.clear()  # another worker may fold these read models now
+        self._drop_replaced(wait=True)
 
     # Work --------------------------------------------------------------------------------------
 
     def run_batch(self) -> int:
         """Processes one page of the log; answers how many events it read (0: nothing new)."""
         owned = self.owned()
-        chained = 0
-        if self._chain_owned:
-            chained = event_chain.advance(self.app, self.engine, limit=self.batch_size)
+        if self._replaced:
+            self._drop_replaced(wait=False)
+        chain_head = event_chain.head_position(self.engine) if self._chain_owned else None
         if not owned:
-            return chained
+            return self._advance_chain(chain_head)
         with self.engine.connect() as conn:
             stored = list(conn.execute(select(STATE).where(STATE.c.name.in_([p.name for p in owned]))))
         positions = {row.name: row.position for row in stored}
@@ -309,19 +328,46 @@ class Runner:
         for projection in owned:
             if versions[projection.name] != projection.version:
                 raise OutdatedReadModel(projection.name, versions[projection.name], projection.version)
+        if self.bulk_from is not None:
+            fresh = [p for p in owned if positions[p.name] == 0]
+            if fresh and (self.app.recorder.max_notification_id() or 0) >= self.bulk_from:
+                return self._build_in_bulk(fresh, chain_head)
         start = min(positions.values())
         notifications = self.app.recorder.select_notifications(
             start + 1, self.batch_size, inclusive_of_start=True
         )
+        # The chain and the read models at the same position (following the log): one read of the page,
+        # whose links commit with the read models' rows (one commit per batch).
+        shared = chain_head is not None and chain_head == start
+        chained = 0 if shared else self._advance_chain(chain_head)
         if not notifications:
             self._advanced(start)
             return chained
+        # A full page: catching up, batch after batch. The cyclic collector waits until the batch is
+        # done (its rows make no reference cycles; its full passes over the kept rows cost the most).
+        catching_up = len(notifications) == self.batch_size
+        with paused_garbage_collector() if catching_up else nullcontext():
+            return self._fold_page(owned, positions, notifications, start, shared, chained)
+
+    def _fold_page(
+        self,
+        owned: list[Projection],
+        positions: dict[str, int],
+        notifications: Sequence[Any],
+        start: int,
+        shared: bool,
+        chained: int,
+    ) -> int:
+        """Folds one page into the owned read models (and links it into the chain when ``shared``), in
+        one transaction; answers how many events it read."""
         events = self._decoder.decode(notifications)
         last = notifications[-1].id
         now = datetime.now(UTC)
         folded: list[str] = []
         try:
             with write_transaction(self.engine) as conn:
+                if shared:
+                    chained = event_chain.link_page(conn, start, notifications)
                 states = lock_states(conn, positions)
                 # Positions are re-read under the lock: another worker or a rebuild may have moved them.
                 for projection in owned:
@@ -360,6 +406,74 @@ class Runner:
             self._outgrown.clear()
         self._advanced(last)
         return max(len(notifications), chained)
+
+    def _advance_chain(self, chain_head: int | None) -> int:
+        """Advances the hash chain (R20) on its own when this runner owns it (``chain_head`` not None)
+        and it does not stand where the read models do: over a page of its own, larger than a batch
+        (its rows are small)."""
+        if chain_head is None:
+            return 0
+        return event_chain.advance(self.app, self.engine, limit=max(self.batch_size, event_chain.PAGE))
+
+    def _build_in_bulk(self, projections: list[Projection], chain_head: int | None) -> int:
+        """Builds read models that have folded nothing yet the rebuild's way (see the class); answers
+        the events folded. The rebuild catches up with, compares with and swaps out whatever serves.
+        The hash chain (when this runner owns it, ``chain_head`` not None) links the pages the fold
+        reads, from the page that holds the event after its head: one read of the log for both."""
+        from projections.engine import rebuild  # the rebuild folds with this module's Dispatch
+
+        linked = [chain_head]
+
+        def link(after: int, page: Sequence[Any]) -> None:
+            head = linked[0]
+            # The page holds every event after ``after``: those after the chain's head follow it.
+            if head is not None and after <= head < page[-1].id:
+                event_chain.advance(self.app, self.engine, read=(head, [n for n in page if n.id > head]))
+                linked[0] = page[-1].id
+
+        with paused_garbage_collector():  # the rows in memory make no reference cycles (see rebuild)
+            report = rebuild.build_and_swap(
+                self.app, self.engine, projections, on_page=link if chain_head is not None else None
+            )
+        for result in report.projections:
+            if result.differences:
+                # Another worker folded into the serving generation meanwhile, and its rows were not
+                # the log's fold: the swapped-in generation is (as after `projections rebuild`).
+                log.warning(
+                    "bulk build of %s differed from the generation it replaced in %s",
+                    result.name,
+                    ", ".join(c.table for c in result.differences),
+                )
+        deadline = time.monotonic() + GRACE_SECONDS
+        by_name = {p.name: p for p in projections}
+        for result in report.projections:
+            self._kept.pop(result.name, None)
+            if result.old_generation is not None:
+                self._replaced.append((deadline, by_name[result.name], result.old_generation))
+        return report.events
+
+    def _drop_replaced(self, *, wait: bool) -> None:
+        """Drops the generations bulk builds replaced whose grace has passed (``wait``: all, after it)."""
+        pending, self._replaced = self._replaced, []
+        for deadline, projection, generation in pending:
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and not wait:
+                self._replaced.append((deadline, projection, generation))
+                continue
+            if remaining > 0:
+                time.sleep(remaining)
+            try:
+                with write_transaction(self.engine) as conn:
+                    drop_generation(conn, projection, generation)
+            except SQLAlchemyError as error:
+                # Empty tables left behind, nothing served from them: never a reason to stop the runner
+                # (or to hide the error a stopping runner is releasing its locks after).
+                log.warning(
+                    "could not drop the replaced generation %s of %s: %s",
+                    generation,
+                    projection.name,
+                    type(error).__name__,
+                )
 
     def _kept_for(self, conn: Connection, projection: Projection, state: Any) -> _Kept:
         """The rows kept for ``projection`` when still valid for its state row, else fresh ones."""
