@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     """R18: the master key ``settlement keys rotate-master`` re-wraps the data keys with (when
     ``master_key`` is set; with the key file, the command makes the new key itself)."""
     read_retention_years: int = Field(default=5, ge=1, le=100)
-    """R14: read records older than this (whole months) become unreadable (``settlement keys expire``)."""
+    """R14: read records older than this (whole months) become unreadable: the process that runs the
+    projections deletes their month keys by itself (``read_expiry_minutes``), as ``settlement keys expire`` does."""
+    read_expiry_minutes: float = Field(default=60.0, ge=0)
+    """R14: how often the process that runs the projections looks for read records past the retention
+    period (at start, then every this many minutes; the work is done only when a month has passed it);
+    0 turns it off (then run ``settlement keys expire`` from cron)."""
     projection_poll_seconds: float = 1.0
     """How often the in-process projection runner looks for new events when it has caught up: the
     fallback only, since this process's writes wake it at once, and on PostgreSQL so does the NOTIFY

@@ -300,6 +300,19 @@ def letters_of(
     return rows
 
 
+def undelivered_naming(source: Source, person: str) -> list[str]:
+    """R18e: the letters naming ``person`` that may still go out: a delivery waiting (``pending``) or
+    sent by digital post and not opened (``digital``: it may still fall back to paper). The erasure
+    loads each one to decide on its own state; the few letters in flight are read, never the whole
+    table."""
+    with reading(source) as conn:
+        table = serving_tables(conn, PROJECTION)["letters"]
+        query = select(table.c.letter_id, table.c.person_ids).where(
+            table.c.status.in_(("pending", "digital"))
+        )
+        return [row.letter_id for row in conn.execute(query) if person in (row.person_ids or [])]
+
+
 # The outbox's index ------------------------------------------------------------------------------
 
 

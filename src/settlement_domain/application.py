@@ -7,7 +7,7 @@ aggregates it changed, the letters it issued and the answer to a retry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -78,6 +78,9 @@ class SettlementApp(Application):
         super().__init__(env)
         self.clock = clock
         self.settlement_cutoff = settlement_cutoff
+        # R18e: the ids of the letters naming a person that may not be delivered yet (a superset is
+        # fine: each letter's own state decides); the edges set it from the letters read model.
+        self.letters_naming: Callable[[UUID], Iterable[UUID]] | None = None
         # Called after every committed save (with the last position it reached): the projection
         # runner of this process wakes on it (on PostgreSQL every process also hears a NOTIFY).
         self.on_saved: list[Callable[[int], None]] = []
@@ -226,7 +229,14 @@ class SettlementApp(Application):
         check_permitted(ctx.actor, command)
         keys = self.personal_keys
         family_ids_key = None if keys is None else (lambda: keys.store_key(FAMILY_IDS_KEY))
-        scope = Scope(ctx, load, self.clock(), self.settlement_cutoff, family_ids_key)
+        scope = Scope(
+            ctx,
+            load,
+            self.clock(),
+            self.settlement_cutoff,
+            family_ids_key,
+            letters_naming=self.letters_naming,
+        )
         return HANDLERS[type(command)](scope, command)
 
     def _fingerprints(self, command: Command) -> tuple[str, tuple[str, ...]]:

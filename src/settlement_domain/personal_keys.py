@@ -525,6 +525,49 @@ class PersonalKeys:
             )
             return [(str(k), bool(alive)) for k, alive in self._tuples(cursor.fetchall())]
 
+    def deleted_last(self, prefix: str) -> list[str]:
+        """The key ids starting with ``prefix`` that the latest deletion among them deleted (one
+        :meth:`delete_keys` gives its keys one moment): what an interrupted expiry left to finish."""
+        m = self.mark
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT key_id FROM {self.table} WHERE key_id LIKE {m} AND wrapped IS NULL AND erased_at = "
+                f"(SELECT MAX(erased_at) FROM {self.table} WHERE key_id LIKE {m} AND wrapped IS NULL) "
+                "ORDER BY key_id",
+                (prefix + "%", prefix + "%"),
+            )
+            return [str(row[0]) for row in self._tuples(cursor.fetchall())]
+
+    def export_rows(self, after: int = 0, limit: int = PREFETCH) -> list[tuple[Any, ...]]:
+        """The rows of the key table after ``seq`` ``after``, in the order they were made: (seq, key id,
+        master id, wrapped key or None, created at, erased at). For a move into a new store, whose
+        table takes them as they are (:meth:`import_rows`): the keys stay wrapped throughout."""
+        m = self.mark
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT seq, key_id, master_id, wrapped, created_at, erased_at FROM {self.table} "
+                f"WHERE seq > {m} ORDER BY seq LIMIT {m}",
+                (after, limit),
+            )
+            return self._tuples(cursor.fetchall())
+
+    def import_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Takes rows of another store's key table (:meth:`export_rows`), in one transaction: each key
+        as it was wrapped, each erased key as its tombstone (so that nothing personal is sealed for an
+        erased person again, R18, nor for an expired month of read records, R14)."""
+        m = self.mark
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.table} (key_id, master_id, wrapped, created_at, erased_at) "
+                f"VALUES ({m}, {m}, {m}, {m}, {m})",
+                [
+                    (key_id, master_id, wrapped, created, erased)
+                    for _, key_id, master_id, wrapped, created, erased in rows
+                ],
+            )
+        for row in rows:
+            self.evict(str(row[1]))
+
     def counts(self) -> tuple[int, int]:
         """(keys held, keys erased)."""
         with self.datastore.transaction(commit=False) as cursor:
@@ -753,9 +796,16 @@ class SealingMapper(Mapper[UUID]):
     """The library's mapper, with each event's personal part sealed by its person's key (module doc)."""
 
     keys: PersonalKeys | None = None
+    # A move of an older store into this one (api/store_move.py): the key ids this store holds. A key
+    # not among them is made with the events being saved (one writer: no other process makes keys
+    # here), and a person's first event may find a key already (made for a view of the older store).
+    moving_keys: set[str] | None = None
 
     def _seal(self, key_id: str, value: Any, *, new: bool = False) -> Any:
         assert self.keys is not None
+        if self.moving_keys is not None:
+            new = key_id not in self.moving_keys
+            self.moving_keys.add(key_id)
         key = self.keys.key_to_seal(key_id, new=new)
         if key is None:
             return None  # the person was erased: nothing personal is stored about them again
@@ -858,7 +908,9 @@ class SealingMapper(Mapper[UUID]):
         month = f"reads:{moment.year:04d}-{moment.month:02d}"
         field = _READ_FIELDS[type(domain_event).__qualname__]
         if state.get(field) is not None:
-            state[field] = self._seal(month, state[field])
+            sealed_value = self._seal(month, state[field])
+            # The month's key deleted (R14; only when an older store is moved): what it reads as then.
+            state[field] = ([] if field == "refugee_ids" else None) if sealed_value is None else sealed_value
         sealed = object.__new__(type(domain_event))
         object.__setattr__(sealed, "__dict__", state)
         return sealed

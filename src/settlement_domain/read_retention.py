@@ -4,7 +4,8 @@ retention period (default five years), then become unreadable by the same means 
 The persons a read record names are sealed with a key of the calendar month it was recorded in
 (``reads:YYYY-MM``, in the key store beside the persons' keys). ``settlement keys expire`` deletes
 the keys of the months wholly before the retention period; the records stay in the log (the hash chain
-is untouched) but no longer say whose data was read.
+is untouched) but no longer say whose data was read. The process that runs the projections does the
+same by itself, at start and then periodically (``projections/read_expiry.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from settlement_domain.errors import RuleViolation
 from settlement_domain.personal_keys import CACHE_SECONDS, PersonalKeys
@@ -87,6 +88,16 @@ def readable_from(keys: PersonalKeys | None, today: date, years: int) -> date:
         with _lock:
             _readable_from[keys] = cached
     return cached[1] or oldest_readable_month(today, years)
+
+
+def month_span(key_id: str) -> tuple[datetime, datetime]:
+    """The moments (UTC) a month key's read records were recorded between: ``[first, next month's first)``."""
+    first = _month(key_id)
+    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return (
+        datetime(first.year, first.month, 1, tzinfo=UTC),
+        datetime(after.year, after.month, 1, tzinfo=UTC),
+    )
 
 
 def _month(key_id: str) -> date:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+from api.letters.outbox import OUTBOX_ACTOR
+from projections.letters import letters_of
+from settlement_domain import commands as c
+from settlement_domain.context import CommandContext
 from tests.e2e.conftest import BERGEN, IMDI, MUNICIPALITY, OSLO, RECEPTION, Api
 from tests.given import ADDRESS, TODAY
 
@@ -105,3 +110,27 @@ def selected_person(api: Api, municipality: str = OSLO, *, private: bool = True)
     refugee_id = register_refugee(api, private=private)
     approve(api, municipality, propose(api, municipality, [refugee_id]), [refugee_id])
     return refugee_id
+
+
+def deliver_letters(api: Api, person: str) -> int:
+    """The letters naming the person that are not delivered yet recorded as the outbox records them
+    once delivered: dispatched, and a digital one opened (so that an erasure is not held by them,
+    R18e); answers how many."""
+    state = api.app.state
+    app = state.settlement
+    state.runner.wait_for(app.position(), timeout=10)
+    rows = letters_of(state.reads.engine, person=person)
+    ctx = CommandContext(OUTBOX_ACTOR, "test-outbox")
+    at = datetime(2025, 6, 16, 9, tzinfo=UTC)
+    delivered = 0
+    for letter_id in (UUID(row["letter_id"]) for row in rows):
+        letter = app.repository.get(letter_id)
+        if letter.pending is not None:
+            app.handle(
+                ctx, c.RecordLetterDispatch(letter_id, letter.pending, "file", f"file-{letter_id}", at)
+            )
+        if app.repository.get(letter_id).undelivered:
+            app.handle(ctx, c.RecordLetterOpened(letter_id, at, "channel"))
+        delivered += 1
+    api.position = max(api.position, app.position())
+    return delivered

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tests.e2e.conftest import AUDITOR, IMDI, MUNICIPALITY, OSLO, Api, problem
-from tests.e2e.story import RESPOND_BY, approve, propose, register_refugee, two_municipalities, with_places
+from tests.e2e.story import (
+    RESPOND_BY,
+    approve,
+    deliver_letters,
+    propose,
+    register_refugee,
+    two_municipalities,
+    with_places,
+)
 from tests.given import TODAY
 
 NAME = "Vilje Erasmussen"
@@ -42,6 +50,10 @@ def test_imdi_erases_a_settled_person_and_every_view_shows_the_person_as_erased(
     on_list = register_refugee(api, "Listed Person")
     propose(api, OSLO, [on_list])
     problem(api.post(f"/refugees/{on_list}/erasure", ERASURE, IMDI), 409, "R18a")
+
+    # R18e: the decision's letters name the person and are not delivered yet.
+    problem(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI), 409, "R18e")
+    assert deliver_letters(api, person) == 3  # the selection letter and the decision's two
 
     assert api.ok(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI))["erased"] is True
     problem(api.post(f"/refugees/{person}/erasure", ERASURE, IMDI), 409, "R18d")

@@ -13,7 +13,10 @@ import pytest
 from litestar.testing import TestClient
 
 from api.http.app import create_app
-from api.letters.outbox import Outbox
+from api.letters.outbox import OUTBOX_ACTOR, Outbox
+from projections.letters import letters_of
+from settlement_domain import commands as c
+from settlement_domain.context import CommandContext
 from tests.e2e.conftest import (
     AUDITOR,
     BERGEN,
@@ -54,6 +57,19 @@ def tick(api: Api, clock: Clock) -> None:
     outbox.tick()
     runner.wait_for(state.settlement.position(), timeout=10)
     api.position = max(api.position, state.settlement.position())
+
+
+def open_digital_letters(api: Api, person: str) -> None:
+    """IMDi's callback for each letter naming the person that went by digital post: opened."""
+    state = api.app.state
+    state.runner.wait_for(state.settlement.position(), timeout=10)
+    digital = [
+        r["letter_id"] for r in letters_of(state.reads.engine, person=person) if r["status"] == "digital"
+    ]
+    assert digital
+    for letter_id in digital:
+        opened = api.post(f"/letters/{letter_id}/opened", {"opened_at": "2025-06-17T10:00:00Z"}, IMDI)
+        assert opened.status_code == 201, opened.text
 
 
 def oslo_with_a_decided_person(api: Api) -> dict[str, str]:
@@ -240,6 +256,9 @@ def test_an_erasure_removes_the_letter_files_naming_the_person(letters_api: Api,
         )
     )
     erasure = {"legal_basis": "GDPR art. 17", "reason": "the person asked"}
+    # R18e: the letters to Oslo went by digital post and may still fall back to paper until opened.
+    problem(api.post(f"/refugees/{ids['person']}/erasure", erasure, IMDI), 409, "R18e")
+    open_digital_letters(api, ids["person"])
     assert api.ok(api.post(f"/refugees/{ids['person']}/erasure", erasure, IMDI))["erased"] is True
     assert not printed.exists()
     assert [p.name for p in outbox.iterdir()] == ["forsendelse.json"]
@@ -249,3 +268,96 @@ def test_an_erasure_removes_the_letter_files_naming_the_person(letters_api: Api,
     # the outbox still knows the letters went: nothing is sent again
     tick(api, Clock())
     assert not printed.exists() and [p.name for p in outbox.iterdir()] == ["forsendelse.json"]
+
+
+ERASURE = {"legal_basis": "GDPR art. 17", "reason": "the person asked"}
+
+
+def test_an_erasure_waits_for_the_letters_naming_the_person_r18e(letters_api: Api):
+    """R18e: erasure is refused (409, naming the rule, no name in the answer) while a letter naming
+    the person is issued and not delivered: waiting for its delivery, sent by digital post and not
+    opened (it may still go by post), or to be tried again; a letter failed for good does not hold it."""
+    api = letters_api
+    ids = oslo_with_a_decided_person(api)
+    api.ok(
+        api.post(
+            f"/refugees/{ids['person']}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO
+        )
+    )
+    api.position = max(api.position, api.app.state.settlement.position())
+    # The selection letter and the decision's two: waiting for their delivery.
+    refused = problem(api.post(f"/refugees/{ids['person']}/erasure", ERASURE, IMDI), 409, "R18e")
+    assert "Østbø" not in json.dumps(refused, ensure_ascii=False)
+    assert refused["detail"].startswith("3 letters naming the person are not delivered yet")
+    in_bokmal = api.post(
+        f"/refugees/{ids['person']}/erasure", ERASURE, IMDI, headers={"Accept-Language": "nb"}
+    )
+    assert "3 brev som nevner personen er ikke levert ennå" in problem(in_bokmal, 409, "R18e")["detail"]
+
+    clock = Clock()
+    tick(api, clock)  # the person's letter goes to print (delivered), Oslo's two by digital post
+    assert api.ok(api.get(f"/letters/{ids['to_person']}", IMDI))["status"] == "posted"
+    refused = problem(api.post(f"/refugees/{ids['person']}/erasure", ERASURE, IMDI), 409, "R18e")
+    assert refused["detail"].startswith("2 letters")
+    # Not opened in 48 hours: they fall back to paper and are printed; then they are delivered.
+    clock.at(hours=49)
+    tick(api, clock)
+    assert api.ok(api.get(f"/letters/{ids['to_oslo']}", IMDI))["status"] == "posted"
+    assert api.ok(api.post(f"/refugees/{ids['person']}/erasure", ERASURE, IMDI))["erased"] is True
+
+
+def test_a_letter_failed_for_good_does_not_hold_an_erasure(letters_api: Api):
+    api = letters_api
+    ids = oslo_with_a_decided_person(api)
+    state = api.app.state
+    app = state.settlement
+    api.ok(
+        api.post(
+            f"/refugees/{ids['person']}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO
+        )
+    )
+    outbox_actor = CommandContext(OUTBOX_ACTOR, "test-outbox")
+    at = Clock()()
+    state.runner.wait_for(app.position(), timeout=10)
+    selection = [
+        r["letter_id"]
+        for r in letters_of(state.reads.engine, person=ids["person"])
+        if r["kind"] == "selection"
+    ]
+    for digital in (ids["to_oslo"], *selection):
+        app.handle(
+            outbox_actor, c.RecordLetterDispatch(UUID(digital), "digital", "file", f"file-{digital}", at)
+        )
+        app.handle(outbox_actor, c.RecordLetterOpened(UUID(digital), at, "channel"))
+    app.handle(
+        outbox_actor,
+        c.RecordLetterDeliveryFailure(UUID(ids["to_person"]), "paper", "paper", "no address", True, None),
+    )
+    api.position = max(api.position, app.position())
+    assert api.ok(api.post(f"/refugees/{ids['person']}/erasure", ERASURE, IMDI))["erased"] is True
+
+
+def test_the_outbox_never_sends_a_letter_naming_an_erased_person(
+    letters_api: Api, tmp_path: Path, monkeypatch
+):
+    """R18 (defence in depth): a letter issued moments before the erasure, which the letters read model
+    had not folded when the erasure looked (simulated by a lookup that finds none), is not sent: the
+    outbox records it as failed for good, and no file with the person's name is written."""
+    api = letters_api
+    ids = oslo_with_a_decided_person(api)
+    app = api.app.state.settlement
+    api.ok(
+        api.post(
+            f"/refugees/{ids['person']}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO
+        )
+    )
+    monkeypatch.setattr(app, "letters_naming", lambda person: [])
+    api.position = max(api.position, app.position())
+    assert api.ok(api.post(f"/refugees/{ids['person']}/erasure", ERASURE, IMDI))["erased"] is True
+    tick(api, Clock())
+    for letter_id in (ids["to_oslo"], ids["to_person"]):
+        letter = api.ok(api.get(f"/letters/{letter_id}", IMDI))
+        assert letter["status"] == "failed", letter
+        assert letter["failure_reason"] == "En person brevet nevner er slettet (R18)"
+    assert not (tmp_path / "print" / f"{ids['to_person']}.pdf").exists()
+    assert not (tmp_path / "outbox" / ids["to_oslo"]).exists()

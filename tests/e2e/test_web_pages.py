@@ -16,7 +16,14 @@ from api.http.app import create_app
 from api.web.refusals import explain
 from settlement_domain.errors import RuleViolation
 from tests.e2e.conftest import BERGEN, IMDI, MUNICIPALITY, OSLO, Api, problem, settings_for
-from tests.e2e.story import propose, register_refugee, selected_person, two_municipalities, with_places
+from tests.e2e.story import (
+    deliver_letters,
+    propose,
+    register_refugee,
+    selected_person,
+    two_municipalities,
+    with_places,
+)
 from tests.given import TODAY
 
 WEB = "https://testserver.local"  # the cookies are Secure: the client sends them over HTTPS only
@@ -195,6 +202,7 @@ def test_an_erased_person_s_folder_says_so_in_bokmal(both) -> None:
     )
     assert refused.status_code == 409
     api.ok(api.post(f"/refugees/{person}/settlement-date", {"date": TODAY.isoformat()}, MUNICIPALITY, OSLO))
+    deliver_letters(api, person)  # R18e: the selection letter names the person
     api.ok(api.post(f"/refugees/{person}/erasure", {"legal_basis": "GDPR art. 17", "reason": "asked"}, IMDI))
     web.login("imdi-caseworker-ingrid")
     folder = web.get(f"/persons/{person}", params={"min_position": api.position})

@@ -14,18 +14,16 @@ from uuid import UUID
 from api.bootstrap import open_application
 from api.cli.language import _
 from api.cli.main import UsageError
-from api.letters.erasure import erase_letter_files
+from api.letters.erasure import erase_letter_files, undelivered_letters_lookup
 from api.settings import Settings
-from projections.catalog import select_projections
-from projections.engine.rebuild import rebuild
 from projections.engine.store import open_read_store
+from projections.read_expiry import expire_reads
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
-from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.errors import NotFound
 from settlement_domain.personal_keys import PersonalKeys, master_key_from_text, previous_keys_file
-from settlement_domain.read_retention import expire_read_keys, oldest_readable_month
+from settlement_domain.read_retention import oldest_readable_month
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,6 +88,8 @@ def run_erase(args: argparse.Namespace) -> int:
     settings = _settings(args)
     app = open_application(settings)
     ctx = CommandContext(actor=Actor(f"operator:{getpass.getuser()}", Role.IMDI), correlation_id="cli-erase")
+    engine = open_read_store(settings.database_url)
+    app.letters_naming = undelivered_letters_lookup(app, engine)  # R18e
     try:
         if _erased_before(app, person):
             # Erased before: only the letter files are looked for again (a letter the read model had
@@ -104,12 +104,9 @@ def run_erase(args: argparse.Namespace) -> int:
                 person=str(person),
                 position=str(result.position),
             )
-        engine = open_read_store(settings.database_url)
-        try:
-            files = erase_letter_files(engine, settings, person, position=position)
-        finally:
-            engine.dispose()
+        files = erase_letter_files(engine, settings, person, position=position)
     finally:
+        engine.dispose()
         app.close()
     print(done)
     print(
@@ -231,28 +228,34 @@ def run_retire(args: argparse.Namespace) -> int:
 
 def run_expire(args: argparse.Namespace) -> int:
     """R14: deletes the month keys of read records older than the retention period, then rebuilds the
-    audit trail, whose index of reads by person no longer holds the expired reads' persons."""
+    audit trail, whose index of reads by person no longer holds the expired reads' persons; the same
+    round as the projection runner's (projections/read_expiry.py), which waits here for a runner's
+    round in progress and finishes one that was interrupted."""
     settings = _settings(args)
     app = open_application(settings)
     try:
+        _keys(app)
         today = args.today or app.clock()
         now = datetime.now(UTC).date()  # the month read records are written in now (R14)
-        expired = expire_read_keys(
-            _keys(app), today, settings.read_retention_years, now=max(now, app.clock())
-        )
-        if expired:
-            engine = open_read_store(settings.database_url)
-            try:
-                with paused_garbage_collector():
-                    rebuild(app, engine, select_projections(["audit_trail"]))
-            finally:
-                engine.dispose()
+        engine = open_read_store(settings.database_url)
+        try:
+            outcome = expire_reads(
+                app,
+                engine,
+                today=today,
+                years=settings.read_retention_years,
+                now=max(now, app.clock()),
+                wait=True,
+            )
+        finally:
+            engine.dispose()
     finally:
         app.close()
     oldest = oldest_readable_month(today, settings.read_retention_years)
     print(
-        f"{len(expired)} month keys of read records deleted; read records from {oldest} on stay readable "
-        f"({settings.read_retention_years} years)" + ("; the audit trail was rebuilt." if expired else ".")
+        f"{len(outcome.expired)} month keys of read records deleted; read records from {oldest} on stay "
+        f"readable ({settings.read_retention_years} years)"
+        + ("; the audit trail was rebuilt." if outcome.rebuilt else ".")
     )
     return 0
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "api.cli.municipalities",
     "api.cli.letters",
     "api.cli.keys",
+    "api.cli.store",
 )
 
 
@@ -51,6 +52,7 @@ COMMANDS = {
     "export": "api.cli.letters",
     "keys": "api.cli.keys",
     "erase": "api.cli.keys",
+    "store": "api.cli.store",
 }
 
 

@@ -20,6 +20,7 @@ from projections.catalog import PROJECTIONS, install, select_projections
 from projections.engine.rebuild import RebuildReport, rebuild, rebuild_outdated
 from projections.engine.runner import Runner, status
 from projections.engine.store import open_read_store
+from projections.read_expiry import read_expiry_steps
 from settlement_domain.bulk import paused_garbage_collector
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--batch-size must be at least 1")
     app = open_application(settings)
     engine = open_read_store(settings.database_url)
-    runner = Runner(app, engine, projections, batch_size=args.batch_size, poll_interval=args.poll)
+    # R14: read records past the retention period are expired by this worker itself (one at a time).
+    expiry = read_expiry_steps(
+        app, engine, projections, years=settings.read_retention_years, minutes=settings.read_expiry_minutes
+    )
+    runner = Runner(
+        app, engine, projections, batch_size=args.batch_size, poll_interval=args.poll, periodic=expiry
+    )
     app.on_saved.append(runner.wakeup.wake)  # writes of this process (the letter outbox has none here)
     console = Console(stderr=True)
     try:
@@ -96,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         if args.once:
             started = time.perf_counter()
             count = runner.catch_up()
+            runner.run_periodic()  # the read expiry (R14), once
             console.print(f"caught up: {count:,} events in {time.perf_counter() - started:.1f} s")
             return 0
         # SIGTERM or Ctrl-C stops the loop after the batch in hand, which commits whole; a second
@@ -108,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        runner.join_periodic(
+            timeout=30
+        )  # a read expiry under way (R14); cut short, its next turn finishes it
         runner.wakeup.close()
         runner.release()
         engine.dispose()

@@ -43,6 +43,7 @@ from api.http.errors import EXCEPTION_HANDLERS
 from api.http.metrics import Metrics, MetricsController
 from api.http.reads import ReadModels
 from api.http.reads import reads as read_models
+from api.letters.erasure import undelivered_letters_lookup
 from api.letters.outbox import Outbox
 from api.logs import configure_logging
 from api.settings import Settings
@@ -51,6 +52,7 @@ from projections.catalog import PROJECTIONS, install
 from projections.engine.rebuild import rebuild_outdated
 from projections.engine.runner import Runner
 from projections.engine.store import open_read_store
+from projections.read_expiry import read_expiry_steps
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.personal_keys import bind_read_store
 
@@ -83,8 +85,23 @@ def create_app(
     engine = open_read_store(settings.read_database_url or settings.database_url)
     # R18: the views of this store open with this store's keys (also with the projections elsewhere).
     bind_read_store(engine, settlement.personal_keys)
+    # R18e: an erasure waits for the letters naming the person (from the letters read model).
+    settlement.letters_naming = undelivered_letters_lookup(settlement, engine)
     runner = (
-        Runner(settlement, engine, PROJECTIONS.values(), poll_interval=settings.projection_poll_seconds)
+        Runner(
+            settlement,
+            engine,
+            PROJECTIONS.values(),
+            poll_interval=settings.projection_poll_seconds,
+            # R14: read records past the retention period are expired by this process itself.
+            periodic=read_expiry_steps(
+                settlement,
+                engine,
+                PROJECTIONS.values(),
+                years=settings.read_retention_years,
+                minutes=settings.read_expiry_minutes,
+            ),
+        )
         if live_projections
         else None
     )

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -24,11 +26,29 @@ from api.letters.channels import FileChannel, PaperChannel, _write_atomically
 from api.settings import Settings
 from projections.engine.paging import ReadModelNotReady
 from projections.engine.runner import caught_up_to
-from projections.letters import letters_of
+from projections.letters import letters_of, undelivered_naming
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 5.0  # how long the letters read model is given to reach the erasure
+
+
+def undelivered_letters_lookup(app: Any, engine: Engine) -> Callable[[UUID], list[UUID]]:
+    """R18e: the application's lookup of the letters naming a person that may not be delivered yet
+    (``SettlementApp.letters_naming``), from the letters read model once it has reached the log's
+    head (waited for up to WAIT_SECONDS). The erasure then decides on each letter's own state; a
+    letter issued so late that the read model had not folded it is caught by the outbox, which never
+    sends a letter naming an erased person (``Outbox.deliver``)."""
+
+    def lookup(person: UUID) -> list[UUID]:
+        head = app.recorder.max_notification_id() or 0
+        caught_up_to(engine, head, timeout=WAIT_SECONDS)
+        try:
+            return [UUID(letter_id) for letter_id in undelivered_naming(engine, str(person))]
+        except ReadModelNotReady:
+            return []
+
+    return lookup
 
 
 @dataclass(frozen=True)

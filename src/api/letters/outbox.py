@@ -282,6 +282,16 @@ class Outbox:
         )
         return Shipment(letter.id, data.reference, data.title, data.file_name, pdf, name, address, orgnr)
 
+    def _names_erased(self, letter: Letter) -> bool:
+        """Whether a person the letter names was erased (R18)."""
+        for person_id in letter.person_ids:
+            try:
+                if self.app.refugee(person_id).erased:
+                    return True
+            except NotFound:
+                continue
+        return False
+
     def deliver(self, letter_id: UUID, now: datetime, report: TickReport | None = None) -> None:
         """Sends one letter's waiting delivery and records the outcome."""
         report = report or TickReport()
@@ -295,6 +305,10 @@ class Outbox:
         try:
             shipment_id = channel.lookup(letter_id)  # sent before a crash? then record, never resend
             if shipment_id is None:
+                if self._names_erased(letter):
+                    # R18: never sent once a person it names is erased (an erasure waits for the
+                    # letters naming the person, R18e; this catches one issued moments before it).
+                    raise DeliveryError("En person brevet nevner er slettet (R18)", permanent=True)
                 try:
                     shipment = self._shipment(letter, LetterData.of(letter), delivery)
                 except LetterRenderingError:

@@ -70,8 +70,9 @@ RULES: dict[str, str] = {
     "R16": N_("The support case was refused: give a subject and a text; a closed case takes no answers."),
     "R18": N_(
         "The erasure was refused: the person may not be on an open distribution list, needs a settlement "
-        "date once selected or decided for, and may have no unresolved deviation; an erased person is not "
-        "erased again, and nothing personal is recorded about them again."
+        "date once selected or decided for, may have no unresolved deviation and no letter naming them "
+        "that is not delivered yet; an erased person is not erased again, and nothing personal is "
+        "recorded about them again."
     ),
     "R19": N_("The completeness mark was refused."),
 }

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -171,6 +171,21 @@ class OutdatedReadModel(RuntimeError):
 
 
 @dataclass
+class Periodic:
+    """Work the runner does itself between its batches: at start, then again every ``every`` seconds
+    (the expiry of read records, R14: ``projections/read_expiry.py``). The live loop runs a step in a
+    thread of its own, so that a long one (a rebuild) never holds the read models back; a step still
+    running at its next turn skips that turn. A step that fails is logged (its kind only) and tried
+    again at its next turn; it never stops the runner."""
+
+    name: str
+    every: float
+    step: Callable[[], Any]
+    due: float | None = field(default=None)  # the monotonic moment of its next turn; None: at start
+    thread: threading.Thread | None = field(default=None, repr=False)  # the live loop's run of it
+
+
+@dataclass
 class _Kept:
     """A read model's rows the runner keeps in memory, valid while the state row still shows the
     generation and position this runner's last commit left (nobody else folded into the tables)."""
@@ -198,7 +213,8 @@ class Runner:
     started beside it waits for the lock instead of doing the same work.
 
     Each batch also advances the hash chain over the log (R20, ``engine/chain.py``) unless ``chain``
-    is off: the chain follows the log as closely as the read models do.
+    is off: the chain follows the log as closely as the read models do. Between batches it runs its
+    ``periodic`` steps when their turn has come (:class:`Periodic`).
 
     A read model that has folded nothing yet while the log holds ``bulk_from`` events or more (a new
     store, a read model added to a store with a history) is built as a rebuild builds one: folded in
@@ -219,8 +235,12 @@ class Runner:
         chain: bool = True,
         wakeup: Wakeup | None = None,
         bulk_from: int | None = BULK_FROM,
+        periodic: Sequence[Periodic] = (),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
+        self.periodic = list(periodic)
+        self.monotonic = monotonic  # the clock of the periodic steps (tests inject one)
         self.keys = app_keys(app)
         bind_read_store(engine, self.keys)  # the read functions of this engine open with these keys
         self.chain = chain
@@ -473,6 +493,48 @@ class Runner:
         )
         return kept
 
+    def run_periodic(self, *, wait: bool = True) -> int:
+        """Starts the periodic steps whose turn has come (see :class:`Periodic`); answers how many.
+        ``wait``: run them here, one after the other (tests, ``projections run --once``); else each in
+        a thread of its own (the live loop)."""
+        started = 0
+        for task in self.periodic:
+            now = self.monotonic()
+            if task.due is not None and now < task.due:
+                continue
+            task.due = now + task.every
+            if task.thread is not None and task.thread.is_alive():
+                continue  # still at its last turn
+            started += 1
+            if wait:
+                self._run_step(task)
+            else:
+                task.thread = threading.Thread(
+                    target=self._run_step, args=(task,), name=f"periodic {task.name}", daemon=True
+                )
+                task.thread.start()
+        return started
+
+    def _run_step(self, task: Periodic) -> None:
+        try:
+            task.step()
+        except Exception as error:
+            # The kind of error only: a database error quotes SQL and values.
+            log.error("%s failed: %s; tried again in %.0f s", task.name, type(error).__name__, task.every)
+
+    def join_periodic(self, timeout: float | None) -> None:
+        """Waits for the periodic steps the live loop started (up to ``timeout`` seconds each). One
+        still running when the process ends is cut short: each step must be safe to interrupt (the
+        read expiry is: its next turn finishes it)."""
+        for task in self.periodic:
+            if task.thread is None:
+                continue
+            task.thread.join(timeout)
+            if not task.thread.is_alive():
+                task.thread = None
+            elif timeout:
+                log.warning("%s still running after %s s; its next turn finishes it", task.name, timeout)
+
     def catch_up(self, until: int | None = None) -> int:
         """Runs batches until the log's head (or ``until``) is reached; answers events read."""
         total = 0
@@ -493,6 +555,7 @@ class Runner:
         """Follows the log until ``stop()``: batches while there is work, polls when there is none."""
         try:
             while not self._stop.is_set():
+                self.run_periodic(wait=False)
                 if self.run_batch() == 0:
                     self.wakeup.wait(self.poll_interval)
         except BaseException as error:
@@ -530,6 +593,7 @@ class Runner:
             if self._thread.is_alive():
                 log.warning("projection runner still in a batch after %s s; it rolls back on exit", timeout)
             self._thread = None
+        self.join_periodic(timeout)
 
     def wait_for(self, position: int, timeout: float = 2.0) -> bool:
         """Read-your-writes: waits until every owned projection has reached ``position`` (False on timeout)."""

@@ -76,7 +76,8 @@ def record_personal_data_listed(scope: Scope, cmd: c.RecordPersonalDataListed) -
 
 def erase_personal_data(scope: Scope, cmd: c.ErasePersonalData) -> Outcome:
     refugee = scope.refugee(cmd.refugee_id)
-    refugee.erase_personal_data(scope.meta, cmd.legal_basis, cmd.reason)
+    undelivered = [] if refugee.erased else scope.undelivered_letters(refugee.id)
+    refugee.erase_personal_data(scope.meta, cmd.legal_basis, cmd.reason, undelivered_letters=len(undelivered))
     # R18: the family's text names the family, so its key goes with any member's (same transaction);
     # the family itself (its id and members, R3/R4) stays.
     family = scope.family_of(refugee)

@@ -50,6 +50,8 @@ class Scope:
         today: date,
         settlement_cutoff: date,
         family_ids_key: Callable[[], bytes] | None = None,
+        *,
+        letters_naming: Callable[[UUID], Iterable[UUID]] | None = None,
     ) -> None:
         self.ctx = ctx
         self._load = load
@@ -59,6 +61,17 @@ class Scope:
         self.today = today
         self.settlement_cutoff = settlement_cutoff
         self.meta = ctx.meta()
+        self._letters_naming = letters_naming
+
+    def undelivered_letters(self, refugee_id: UUID) -> list[Letter]:
+        """R18e: the letters naming the person that may still go out, as the log says. The edge's
+        lookup (:attr:`SettlementApp.letters_naming`, the letters read model) says which letters to
+        load; each one's state is its own aggregate's. Without a lookup (the in-memory store of the
+        unit tests, unless one is given) none is known."""
+        if self._letters_naming is None:
+            return []
+        found = (self.find(Letter, letter_id) for letter_id in self._letters_naming(refugee_id))
+        return [letter for letter in found if letter is not None and letter.undelivered]
 
     @property
     def actor(self) -> Actor:

@@ -131,6 +131,16 @@ class Letter(Aggregate):
         at = self.digital_dispatched_at
         return at + FALLBACK_AFTER if at is not None else None
 
+    @property
+    def undelivered(self) -> bool:
+        """R18e: the letter may still go out: a delivery waiting (or to be tried again), or a digital
+        letter sent and not opened that still falls back to paper (R9). False once it is delivered
+        (dispatched, and if digital opened or gone to post and dispatched there) or failed for good
+        (IMDi's retry makes it undelivered again)."""
+        if self.pending is not None:
+            return not self.failed_permanently
+        return self.digital_dispatched_at is not None and self.opened_at is None and self.fallback_at is None
+
     def check_pending(self, delivery: str) -> None:
         if self.pending != delivery:
             raise RuleViolation(

@@ -689,8 +689,9 @@ class Refugee(Aggregate):
 
     # R18: erasure ------------------------------------------------------------------------------
 
-    def check_erasable(self) -> None:
-        """R18a-R18d: erasure waits while the case is open in a way the law needs kept."""
+    def check_erasable(self, undelivered_letters: int = 0) -> None:
+        """R18a-R18e: erasure waits while the case is open in a way the law needs kept, or while a
+        letter naming the person may still go out (``undelivered_letters``, R18e)."""
         if self.erased:
             raise RuleViolation("R18d", "The person's personal data is already erased.")
         if self.open_list_id is not None:
@@ -705,13 +706,23 @@ class Refugee(Aggregate):
             )
         if self.has_open_deviation:
             raise RuleViolation("R18c", "The person's case has an unresolved deviation (R12).")
+        if undelivered_letters:
+            raise RuleViolation(
+                "R18e",
+                "%(count)s letters naming the person are not delivered yet (R9); erase once they are "
+                "delivered or have failed for good.",
+                params={"count": undelivered_letters},
+            )
 
-    def erase_personal_data(self, meta: dict[str, Any], legal_basis: str, reason: str) -> None:
+    def erase_personal_data(
+        self, meta: dict[str, Any], legal_basis: str, reason: str, *, undelivered_letters: int = 0
+    ) -> None:
         """R18: the person's data key is deleted; the event holds no personal data, only the legal
-        basis and the reason (which name no person)."""
+        basis and the reason (which name no person). ``undelivered_letters``: the letters naming the
+        person that may still go out (R18e)."""
         legal_basis = rules.check_text("R18", legal_basis, "legal_basis", max_length=200)
         reason = rules.check_text("R18", reason, "reason", max_length=1000)
-        self.check_erasable()
+        self.check_erasable(undelivered_letters)
         self._personal_data_erased(meta=meta, legal_basis=legal_basis, reason=reason)
 
     @event("PersonalDataErased")

@@ -18,11 +18,13 @@ import eventsourcing.domain
 import pytest
 
 from api.cli.main import main
+from api.letters.outbox import OUTBOX_ACTOR
 from projections import audit_trail, person_search, places, reports
 from projections.letters import letters_of
 from projections.person_folders import person_folder
 from settlement_domain import commands as c
 from settlement_domain.application import SettlementApp
+from settlement_domain.context import CommandContext
 from settlement_domain.errors import RuleViolation
 from settlement_domain.persistence import store_environment
 from settlement_domain.read_retention import readable_from
@@ -80,6 +82,17 @@ def a_settled_person(app: SettlementApp) -> UUID:
     return person
 
 
+def deliver(app: SettlementApp, letter_ids: list[str]) -> None:
+    """The letters recorded as delivered, as the outbox records them: dispatched (and opened, digital)."""
+    ctx = CommandContext(OUTBOX_ACTOR, "test-outbox")
+    at = datetime(2025, 6, 16, 9, tzinfo=UTC)
+    for letter_id in map(UUID, letter_ids):
+        letter = app.repository.get(letter_id)
+        app.handle(ctx, c.RecordLetterDispatch(letter_id, letter.pending, "file", f"file-{letter_id}", at))
+        if letter.pending == "digital":
+            app.handle(ctx, c.RecordLetterOpened(letter_id, at, "channel"))
+
+
 def counts(engine) -> dict:
     return {
         "places": places.places(engine, municipality="0301"),
@@ -111,6 +124,8 @@ def test_erasure_deletes_the_key_keeps_the_counts_and_a_rebuild_gives_the_same(
     app.handle(OSLO, c.ApproveDistributionList(listed, (other,), ()))
     assert main(["erase", "--person", str(other), "--reason", "asked", "--database-url", database_url]) == 2
     assert "R18b" in capsys.readouterr().err
+    catch_up(app, engine)
+    deliver(app, [row["letter_id"] for row in letters_of(engine, person=str(person))])  # R18e
     catch_up(app, engine)
     before = counts(engine)
 
@@ -279,6 +294,14 @@ def test_the_cli_erasure_removes_the_letter_files_naming_the_person(
         (tmp_path / "print").mkdir(exist_ok=True)
         (tmp_path / "print" / f"{letter_id}.pdf").write_bytes(b"%PDF " + NAME.encode())
     unrelated.write_bytes(b"%PDF another person's letter")
+
+    # R18e: the letters are not recorded as delivered yet: refused, one line, exit 2, no name.
+    assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 2
+    err = capsys.readouterr().err
+    assert "R18e" in err and NAME not in err and len(err.strip().splitlines()) == 1
+    assert all((tmp_path / "print" / f"{letter_id}.pdf").exists() for letter_id in named)
+    deliver(app, named)
+    catch_up(app, engine)
 
     assert main(["erase", "--person", str(person), "--reason", "asked", "--database-url", database_url]) == 0
     assert f"{3 * len(named)} files of {len(named)} letters" in capsys.readouterr().out

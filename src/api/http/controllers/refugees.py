@@ -418,7 +418,8 @@ class RefugeeController(Controller):
         """Erase the person's personal data (imdi, R18): the person's key is deleted and
         ``PersonalDataErased`` recorded; every view then shows the person as erased (``slettet``), and
         the files of the letters naming the person leave the outbox folder and the print queue.
-        Refused while the case is open in a way the law needs kept (R18a-R18d)."""
+        Refused while the case is open in a way the law needs kept (R18a-R18d), or while a letter
+        naming the person is not delivered yet (R18e)."""
         person = path_id(refugee_id, "person")
         result = app.handle(ctx, c.ErasePersonalData(person, data.legal_basis, data.reason))
         erase_letter_files(state.reads.engine, state.settings, person, position=result.position)
