@@ -236,6 +236,8 @@ EDGE_MESSAGES = (
     N_("Expected `%(expected)s` matching regex %(pattern)s"),
     N_("Missing required %(kind)s parameter %(name)s for path %(path)s"),
     N_("Missing required %(kind)s parameter %(name)s for url %(path)s"),
+    # api.http.controllers.imports (503)
+    N_("The import could not be started: the store's database cannot be written now; try again shortly."),
     # argparse's usage errors (the command line's OneLineParser)
     N_("the following arguments are required: %(names)s"),
     N_("unrecognized arguments: %(words)s"),

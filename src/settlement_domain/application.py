@@ -19,7 +19,7 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONT
 
 from settlement_domain import personal_keys, rules
 from settlement_domain.commands import Command
-from settlement_domain.context import CommandContext
+from settlement_domain.context import Actor, CommandContext, Role
 from settlement_domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, NotFound
 from settlement_domain.group_append import GroupAppender
 from settlement_domain.handlers import HANDLERS, Outcome, Scope
@@ -238,6 +238,19 @@ class SettlementApp(Application):
             letters_naming=self.letters_naming,
         )
         return HANDLERS[type(command)](scope, command)
+
+    def family_label_erased(self, case: Any) -> bool:
+        """R18: whether the family's text of ``case`` (a :class:`Refugee`) is erased, a member's erasure
+        having deleted the family's key: a replay of the case then never shows the text, though the
+        person's own registration still opens it."""
+        if not getattr(case, "family_id", None) and getattr(case, "family_ref", None) is None:
+            return False
+        keys = self.personal_keys
+        family_ids_key = None if keys is None else (lambda: keys.store_key(FAMILY_IDS_KEY))
+        reader = CommandContext(Actor("replay", Role.AUDITOR), "replay")  # reads only: nothing is saved
+        scope = Scope(reader, self.repository.get, self.clock(), self.settlement_cutoff, family_ids_key)
+        family = scope.family_of(case)
+        return family is not None and bool(family.label_erased)
 
     def _fingerprints(self, command: Command) -> tuple[str, tuple[str, ...]]:
         """(the fingerprint a new idempotency record stores, those a stored record may hold for the

@@ -47,11 +47,12 @@ class CoalescedNotifier:
             return
         self._pokes += 1
         self._wanted.set()
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._closed:
-                    self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                    self._thread.start()
+        # Under the lock, after the set: a thread ending for idleness checks the flag under the same
+        # lock, so either it sees this poke and goes on, or this poke sees it gone and starts another.
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stops the thread after the NOTIFY wanted before this call, if any, is sent."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+import pytest
+
+from api.cli.main import main
 from tests.e2e.conftest import AUDITOR, IMDI, MUNICIPALITY, OSLO, Api, problem
 from tests.e2e.story import (
     RESPOND_BY,
@@ -99,7 +103,9 @@ def test_reads_of_letters_and_case_files_are_recorded(api: Api) -> None:
         assert found[0]["summary"].startswith(f"Personal data listed: {what}, "), found[0]["summary"]
 
 
-def test_the_family_text_and_support_case_texts_show_opened_and_then_as_erased(api: Api) -> None:
+def test_the_family_text_and_support_case_texts_show_opened_and_then_as_erased(
+    api: Api, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """R18 over HTTP: the sealed family text and support case texts are shown opened to those allowed;
     once a member is erased the family's text reads ``slettet`` for every member (its key is gone),
     the family still goes whole (R3); the fields keep their names (API.md)."""
@@ -127,6 +133,11 @@ def test_the_family_text_and_support_case_texts_show_opened_and_then_as_erased(a
     assert api.ok(api.get(f"/refugees/{mother}", IMDI))["family_id"] == "slettet"
     child_folder = api.ok(api.get(f"/refugees/{child}", IMDI))
     assert child_folder["family_id"] == "slettet" and child_folder["full_name"] == "Child Quarnstedt"
+    # The case replayed from the log says so too, though the child's own registration still opens it.
+    history = api.ok(api.get(f"/refugees/{child}/history", IMDI))
+    assert history["state"]["family_id"] == "slettet" and family not in str(history)
+    assert main(["audit", "replay", "--person", child, "--json", "--database-url", database_url]) == 0
+    assert json.loads(capsys.readouterr().out)["state"]["family_id"] == "slettet"
     # The family is still whole (R3): the child alone is refused, and the refusal names no text.
     refused = problem(
         api.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -433,3 +433,23 @@ def test_another_server_process_answers_for_an_import_it_did_not_run(
         again = imported(other, content, skip_invalid=True)
         assert again["state"] == "imported" and again["skipped"] == 1
         assert api.ok(observe(api, f"/imports/{refused['id']}"))["state"] == "imported"
+
+        # A file another live process runs now is answered with its job, never imported twice; with
+        # other options it is refused (R15) until that import has finished.
+        fresh = (HEADER + '"2015","NULL","vedtak","personer","9","t","0301"\n').encode()
+        first = started(upload(api, fresh, dry_run=True))
+        assert finished(api, first["id"])["state"] == "validated"
+        with write_transaction(engine) as conn:  # as if that import still ran on a process elsewhere
+            conn.execute(
+                JOBS.update()
+                .where(JOBS.c.import_id == first["id"])
+                .values(state="running", owner="elsewhere:1:abc", updated_at=datetime.now(UTC))
+            )
+        answer = upload(other, fresh, dry_run=True)
+        assert answer.status_code == 202 and answer.json()["state"] == "running"
+        problem(upload(other, fresh), 409, "R15")
+        # That process stops: its shutdown marks what it leaves unfinished failed at once.
+        jobs = other_app.state.imports
+        jobs.shared.owner = "elsewhere:1:abc"
+        jobs.shared.abandoned([first["id"]])
+        assert other.ok(observe(other, f"/imports/{first['id']}"))["state"] == "failed"

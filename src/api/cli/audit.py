@@ -43,6 +43,7 @@ from projections.engine.verify import EXTRA, LISTED, MISSING, RowDifference, Ver
 from settlement_domain import rules
 from settlement_domain.bulk import paused_garbage_collector
 from settlement_domain.errors import NotFound
+from settlement_domain.personal_keys import ERASED_NAME
 from settlement_domain.replay import BY, case_as_of, case_facts, replay_places
 
 
@@ -536,6 +537,8 @@ def run_replay(args: argparse.Namespace) -> int:
                 raise NotFound("person", str(person))
             answer: dict[str, Any] = {"refugee_id": str(person), "as_of": as_of, "by": args.by}
             answer["state"] = case_facts(case)
+            if answer["state"] is not None and app.family_label_erased(case):  # R18: erased with a member
+                answer["state"]["family_id"] = ERASED_NAME
         else:
             replay = replay_places(app, args.municipality, as_of, by=args.by, years=args.year)
             answer = {

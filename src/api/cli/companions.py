@@ -85,7 +85,13 @@ class Companions:
                 with self._lock:
                     if self._stopping.is_set():
                         return
-                    self.processes[i] = self._spawn(i)
+                    try:
+                        self.processes[i] = self._spawn(i)
+                    except OSError as error:  # no process now (EAGAIN, ENOMEM): the next round tries again
+                        # The watcher must not end: its children die with the thread that started them.
+                        log.error("`settlement %s` could not be started: %s", " ".join(self.commands[i]),
+                                  type(error).__name__)  # fmt: skip
+                        continue
                     self.restarts += 1
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:

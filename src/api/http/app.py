@@ -112,6 +112,8 @@ def create_app(
     reads = ReadModels(
         engine, runner, settlement.position, settings.read_database_url or settings.database_url
     )
+    # The HTTP imports' jobs table is written by every API process: the primary, not a replica.
+    jobs_engine = open_read_store(settings.database_url) if settings.read_database_url else engine
     web = WebEdge(settings)  # the caseworkers' pages (api/web), beside the JSON API
     # R9: the letter outbox works beside the projections (it follows the letters read model).
     outbox = (
@@ -171,6 +173,8 @@ def create_app(
             runner.stop()
             runner.wakeup.close()
         engine.dispose()
+        if jobs_engine is not engine:
+            jobs_engine.dispose()
         settlement.close()
 
     state = State(
@@ -179,6 +183,7 @@ def create_app(
             "token_verifier": verifier,
             "settings": settings,
             "reads": reads,
+            "import_jobs_engine": jobs_engine,
             "runner": runner,
             "outbox": outbox,
             **web.state(),

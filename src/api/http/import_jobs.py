@@ -8,8 +8,11 @@ ends; a process that does not hold a job reads it there.
 
 The report (which lists bad rows with the file's values in their reasons) and the revision's reason are
 sealed with a key of the store (``store:import-reports`` in the key table, wrapped by the master key,
-R18), never kept in the clear. A running job whose process stopped (no heartbeat for
-:data:`STALE_SECONDS`) is shown as failed. The table keeps the newest :data:`KEPT` finished jobs; an
+R18), never kept in the clear. A process claims a file's row in one transaction (a second process
+posting the same file meanwhile is answered with the first one's job); each row names the process that
+owns it. A running job whose process stopped (no heartbeat for :data:`STALE_SECONDS`, or marked so at
+the process's shutdown) is shown as failed, and the file can be posted again. The table is on the
+store's primary database (never a read replica) and keeps the newest :data:`KEPT` finished jobs; an
 import that was recorded is found in the ``imports`` read model for ever.
 """
 
@@ -17,8 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +47,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from projections.engine.store import read_transaction, write_transaction
 from settlement_domain.personal_keys import PersonalKeys, open_bytes, seal_bytes
@@ -50,8 +56,8 @@ log = logging.getLogger(__name__)
 
 KEY_ID = "store:import-reports"
 KEPT = 200  # finished jobs kept in the table (the recorded ones stay in the imports read model)
-STALE_SECONDS = 300.0  # a running job without a heartbeat this long: its process stopped
-HEARTBEAT_SECONDS = 30.0
+STALE_SECONDS = 90.0  # a running job without a heartbeat this long: its process stopped
+HEARTBEAT_SECONDS = 15.0
 PROGRESS_SECONDS = 1.0  # progress written at most this often
 
 _metadata = MetaData()
@@ -65,6 +71,7 @@ JOBS = Table(
     Column("dry_run", Boolean, nullable=False),
     Column("skip_invalid", Boolean, nullable=False),
     Column("submitted_by", Text, nullable=False),
+    Column("owner", Text, nullable=False),  # the process that runs it: host, pid and a random tag
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -92,6 +99,7 @@ class SharedJob:
     message: str | None
     report: dict[str, Any] | None
     progress: dict[str, int]
+    owner: str
 
 
 class SharedJobs:
@@ -102,6 +110,7 @@ class SharedJobs:
     ) -> None:
         self.engine = engine
         self.keys = keys
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.now = now or (lambda: datetime.now(UTC))
         self._installed = False
         self._lock = threading.Lock()
@@ -116,20 +125,49 @@ class SharedJobs:
 
     # Writing (the process that runs the job) ----------------------------------------------------------
 
-    def started(self, job: Any) -> None:
-        """The job starts here: its row replaces an earlier finished one of the same file."""
+    def claim(self, job: Any) -> SharedJob | None:
+        """Writes ``job``'s row as this process's, in one transaction, unless another live process runs
+        the same file: then its job is answered (and nothing is written). A finished row, or a running
+        one whose process stopped, is replaced."""
         self.install()
         now = self.now()
         row = {
             "import_id": job.id, "state": job.state, "file_name": job.file_name, "checksum": job.checksum,
             "dry_run": job.dry_run, "skip_invalid": job.skip_invalid, "submitted_by": job.submitted_by,
-            "started_at": job.started_at, "finished_at": None, "updated_at": now, "message": None,
-            "figures_done": 0, "figures": 0, "sealed": self._seal({"revise": job.revise, "report": None}),
+            "owner": self.owner, "started_at": job.started_at, "finished_at": None, "updated_at": now,
+            "message": None, "figures_done": 0, "figures": 0,
+            "sealed": self._seal({"revise": job.revise, "report": None}),
         }  # fmt: skip
-        with write_transaction(self.engine) as conn:
-            conn.execute(delete(JOBS).where(JOBS.c.import_id == job.id))
-            conn.execute(insert(JOBS).values(row))
+        for attempt in range(3):
+            try:
+                with write_transaction(self.engine) as conn:  # SQLite: the write lock from here on
+                    query = select(JOBS).where(JOBS.c.import_id == job.id)
+                    if conn.dialect.name == "postgresql":
+                        query = query.with_for_update()
+                    found = conn.execute(query).mappings().first()
+                    if found is not None and found["state"] == "running" and found["owner"] != self.owner:
+                        other = self._job(found)
+                        if other.state == "running":  # not stale: its process is alive
+                            return other
+                    conn.execute(delete(JOBS).where(JOBS.c.import_id == job.id))
+                    conn.execute(insert(JOBS).values(row))
+                break
+            except IntegrityError:  # PostgreSQL: another process inserted the same file's row at once
+                if attempt == 2:
+                    raise
         self._prune()
+        return None
+
+    def abandoned(self, import_ids: list[str]) -> None:
+        """This process stops with these jobs unfinished (its shutdown's wait ran out): failed at once."""
+        if import_ids:
+            self._quietly(
+                update(JOBS)
+                .where(
+                    JOBS.c.import_id.in_(import_ids), JOBS.c.owner == self.owner, JOBS.c.state == "running"
+                )
+                .values(state="failed", message=STOPPED, finished_at=self.now(), updated_at=self.now())
+            )
 
     def progressed(self, import_id: str, done: int, total: int) -> None:
         """The job's progress, written at most once per :data:`PROGRESS_SECONDS` (and its heartbeat)."""
@@ -178,6 +216,12 @@ class SharedJobs:
             log.warning("An import job could not be written for other processes: %s", type(error).__name__)
 
     def _prune(self) -> None:
+        try:
+            self._prune_now()
+        except SQLAlchemyError as error:  # the next claim prunes again
+            log.warning("Finished import jobs could not be pruned: %s", type(error).__name__)
+
+    def _prune_now(self) -> None:
         with write_transaction(self.engine) as conn:
             finished = conn.execute(select(func.count()).select_from(JOBS).where(JOBS.c.state != "running"))
             extra = int(finished.scalar_one()) - KEPT
@@ -193,15 +237,25 @@ class SharedJobs:
     # Reading (every process) --------------------------------------------------------------------------
 
     def get(self, import_id: str) -> SharedJob | None:
-        self.install()
-        with read_transaction(self.engine) as conn:
-            row = conn.execute(select(JOBS).where(JOBS.c.import_id == import_id)).mappings().first()
+        """The file's job as the table holds it; None when there is none, or the table cannot be read
+        now (the process's own jobs and the recorded imports still answer)."""
+        try:
+            self.install()
+            with read_transaction(self.engine) as conn:
+                row = conn.execute(select(JOBS).where(JOBS.c.import_id == import_id)).mappings().first()
+        except SQLAlchemyError as error:
+            log.warning("The import jobs of other processes could not be read: %s", type(error).__name__)
+            return None
         return self._job(row) if row is not None else None
 
     def all(self) -> list[SharedJob]:
-        self.install()
-        with read_transaction(self.engine) as conn:
-            rows = conn.execute(select(JOBS).order_by(JOBS.c.started_at.desc())).mappings().all()
+        try:
+            self.install()
+            with read_transaction(self.engine) as conn:
+                rows = conn.execute(select(JOBS).order_by(JOBS.c.started_at.desc())).mappings().all()
+        except SQLAlchemyError as error:
+            log.warning("The import jobs of other processes could not be read: %s", type(error).__name__)
+            return []
         return [self._job(row) for row in rows]
 
     def _job(self, row: Any) -> SharedJob:
@@ -214,7 +268,7 @@ class SharedJobs:
             dry_run=row["dry_run"], skip_invalid=row["skip_invalid"], revise=opened.get("revise"),
             submitted_by=row["submitted_by"], started_at=_aware(row["started_at"]) or row["started_at"],
             finished_at=_aware(row["finished_at"]), message=message, report=opened.get("report"),
-            progress={"figures_done": row["figures_done"], "figures": row["figures"]},
+            progress={"figures_done": row["figures_done"], "figures": row["figures"]}, owner=row["owner"],
         )  # fmt: skip
 
     def _stale(self, updated_at: datetime) -> bool:

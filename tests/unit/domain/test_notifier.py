@@ -90,3 +90,29 @@ def test_an_idle_thread_ends_and_the_next_commit_starts_another() -> None:
         assert notifier.sent == 2
     finally:
         notifier.close()
+
+
+def test_a_poke_while_the_idle_thread_ends_is_never_lost() -> None:
+    # The window between the idle thread's last look at the flag and its end is widened: a poke in it
+    # must still be sent (by the thread going on, or by a new one), not wait for the next save.
+    sent = threading.Semaphore(0)
+    checking = threading.Event()
+
+    class SlowFlag(threading.Event):
+        def is_set(self) -> bool:
+            value = super().is_set()
+            if threading.current_thread().name == "settlement-notify" and not value:
+                checking.set()
+                threading.Event().wait(0.2)  # the thread has looked: nothing wanted, about to end
+            return value
+
+    notifier = CoalescedNotifier(sent.release, idle_seconds=0.01)
+    notifier._wanted = SlowFlag()
+    try:
+        notifier.poke()
+        assert sent.acquire(timeout=BOUND)  # the first NOTIFY
+        assert checking.wait(BOUND)  # the thread, idle, is ending
+        notifier.poke()
+        assert sent.acquire(timeout=BOUND), "the poke made while the thread ended was lost"
+    finally:
+        notifier.close()

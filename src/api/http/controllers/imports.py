@@ -27,6 +27,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import FromPath, QueryParameter
 from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.http.access import allowed, sends
 from api.http.context import UnsupportedMediaType
@@ -63,6 +64,10 @@ FLAGS = {"true": True, "false": False}
 FAILED = (
     "The import failed on our side; it is not recorded as imported. Post it again (what a large file "
     "stored already is found and kept), or ask the operator."
+)
+
+NOT_STARTED = (
+    "The import could not be started: the store's database cannot be written now; try again shortly."
 )
 
 CHANGED_MEANWHILE = (
@@ -115,66 +120,89 @@ class ImportJobs:
         self.shared = shared
 
     def get(self, import_id: str) -> ImportJob | None:
-        """This process's job while it runs here; else the job as the store's database holds it (the
-        last one of this file, on any process), else this process's."""
+        """The file's job: this process's while it runs here or when this process ran the last one;
+        else the last one as the store's database holds it (run by another process)."""
         with self._lock:
             job = self._jobs.get(import_id)
-            if job is not None and job.state == "running":
-                return _snapshot(job)
             local = _snapshot(job) if job is not None else None
-        other = self.shared.get(import_id) if self.shared is not None else None
-        return _from_shared(other) if other is not None else local
+        if self.shared is None or (local is not None and local.state == "running"):
+            return local
+        other = self.shared.get(import_id)
+        if other is None or (local is not None and other.owner == self.shared.owner):
+            return local
+        return _from_shared(other)
 
     def all(self) -> list[ImportJob]:
         with self._lock:
             jobs = {job.id: _snapshot(job) for job in self._jobs.values()}
-        for other in self.shared.all() if self.shared is not None else ():
-            if other.id not in jobs or jobs[other.id].state != "running":
-                jobs[other.id] = _from_shared(other)
+        if self.shared is not None:
+            for other in self.shared.all():
+                mine = jobs.get(other.id)
+                if mine is None or (mine.state != "running" and other.owner != self.shared.owner):
+                    jobs[other.id] = _from_shared(other)
         return list(jobs.values())
 
     def submit(self, app: SettlementApp, content: bytes, job: ImportJob) -> ImportJob:
         """Starts ``job``, or answers the same file's import already running with the same options (here or
         on another server process)."""
-        other = self.shared.get(job.id) if self.shared is not None else None
         with self._lock:
             running = self._jobs.get(job.id)
-            if running is None and other is not None and other.state == "running":
-                running = _from_shared(other)
             if running is not None and running.state == "running":
-                if running.same_request(job):
-                    return _snapshot(running)
-                raise RuleViolation(
-                    "R15",
-                    "This file is being imported with other options; wait until that import has finished.",
-                    refusal=Refusal.STATE,
-                    field="file",
-                )
+                return self._same_or_refused(running, job)
             if sum(j.state == "running" for j in self._jobs.values()) >= MAX_UNFINISHED:
                 raise Busy(f"{MAX_UNFINISHED} imports are running or waiting their turn; try again shortly.")
-            self._jobs.pop(job.id, None)  # a refused, failed or dry run before: this one replaces it
+            earlier = self._jobs.pop(
+                job.id, None
+            )  # a refused, failed or dry run before: this one replaces it
             self._jobs[job.id] = job
-            self._forget_oldest()
             started = _snapshot(job)
         if self.shared is not None:
             try:
-                self.shared.started(started)
-            except Exception:  # the store cannot be written: not started (503 from the error handlers)
-                with self._lock:
-                    self._jobs.pop(job.id, None)
-                raise
+                other = self.shared.claim(started)
+            except SQLAlchemyError as error:
+                log.error("An import could not be started: %s", type(error).__name__)
+                self._unregister(job, earlier)
+                raise Busy(NOT_STARTED) from None
+            if other is not None:  # another process runs this file now
+                self._unregister(job, earlier)
+                return self._same_or_refused(_from_shared(other), job)
+        with self._lock:
+            self._forget_oldest()
         thread = threading.Thread(target=self._run, args=(app, content, job), name=f"import-{job.id[:8]}")
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return started
 
+    def _unregister(self, job: ImportJob, earlier: ImportJob | None) -> None:
+        with self._lock:
+            if self._jobs.get(job.id) is job:
+                del self._jobs[job.id]
+                if earlier is not None:
+                    self._jobs[job.id] = earlier
+
+    @staticmethod
+    def _same_or_refused(running: ImportJob, job: ImportJob) -> ImportJob:
+        if running.same_request(job):
+            return _snapshot(running)
+        raise RuleViolation(
+            "R15",
+            "This file is being imported with other options; wait until that import has finished.",
+            refusal=Refusal.STATE,
+            field="file",
+        )
+
     def wait(self, timeout: float = 60.0) -> None:
-        """Lets the imports running or waiting finish (the server's shutdown)."""
+        """Lets the imports running or waiting finish (the server's shutdown); those still running then
+        are marked failed for the other processes at once (this process stops under them)."""
         with self._lock:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout)
+        if self.shared is not None:
+            with self._lock:
+                unfinished = [job.id for job in self._jobs.values() if job.state == "running"]
+            self.shared.abandoned(unfinished)
 
     def _forget_oldest(self) -> None:
         finished = [j for j in self._jobs.values() if j.state != "running"]
@@ -276,7 +304,9 @@ def jobs_of(request: Request) -> ImportJobs:
     state = request.app.state
     with _registry_lock:
         if getattr(state, "imports", None) is None:
-            state.imports = ImportJobs(SharedJobs(state.reads.engine, app_keys(state.settlement)))
+            # The jobs' table is written: on the store's primary, never a read replica.
+            engine = getattr(state, "import_jobs_engine", None) or state.reads.engine
+            state.imports = ImportJobs(SharedJobs(engine, app_keys(state.settlement)))
         return state.imports
 
 

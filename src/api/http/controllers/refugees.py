@@ -42,9 +42,11 @@ from projections.person_folders import person_folder, persons_awaiting_settlemen
 from projections.person_search import search_persons
 from settlement_domain import commands as c
 from settlement_domain import replay, values
+from settlement_domain.application import SettlementApp
 from settlement_domain.context import Role
 from settlement_domain.errors import NotFound
 from settlement_domain.model import Refugee
+from settlement_domain.personal_keys import ERASED_NAME
 from settlement_domain.values import Category, ResidenceKind
 
 
@@ -264,7 +266,7 @@ class CaseHistory(Model):
 FOLDER_READERS = sends(c.RecordFolderRead)
 
 
-def case_state(case: Refugee | None, own: str | None) -> CaseState | None:
+def case_state(case: Refugee | None, own: str | None, family_erased: bool = False) -> CaseState | None:
     """The case replayed to a moment (R14) in the answer's shape.
 
     ``own`` is a municipality user's municipality: the state then never names another municipality
@@ -280,7 +282,7 @@ def case_state(case: Refugee | None, own: str | None) -> CaseState | None:
         version=case.version,
         lived_privately=case.lived_privately,
         unaccompanied_minor=case.unaccompanied_minor,
-        family_id=case.family_id,
+        family_id=ERASED_NAME if family_erased and case.family_id else case.family_id,
         proposed_to=mine(case.proposed_to),
         selected_by=mine(case.selected_by),
         selected_on=case.selected_on if mine(case.selected_by) else None,
@@ -540,10 +542,15 @@ class RefugeeController(Controller):
         return CaseHistory(
             refugee_id=refugee_id,
             as_of=as_of,
-            state=case_state(replay.case_as_of(app, person, as_of, by=by), own),
+            state=_case_state(app, replay.case_as_of(app, person, as_of, by=by), own),
             items=[AuditEvent.from_row(e) for e in audit_summaries(problem_locale(request), events["items"])],
             next_cursor=events["next_cursor"],
         )
+
+
+def _case_state(app: SettlementApp, case: Refugee | None, own: str | None) -> CaseState | None:
+    # R18: the family's text reads "slettet" once a member's erasure deleted the family's key.
+    return case_state(case, own, family_erased=case is not None and app.family_label_erased(case))
 
 
 def _after(as_of: datetime | None) -> datetime | None:
