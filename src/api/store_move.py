@@ -56,9 +56,17 @@ class MoveReport:
     differences: int
     seconds: float
 
+    source_head: int  # the source's last position when the copy began
+    source_head_after: int  # ... and at the end: higher if the old store was written to meanwhile
+
     @property
     def ok(self) -> bool:
-        return self.events == self.target_events and self.chain_intact and self.read_models_equal
+        return (
+            self.events == self.target_events
+            and self.source_head_after == self.source_head
+            and self.chain_intact
+            and self.read_models_equal
+        )
 
 
 def _keys(app: SettlementApp, which: str) -> PersonalKeys:
@@ -87,7 +95,7 @@ def move_store(
         if target.recorder.max_notification_id() or target_keys.counts() != (0, 0):
             raise TargetNotEmpty("the target store is not empty (it holds events or keys)")
         held = _copy_keys(source_keys, target_keys)
-        events = _copy_log(source, target, target_keys, held, batch_size, progress)
+        events, head = _copy_log(source, target, target_keys, held, batch_size, progress)
         engine = open_read_store(target_url)
         try:
             with paused_garbage_collector():
@@ -100,6 +108,9 @@ def move_store(
                 report = verify(target, engine, PROJECTIONS.values())
         finally:
             engine.dispose()
+        # A process still writing to the old store (a worker, the outbox, an import) made events the
+        # move did not copy: the move is then not complete, whatever the target's own checks say.
+        source_after = source.recorder.max_notification_id() or 0
     finally:
         target.close()
         source.close()
@@ -111,6 +122,8 @@ def move_store(
         read_models_equal=report.equal,
         differences=len(report.differences),
         seconds=time.perf_counter() - started,
+        source_head=head,
+        source_head_after=source_after,
     )
 
 
@@ -132,7 +145,7 @@ def _copy_log(
     held: set[str],
     batch_size: int,
     progress: Callable[[int, int], None] | None,
-) -> int:
+) -> tuple[int, int]:
     """Copies the log in batches, each event sealed by the target's mapper (module doc); a person
     without a key gets one made in the transaction of the batch that first seals for them."""
     head = source.recorder.max_notification_id() or 0
@@ -142,7 +155,7 @@ def _copy_log(
     while True:
         page = source.recorder.select_notifications(start, batch_size, stop=head, inclusive_of_start=True)
         if not page:
-            return copied
+            return copied, head
         with keys.pending_for_one_save():
             # Opened with the source's keys (an erased person's parts read as erased), sealed again with
             # the same keys, copied: the target stores each event as new code would have stored it.

@@ -410,8 +410,11 @@ class PersonalKeys:
                     f"INSERT INTO {self.table} (key_id, created_at) VALUES ({m}, {m}) ON CONFLICT (key_id) DO NOTHING",
                     (key_id, now),
                 )
+                # A key erased already keeps the moment of its first erasure (a store's move replays
+                # the erasure events over the tombstones it copied).
                 cursor.execute(
-                    f"UPDATE {self.table} SET wrapped = NULL, master_id = NULL, erased_at = {m} WHERE key_id = {m}",
+                    f"UPDATE {self.table} SET wrapped = NULL, master_id = NULL, erased_at = {m} "
+                    f"WHERE key_id = {m} AND (wrapped IS NOT NULL OR erased_at IS NULL)",
                     (now, key_id),
                 )
 

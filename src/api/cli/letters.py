@@ -116,7 +116,7 @@ def _opened(args: argparse.Namespace) -> Iterator[tuple[Settings, Any, Any]]:
         app.close()
 
 
-def _catch_up(app: Any, engine: Any) -> None:
+def catch_up_letters(app: Any, engine: Any) -> None:
     """The letters read model up to the log's head (where no other process keeps it)."""
     rebuild_outdated(app, engine, [PROJECTIONS["letters"]])
     runner = Runner(app, engine, [PROJECTIONS["letters"]])
@@ -128,7 +128,7 @@ def _catch_up(app: Any, engine: Any) -> None:
 
 def tick_once(args: argparse.Namespace) -> int:
     with _opened(args) as (settings, app, engine):
-        _catch_up(app, engine)
+        catch_up_letters(app, engine)
         outbox = Outbox.from_settings(app, engine, settings)
         report = outbox.tick(args.now)
     if args.json:
@@ -157,7 +157,7 @@ def run_outbox(args: argparse.Namespace) -> int:
         console.print(_("Letter outbox: one round every %(seconds)s s (Ctrl-C stops).", seconds=seconds))
         stop = outbox._stop
         while not stop.is_set():
-            _catch_up(app, engine)
+            catch_up_letters(app, engine)
             report = outbox.tick()
             if report.dispatched or report.failed or report.opened or report.fell_back:
                 console.print(json.dumps(report.as_dict()))
@@ -200,7 +200,7 @@ def retry_letter(args: argparse.Namespace) -> int:
 def export_letters_command(args: argparse.Namespace) -> int:
     with _opened(args) as (settings, app, engine):
         app.municipality(args.municipality)  # an unknown number: one line, exit code 2
-        _catch_up(app, engine)
+        catch_up_letters(app, engine)
         written = export_letters(
             app, engine, Renderer(settings.letter_font_dir), args.municipality, args.since, args.dir
         )

@@ -5,6 +5,7 @@ docs/operator-guide.md ("Moving an older store")."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
@@ -57,6 +58,13 @@ def run_move(args: argparse.Namespace) -> int:
             raise UsageError(
                 _("--to: the target store is not empty; a store is moved into a new, empty one")
             ) from None
+        except BaseException:  # a failure or Ctrl-C part-way: whatever the target holds is a fragment
+            message = _(
+                "The move stopped before it finished: the new store is incomplete. Do not switch to it; "
+                "drop it and move again."
+            )
+            print(message, file=sys.stderr)
+            raise
     print(
         _(
             "%(events)s events and %(keys)s data keys moved in %(seconds)s s; the personal parts are sealed "
@@ -74,6 +82,15 @@ def run_move(args: argparse.Namespace) -> int:
             views=_("equal to the log") if report.read_models_equal else _("differing from the log"),
         )
     )
+    if report.source_head_after != report.source_head:
+        print(
+            _(
+                "The old store was written to during the move (its log went from position %(before)s to "
+                "%(after)s): stop every process of it, drop the new store and move again.",
+                before=report.source_head,
+                after=report.source_head_after,
+            )
+        )
     if not report.ok:
         print(_("The move did not verify: do not switch to the new store."))
         return 1

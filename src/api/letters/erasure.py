@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from api.letters.channels import FileChannel, PaperChannel, _write_atomically
 from api.settings import Settings
 from projections.engine.paging import ReadModelNotReady
-from projections.engine.runner import caught_up_to
+from projections.engine.state import STATE
 from projections.letters import letters_of, undelivered_naming
+from settlement_domain.errors import Refusal, RuleViolation
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +38,42 @@ WAIT_SECONDS = 5.0  # how long the letters read model is given to reach the eras
 def undelivered_letters_lookup(app: Any, engine: Engine) -> Callable[[UUID], list[UUID]]:
     """R18e: the application's lookup of the letters naming a person that may not be delivered yet
     (``SettlementApp.letters_naming``), from the letters read model once it has reached the log's
-    head (waited for up to WAIT_SECONDS). The erasure then decides on each letter's own state; a
-    letter issued so late that the read model had not folded it is caught by the outbox, which never
-    sends a letter naming an erased person (``Outbox.deliver``)."""
+    head (waited for up to WAIT_SECONDS; if it does not, the erasure is refused for now, R18e). The
+    erasure then decides on each letter's own state; a letter issued so late that the read model had
+    not folded it is caught by the outbox, which never sends a letter naming an erased person
+    (``Outbox.deliver``)."""
 
     def lookup(person: UUID) -> list[UUID]:
         head = app.recorder.max_notification_id() or 0
-        caught_up_to(engine, head, timeout=WAIT_SECONDS)
         try:
-            return [UUID(letter_id) for letter_id in undelivered_naming(engine, str(person))]
+            if _letters_reached(engine, head, WAIT_SECONDS):
+                return [UUID(letter_id) for letter_id in undelivered_naming(engine, str(person))]
         except ReadModelNotReady:
-            return []
+            pass
+        # Fails closed: an erasure that cannot see the letters naming the person waits (R18e).
+        raise RuleViolation(
+            "R18e",
+            "The letters naming the person cannot be checked now (the letters read model is behind the "
+            "log); try the erasure again shortly.",
+            refusal=Refusal.STATE,
+        )
 
     return lookup
+
+
+def _letters_reached(engine: Engine, position: int, timeout: float) -> bool:
+    """Whether the letters read model reached ``position`` within ``timeout`` (the others may lag)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            reached = conn.execute(
+                select(STATE.c.position).where(STATE.c.name == "letters")
+            ).scalar_one_or_none()
+        if reached is not None and reached >= position:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -64,7 +89,7 @@ def erase_letter_files(
     (module doc); ``position``: the erasure's log position, which the letters read model is awaited
     to reach first. Never raises for a file: what cannot be removed is logged (by letter id only)."""
     if position is not None:
-        caught_up_to(engine, position, timeout=WAIT_SECONDS)
+        _letters_reached(engine, position, WAIT_SECONDS)
     try:
         letter_ids = [str(row["letter_id"]) for row in letters_of(engine, person=str(person))]
     except ReadModelNotReady:

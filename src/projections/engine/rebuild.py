@@ -8,17 +8,24 @@ builds indexes afterwards, catches up with the live log, compares itself with th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from projections.engine.bulk_write import bulk_write
 from projections.engine.compare import TableComparison, compare
 from projections.engine.decoding import EventDecoder
-from projections.engine.generations import create_generation, drop_generation, finish_generation, install
+from projections.engine.generations import (
+    create_generation,
+    drop_generation,
+    finish_generation,
+    install,
+    lock_key,
+)
 from projections.engine.projection import Projection
 from projections.engine.rows import MemoryRows
 from projections.engine.runner import Dispatch, fold_into, handled_by
@@ -127,6 +134,34 @@ def drop_replaced(engine: Engine, projections: Sequence[Projection], report: Reb
                 drop_generation(conn, by_name[result.name], result.old_generation)
 
 
+class RebuildRaced(RuntimeError):
+    """Another rebuild swapped one of these read models while this one was building: nothing of this one
+    is swapped in (its generation is another's now); run it again if still wanted."""
+
+
+@contextmanager
+def _rebuild_locks(engine: Engine, names: Iterable[str]) -> Iterator[None]:
+    """PostgreSQL: one rebuild of a read model at a time across processes (an operator's rebuild, a
+    worker's upgrade at start, the read expiry's rebuild of the audit trail, a runner's bulk build), by
+    a session advisory lock per read model, taken in name order; the next one waits. SQLite: one
+    process writes the store (the server), and a rebuild's swap checks the generation it replaces."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        keys = [lock_key(conn, f"rebuild:{name}") for name in sorted(set(names))]
+        conn.commit()
+        for key in keys:
+            conn.execute(text("select pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+        try:
+            yield
+        finally:
+            for key in reversed(keys):
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
 def build_and_swap(
     app: Any,
     engine: Engine,
@@ -136,10 +171,24 @@ def build_and_swap(
     on_page: Callable[[int, Sequence[Any]], None] | None = None,
 ) -> RebuildReport:
     """Steps 1-3 of a rebuild (fold, write, catch up, compare, swap); the replaced generations are
-    left for the caller to drop after the readers' grace (:func:`drop_replaced`).
+    left for the caller to drop after the readers' grace (:func:`drop_replaced`). One rebuild of a read
+    model at a time (:func:`_rebuild_locks`); a swap that would replace another generation than the
+    one this rebuild started from is refused (:class:`RebuildRaced`).
 
     ``on_page(after, page)``: called with each page of the log the fold reads (from ``after + 1``),
     so that a caller can use the page too (the runner links it into the hash chain)."""
+    with _rebuild_locks(engine, [p.name for p in projections]):
+        return _build_and_swap(app, engine, projections, progress=progress, on_page=on_page)
+
+
+def _build_and_swap(
+    app: Any,
+    engine: Engine,
+    projections: list[Projection],
+    *,
+    progress: Progress | None = None,
+    on_page: Callable[[int, Sequence[Any]], None] | None = None,
+) -> RebuildReport:
     install(engine, projections)
     bind_read_store(engine, app_keys(app))
     seconds: dict[str, float] = {}
@@ -211,6 +260,11 @@ def build_and_swap(
         states = lock_states(conn, positions)
         for projection, result in zip(projections, results, strict=True):
             serving = states[projection.name]
+            if serving.generation != result.old_generation:
+                raise RebuildRaced(
+                    f"read model {projection.name!r}: generation {serving.generation} serves now, not "
+                    f"{result.old_generation}; another rebuild swapped it meanwhile"
+                )
             target = max(serving.position, positions[projection.name])
             events = _tail(app, decoder, positions[projection.name], target)
             fold_into(

@@ -108,6 +108,55 @@ def test_a_rebuild_swaps_in_a_new_generation_that_equals_the_live_read_models(ap
     assert generations["places"] == 2 and generations["person_folders"] == 1
 
 
+def test_two_rebuilds_of_one_read_model_never_swap_over_each_other(app, engine, history, monkeypatch):
+    # The read expiry's rebuild of the audit trail, an operator's rebuild, a worker's upgrade: on
+    # PostgreSQL the second waits for the first (a lock per read model); wherever a swap would replace
+    # another generation than the one its rebuild started from, it is refused and nothing of it swaps.
+    from projections.engine.rebuild import RebuildRaced, build_and_swap
+
+    catch_up(app, engine)
+    chosen = select_projections(["places"])
+    with engine.connect() as conn:
+        start = conn.execute(select(STATE.c.generation).where(STATE.c.name == "places")).scalar_one()
+    if engine.dialect.name == "postgresql":
+        done: list[int] = []
+        others = [
+            threading.Thread(
+                target=lambda: done.append(len(rebuild(app, engine, chosen, grace_seconds=0).projections))
+            )
+            for _ in range(2)
+        ]
+        for thread in others:
+            thread.start()
+        for thread in others:
+            thread.join(60)
+        assert len(done) == 2  # both finished, one after the other
+        with engine.connect() as conn:
+            final = conn.execute(select(STATE.c.generation).where(STATE.c.name == "places")).scalar_one()
+        assert final == start + 2
+    else:
+        from projections.engine import rebuild as rebuilding
+
+        compare = rebuilding._catch_up_and_compare
+        raced: list[bool] = []
+
+        def meanwhile(*args: object, **kwargs: object) -> object:  # another rebuild swaps before this one
+            if not raced:
+                raced.append(True)
+                rebuild(app, engine, chosen, grace_seconds=0)
+            return compare(*args, **kwargs)
+
+        monkeypatch.setattr(rebuilding, "_catch_up_and_compare", meanwhile)
+        with pytest.raises(RebuildRaced):
+            build_and_swap(app, engine, list(chosen))
+        monkeypatch.undo()
+        with engine.connect() as conn:
+            final = conn.execute(select(STATE.c.generation).where(STATE.c.name == "places")).scalar_one()
+        assert final == start + 1  # the other's generation serves; the raced one never swapped
+    report = rebuild(app, engine, chosen, grace_seconds=0)
+    assert all(not r.differences for r in report.projections)
+
+
 def test_a_rebuild_lists_the_tables_that_differ_from_the_serving_generation(app, engine, history):
     catch_up(app, engine)
     with engine.begin() as conn:

@@ -171,3 +171,24 @@ def test_a_clear_read_record_of_an_expired_month_names_nobody_in_the_new_store(
         ]
     finally:
         target.close()
+
+
+def test_a_store_written_to_during_its_move_does_not_verify(source_url, database_url, monkeypatch, capsys):
+    # A process still writing to the old store makes events the move does not copy: the move must not
+    # say "switch and destroy the old store" then (the events would be lost).
+    from api.settings import Settings
+    from api.store_move import move_store
+
+    source = an_older_store(source_url, monkeypatch)
+    try:
+        written = []
+
+        def meanwhile(done: int, total: int) -> None:
+            if not written:
+                written.append(source.handle(IMDI, registration(name="Sen Skriving", private=True)).id)
+
+        report = move_store(Settings(database_url=source_url), database_url, batch_size=5, progress=meanwhile)
+        assert written and report.source_head_after > report.source_head
+        assert report.events == report.target_events and not report.ok
+    finally:
+        source.close()
