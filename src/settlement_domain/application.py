@@ -80,7 +80,7 @@ class SettlementApp(Application):
         self.settlement_cutoff = settlement_cutoff
         # R18e: the ids of the letters naming a person that may not be delivered yet (a superset is
         # fine: each letter's own state decides); the edges set it from the letters read model.
-        self.letters_naming: Callable[[UUID], Iterable[UUID]] | None = None
+        self.letters_naming: Callable[[UUID], Iterable[UUID] | None] | None = None
         # Called after every committed save (with the last position it reached): the projection
         # runner of this process wakes on it (on PostgreSQL every process also hears a NOTIFY).
         self.on_saved: list[Callable[[int], None]] = []

@@ -12,6 +12,7 @@ the ratio of each API round to the bare round just before it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -137,11 +138,11 @@ def bare_stack(database_url: str, workdir: Path, pids: list[int] | None = None) 
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
-                if httpx.get(base_url + BARE_PATH, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+            answer = None
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again below
+                answer = httpx.get(base_url + BARE_PATH, timeout=2)
+            if answer is not None and answer.status_code == 200:
+                break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the bare stack did not start; see {workdir / 'bare.log'}")
             time.sleep(0.2)

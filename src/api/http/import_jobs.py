@@ -26,9 +26,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
@@ -82,12 +82,15 @@ JOBS = Table(
 )
 
 
-@dataclass(frozen=True)
-class SharedJob:
-    """A job as the table holds it (the ``ImportJob`` fields, with the sealed part opened)."""
+State = Literal["running", "imported", "already_imported", "refused", "validated", "failed"]
+
+
+@dataclass
+class ImportJob:
+    """One upload's import: its options, its state and, when done, its report; ``owner``: the process
+    that runs it (as the shared table names it)."""
 
     id: str
-    state: str
     file_name: str
     checksum: str
     dry_run: bool
@@ -95,11 +98,19 @@ class SharedJob:
     revise: str | None
     submitted_by: str
     started_at: datetime
-    finished_at: datetime | None
-    message: str | None
-    report: dict[str, Any] | None
-    progress: dict[str, int]
-    owner: str
+    state: State = "running"
+    finished_at: datetime | None = None
+    message: str | None = None
+    report: dict[str, Any] | None = None
+    progress: dict[str, int] = field(default_factory=lambda: {"figures_done": 0, "figures": 0})
+    owner: str | None = None
+
+    def same_request(self, other: ImportJob) -> bool:
+        return (self.dry_run, self.skip_invalid, self.revise) == (
+            other.dry_run,
+            other.skip_invalid,
+            other.revise,
+        )
 
 
 class SharedJobs:
@@ -125,7 +136,7 @@ class SharedJobs:
 
     # Writing (the process that runs the job) ----------------------------------------------------------
 
-    def claim(self, job: Any) -> SharedJob | None:
+    def claim(self, job: ImportJob) -> ImportJob | None:
         """Writes ``job``'s row as this process's, in one transaction, unless another live process runs
         the same file: then its job is answered (and nothing is written). A finished row, or a running
         one whose process stopped, is replaced."""
@@ -189,7 +200,7 @@ class SharedJobs:
             .values(updated_at=self.now())
         )
 
-    def finished(self, job: Any) -> None:
+    def finished(self, job: ImportJob) -> None:
         self._progress_written.pop(job.id, None)
         self._quietly(
             update(JOBS)
@@ -236,7 +247,7 @@ class SharedJobs:
 
     # Reading (every process) --------------------------------------------------------------------------
 
-    def get(self, import_id: str) -> SharedJob | None:
+    def get(self, import_id: str) -> ImportJob | None:
         """The file's job as the table holds it; None when there is none, or the table cannot be read
         now (the process's own jobs and the recorded imports still answer)."""
         try:
@@ -248,7 +259,7 @@ class SharedJobs:
             return None
         return self._job(row) if row is not None else None
 
-    def all(self) -> list[SharedJob]:
+    def all(self) -> list[ImportJob]:
         try:
             self.install()
             with read_transaction(self.engine) as conn:
@@ -258,12 +269,12 @@ class SharedJobs:
             return []
         return [self._job(row) for row in rows]
 
-    def _job(self, row: Any) -> SharedJob:
+    def _job(self, row: Any) -> ImportJob:
         opened = self._open(row["sealed"])
         state, message = row["state"], row["message"]
         if state == "running" and self._stale(row["updated_at"]):
             state, message = "failed", STOPPED
-        return SharedJob(
+        return ImportJob(
             id=row["import_id"], state=state, file_name=row["file_name"], checksum=row["checksum"],
             dry_run=row["dry_run"], skip_invalid=row["skip_invalid"], revise=opened.get("revise"),
             submitted_by=row["submitted_by"], started_at=_aware(row["started_at"]) or row["started_at"],

@@ -14,66 +14,49 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from api.letters.channels import FileChannel, PaperChannel, _write_atomically
 from api.settings import Settings
 from projections.engine.paging import ReadModelNotReady
-from projections.engine.state import STATE
+from projections.engine.runner import caught_up_to
 from projections.letters import letters_of, undelivered_naming
-from settlement_domain.errors import Refusal, RuleViolation
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 5.0  # how long the letters read model is given to reach the erasure
 
 
-def undelivered_letters_lookup(app: Any, engine: Engine) -> Callable[[UUID], list[UUID]]:
+def undelivered_letters_lookup(app: Any, engine: Engine) -> Callable[[UUID], list[UUID] | None]:
     """R18e: the application's lookup of the letters naming a person that may not be delivered yet
     (``SettlementApp.letters_naming``), from the letters read model once it has reached the log's
-    head (waited for up to WAIT_SECONDS; if it does not, the erasure is refused for now, R18e). The
+    head (waited for up to WAIT_SECONDS; if it does not, None, and the domain refuses the erasure for
+    now, R18e). The
     erasure then decides on each letter's own state; a letter issued so late that the read model had
     not folded it is caught by the outbox, which never sends a letter naming an erased person
     (``Outbox.deliver``)."""
 
-    def lookup(person: UUID) -> list[UUID]:
+    def lookup(person: UUID) -> list[UUID] | None:
         head = app.recorder.max_notification_id() or 0
         try:
             if _letters_reached(engine, head, WAIT_SECONDS):
                 return [UUID(letter_id) for letter_id in undelivered_naming(engine, str(person))]
-        except ReadModelNotReady:  # not installed yet: no better than behind, refused below
+        except ReadModelNotReady:  # not installed yet: no better than behind
             log.info("The letters read model is not ready; an erasure waits (R18e)")
-        # Fails closed: an erasure that cannot see the letters naming the person waits (R18e).
-        raise RuleViolation(
-            "R18e",
-            "The letters naming the person cannot be checked now (the letters read model is behind the "
-            "log); try the erasure again shortly.",
-            refusal=Refusal.STATE,
-        )
+        return None  # cannot tell now: the domain refuses the erasure for now (R18e)
 
     return lookup
 
 
 def _letters_reached(engine: Engine, position: int, timeout: float) -> bool:
     """Whether the letters read model reached ``position`` within ``timeout`` (the others may lag)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with engine.connect() as conn:
-            reached = conn.execute(
-                select(STATE.c.position).where(STATE.c.name == "letters")
-            ).scalar_one_or_none()
-        if reached is not None and reached >= position:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+    return caught_up_to(engine, position, timeout=timeout, names=["letters"])
 
 
 @dataclass(frozen=True)

@@ -140,17 +140,27 @@ def status(app: Any, engine: Engine, projections: Iterable[Projection]) -> list[
     ]
 
 
-def caught_up_to(engine: Engine, position: int, *, timeout: float = 2.0, poll: float = 0.05) -> bool:
-    """Read-your-writes across processes: waits until every installed projection is at ``position``
-    (False on timeout).
+def caught_up_to(
+    engine: Engine,
+    position: int,
+    *,
+    timeout: float = 2.0,
+    poll: float = 0.05,
+    names: Iterable[str] | None = None,
+) -> bool:
+    """Read-your-writes across processes: waits until every installed projection (or those ``names``)
+    is at ``position`` (False on timeout).
 
     For a runner in another process (``settlement projections run`` on PostgreSQL); a runner in
     this process answers faster with :meth:`Runner.wait_for`.
     """
     deadline = time.monotonic() + timeout
     while True:
+        query = select(func.min(STATE.c.position))
+        if names is not None:
+            query = query.where(STATE.c.name.in_(list(names)))
         with engine.connect() as conn:
-            lowest = conn.execute(select(func.min(STATE.c.position))).scalar_one_or_none()
+            lowest = conn.execute(query).scalar_one_or_none()
         if lowest is not None and lowest >= position:
             return True
         if time.monotonic() >= deadline:

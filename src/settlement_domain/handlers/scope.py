@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from settlement_domain.context import Actor, CommandContext, Role
-from settlement_domain.errors import NotFound
+from settlement_domain.errors import NotFound, Refusal, RuleViolation
 from settlement_domain.model import (
     Channel,
     Family,
@@ -51,7 +51,7 @@ class Scope:
         settlement_cutoff: date,
         family_ids_key: Callable[[], bytes] | None = None,
         *,
-        letters_naming: Callable[[UUID], Iterable[UUID]] | None = None,
+        letters_naming: Callable[[UUID], Iterable[UUID] | None] | None = None,
     ) -> None:
         self.ctx = ctx
         self._load = load
@@ -66,11 +66,20 @@ class Scope:
     def undelivered_letters(self, refugee_id: UUID) -> list[Letter]:
         """R18e: the letters naming the person that may still go out, as the log says. The edge's
         lookup (:attr:`SettlementApp.letters_naming`, the letters read model) says which letters to
-        load; each one's state is its own aggregate's. Without a lookup (the in-memory store of the
-        unit tests, unless one is given) none is known."""
+        load (None: it cannot tell now, and the erasure is refused for now); each one's state is its own
+        aggregate's. Without a lookup (the in-memory store of the unit tests, unless one is given) none
+        is known."""
         if self._letters_naming is None:
             return []
-        found = (self.find(Letter, letter_id) for letter_id in self._letters_naming(refugee_id))
+        named = self._letters_naming(refugee_id)
+        if named is None:  # the lookup cannot tell now: the erasure waits rather than go ahead unchecked
+            raise RuleViolation(
+                "R18e",
+                "The letters naming the person cannot be checked now (the letters read model is behind the "
+                "log); try the erasure again shortly.",
+                refusal=Refusal.STATE,
+            )
+        found = (self.find(Letter, letter_id) for letter_id in named)
         return [letter for letter in found if letter is not None and letter.undelivered]
 
     @property

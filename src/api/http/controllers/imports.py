@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.http.access import allowed, sends
 from api.http.context import UnsupportedMediaType
 from api.http.errors import Busy
-from api.http.import_jobs import HEARTBEAT_SECONDS, SharedJob, SharedJobs
+from api.http.import_jobs import HEARTBEAT_SECONDS, ImportJob, SharedJobs, State
 from api.http.reads import Reads
 from api.http.schemas import Id, Model, ShortText, path_id
 from api.imports.backfill import import_file
@@ -75,37 +75,10 @@ CHANGED_MEANWHILE = (
     "Post it again (what a large file stored already is found and kept)."
 )
 
-State = Literal["running", "imported", "already_imported", "refused", "validated", "failed"]
 _short_text: TypeAdapter[str] = TypeAdapter(ShortText)
 
 
 # The jobs of this process --------------------------------------------------------------------------
-
-
-@dataclass
-class ImportJob:
-    """One upload's import in this process: its options, its state and, when done, its report."""
-
-    id: str
-    file_name: str
-    checksum: str
-    dry_run: bool
-    skip_invalid: bool
-    revise: str | None
-    submitted_by: str
-    started_at: datetime
-    state: State = "running"
-    finished_at: datetime | None = None
-    message: str | None = None
-    report: dict[str, Any] | None = None
-    progress: dict[str, int] = field(default_factory=lambda: {"figures_done": 0, "figures": 0})
-
-    def same_request(self, other: ImportJob) -> bool:
-        return (self.dry_run, self.skip_invalid, self.revise) == (
-            other.dry_run,
-            other.skip_invalid,
-            other.revise,
-        )
 
 
 class ImportJobs:
@@ -130,7 +103,7 @@ class ImportJobs:
         other = self.shared.get(import_id)
         if other is None or (local is not None and other.owner == self.shared.owner):
             return local
-        return _from_shared(other)
+        return other
 
     def all(self) -> list[ImportJob]:
         with self._lock:
@@ -139,7 +112,7 @@ class ImportJobs:
             for other in self.shared.all():
                 mine = jobs.get(other.id)
                 if mine is None or (mine.state != "running" and other.owner != self.shared.owner):
-                    jobs[other.id] = _from_shared(other)
+                    jobs[other.id] = other
         return list(jobs.values())
 
     def submit(self, app: SettlementApp, content: bytes, job: ImportJob) -> ImportJob:
@@ -165,7 +138,7 @@ class ImportJobs:
                 raise Busy(NOT_STARTED) from None
             if other is not None:  # another process runs this file now
                 self._unregister(job, earlier)
-                return self._same_or_refused(_from_shared(other), job)
+                return self._same_or_refused(other, job)
         with self._lock:
             self._forget_oldest()
         thread = threading.Thread(target=self._run, args=(app, content, job), name=f"import-{job.id[:8]}")
@@ -257,16 +230,6 @@ class ImportJobs:
 def _beat(shared: SharedJobs, import_id: str, done: threading.Event) -> None:
     while not done.wait(HEARTBEAT_SECONDS):
         shared.beat(import_id)
-
-
-def _from_shared(other: SharedJob) -> ImportJob:
-    return ImportJob(
-        id=other.id, file_name=other.file_name, checksum=other.checksum, dry_run=other.dry_run,
-        skip_invalid=other.skip_invalid, revise=other.revise, submitted_by=other.submitted_by,
-        started_at=other.started_at, state=other.state,  # type: ignore[arg-type]
-        finished_at=other.finished_at, message=other.message, report=other.report,
-        progress=dict(other.progress),
-    )  # fmt: skip
 
 
 def _state_of(already_imported: bool, was_imported: bool, dry_run: bool, refused: bool) -> State:

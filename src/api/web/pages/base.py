@@ -44,17 +44,21 @@ def reads(request: Request) -> ReadModels:
 def send(request: Request, command: Command, form: Form | None = None) -> CommandResult:
     """``command`` through ``SettlementApp.handle``, as the signed-in user; the form's key makes a
     second press of the same button replay the first answer instead of acting twice."""
-    key = form.get("_key") if form is not None else None
-    ctx = CommandContext(
-        actor=actor(request),
-        correlation_id=correlation_id(request),
-        idempotency_key=key if isinstance(key, str) and TOKEN_PATTERN.match(key) else None,
-    )
-    result = settlement(request).handle(ctx, command)
+    result = settlement(request).handle(_context(request, form), command)
     session = request.scope.get("session")
     if isinstance(session, dict):
         session["position"] = max(int(session.get("position") or 0), result.position)
     return result
+
+
+def _context(request: Request, form: Form | None = None) -> CommandContext:
+    """The signed-in user's command context; the form's key (if any) as the idempotency key."""
+    key = form.get("_key") if form is not None else None
+    return CommandContext(
+        actor=actor(request),
+        correlation_id=correlation_id(request),
+        idempotency_key=key if isinstance(key, str) and TOKEN_PATTERN.match(key) else None,
+    )
 
 
 def record_shown(request: Request, persons: Iterable[dict[str, Any]]) -> None:
@@ -69,8 +73,9 @@ def record_shown(request: Request, persons: Iterable[dict[str, Any]]) -> None:
         )
     )
     if shown:  # not the session's position: no later page needs to wait for a read record's views
-        ctx = CommandContext(actor=actor(request), correlation_id=correlation_id(request))
-        settlement(request).handle(ctx, c.RecordPersonalDataListed(f"page {request.url.path}", shown))
+        settlement(request).handle(
+            _context(request), c.RecordPersonalDataListed(f"page {request.url.path}", shown)
+        )
 
 
 def form_of(data: dict[str, Any] | None) -> Form:
